@@ -1,0 +1,56 @@
+# keyraft: `make run` starts a single member, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SEEDS ?= 10000
+NAME ?= default
+
+.PHONY: run test install test-deps etcd lint format openapi simulate bench bench-raft clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/keyraft --name $(NAME) --data-dir ./$(NAME).keyraft \
+		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379
+
+# Real etcd 3.4 from Debian is the reference the compatibility tests compare against.
+etcd:
+	@command -v etcd >/dev/null && command -v etcdctl >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client)
+
+test-deps: $(STAMP) etcd
+
+test: test-deps
+	$(VENV)/bin/ruff check app raft storage tests bench
+	$(VENV)/bin/ruff format --check app raft storage tests bench
+	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app raft storage tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format app raft storage tests bench
+	$(VENV)/bin/ruff check --fix app raft storage tests bench
+
+openapi: $(STAMP)
+	$(PY) -m app.openapi_export openapi/openapi.json
+
+simulate: $(STAMP)
+	$(PY) -m tests.raft.simulate --seeds $(SEEDS)
+
+bench: $(STAMP) etcd
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.kv_bench
+
+bench-raft: $(STAMP)
+	$(PY) -m bench.raft_bench
+
+clean:
+	rm -rf $(VENV) *.keyraft .pytest_cache .hypothesis
