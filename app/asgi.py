@@ -1,0 +1,104 @@
+"""The ASGI front: etcd's HTTP conventions around the FastAPI app, and a lean fast path.
+
+Every response gets etcd's CORS headers and a Server header; OPTIONS is answered 200
+before routing, as etcd does; /v3beta/ is rewritten to /v3/. The unary RPCs can be served
+straight from here (no router, no middleware stack: FastAPI costs ~100 µs a request) by
+the same dispatcher the FastAPI routes call, so both paths answer identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from app.config import KEYRAFT_VERSION
+from app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
+from app.server.etcdserver import EtcdServer
+
+Scope = dict
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+CORS_HEADERS = [
+    (b"access-control-allow-headers", b"accept, content-type, authorization"),
+    (b"access-control-allow-methods", b"POST, GET, OPTIONS, PUT, DELETE"),
+    (b"access-control-allow-origin", b"*"),
+]
+SERVER_HEADER = (b"server", f"keyraft/{KEYRAFT_VERSION}".encode())
+COMMON_HEADERS = [*CORS_HEADERS, SERVER_HEADER]
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+
+async def read_body(receive: Receive, cap: int) -> bytes:
+    """Read a request body, refusing (without buffering) more than `cap` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > cap:
+            while message.get("more_body", False):
+                message = await receive()
+                total += len(message.get("body", b""))
+            raise BodyTooLarge(total)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    headers = [
+        *COMMON_HEADERS,
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve_unary(server: EtcdServer, path: str, receive: Receive, send: Send) -> None:
+    rpc = RPCS[path]
+    try:
+        body = await read_body(receive, body_cap(server))
+        status, payload = await dispatch(server, rpc, body)
+    except BodyTooLarge as error:
+        status, payload = oversized_body(server, error.length)
+    await send_bytes(send, status, payload, b"application/json")
+
+
+class KeyraftFront:
+    def __init__(self, server: EtcdServer, app: Callable, fast_path: bool = True) -> None:
+        self.server = server
+        self.app = app
+        self.fast_path = fast_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = canonical_path(scope["path"])
+        method = scope["method"]
+        if method == "OPTIONS":
+            await send_bytes(send, 200, b"", b"text/plain; charset=utf-8")
+            return
+        if self.fast_path and method == "POST" and path in RPCS:
+            await serve_unary(self.server, path, receive, send)
+            return
+        if path != scope["path"]:
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [header for header in COMMON_HEADERS if header[0] not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,64 @@
+"""etcd's JSON conventions for answers: proto field names, bytes as base64, 64-bit
+integers as strings, zero values omitted, messages always present once set.
+
+The server layer answers with plain dicts in proto field order holding native values;
+`encode` is the one place they become bytes, for every route and the fast path alike.
+"""
+
+from __future__ import annotations
+
+from base64 import b64encode
+
+import orjson
+
+from app.errors import EtcdError
+from storage.mvcc.record import KeyValue
+
+
+def _b64(data: bytes) -> str:
+    return b64encode(data).decode("ascii")
+
+
+def key_value(kv: KeyValue) -> dict:
+    out: dict = {"key": _b64(kv.key)}
+    if kv.create_revision:
+        out["create_revision"] = str(kv.create_revision)
+    if kv.mod_revision:
+        out["mod_revision"] = str(kv.mod_revision)
+    if kv.version:
+        out["version"] = str(kv.version)
+    if kv.value:
+        out["value"] = _b64(kv.value)
+    if kv.lease:
+        out["lease"] = str(kv.lease)
+    return out
+
+
+def to_json_value(value: object) -> object:
+    """Convert a native response value to its JSON form (zero scalars are dropped by
+    the enclosing dict)."""
+    if isinstance(value, dict):
+        out = {}
+        for name, item in value.items():
+            if isinstance(item, dict) or item:
+                out[name] = to_json_value(item)
+        return out
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return _b64(value)
+    if isinstance(value, KeyValue):
+        return key_value(value)
+    if isinstance(value, list):
+        return [to_json_value(item) for item in value]
+    return value
+
+
+def encode(response: dict) -> bytes:
+    return orjson.dumps(to_json_value(response))
+
+
+def encode_error(error: EtcdError) -> bytes:
+    return orjson.dumps({"error": error.message, "message": error.message, "code": error.code})

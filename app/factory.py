@@ -1,0 +1,84 @@
+"""Build the keyraft ASGI application for a configuration."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.asgi import KeyraftFront
+from app.config import KEYRAFT_VERSION, ServerConfig
+from app.openapi_schemas import components
+from app.routes import meta, unary
+from app.server.etcdserver import EtcdServer
+
+DESCRIPTION = """keyraft speaks etcd v3's HTTP/JSON gateway API. Keys and values are
+base64-encoded; 64-bit integers are strings in answers (numbers or strings in requests);
+fields at their zero value are omitted. Errors are `{"error", "message", "code"}` with the
+gRPC code, mapped to an HTTP status as etcd's gateway does."""
+
+_TEXT = "text/plain; charset=utf-8"
+
+
+def _plain(status: int, text: str) -> Response:
+    response = Response((text + "\n").encode(), status_code=status, media_type=_TEXT)
+    response.headers["x-content-type-options"] = "nosniff"
+    return response
+
+
+def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if manage_server:
+            await server.start()
+        try:
+            yield
+        finally:
+            if manage_server:
+                await server.stop()
+
+    app = FastAPI(
+        title="keyraft",
+        version=KEYRAFT_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.server = server
+    app.include_router(unary.router)
+    app.include_router(meta.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            return _plain(405, "Method Not Allowed")
+        if error.status_code == 404:
+            return _plain(404, "404 page not found")
+        return _plain(error.status_code, str(error.detail))
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["schemas"] = components()
+            schema["components"]["securitySchemes"] = {
+                "ApiKey": {"type": "apiKey", "name": "Authorization", "in": "header"}
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def create_app(config: ServerConfig, fast_path: bool = True) -> tuple[KeyraftFront, EtcdServer]:
+    server = EtcdServer(config)
+    return KeyraftFront(server, build_fastapi(server), fast_path=fast_path), server

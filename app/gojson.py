@@ -1,0 +1,270 @@
+"""Parse request bodies the way etcd's Go gateway does, including its error messages.
+
+etcd's gateway decodes one JSON value from the body with Go's encoding/json and ignores
+whatever follows it; syntax errors come back verbatim ("unexpected EOF", "invalid character
+'}' looking for beginning of object key string"). Bytes fields are standard base64, decoded
+by Go's lenient decoder (newlines skipped) with its own error offsets. orjson does the work
+on well-formed input; the scanner here only runs when orjson refuses a body.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+
+import orjson
+
+_WHITESPACE = b" \t\r\n"
+
+
+class GoSyntaxError(ValueError):
+    """A body Go's JSON decoder would refuse, with Go's message."""
+
+
+def quote_char(byte: int) -> str:
+    """Go's quoteChar: how encoding/json names an offending character."""
+    if byte == ord("'"):
+        return "'\\''"
+    if byte == ord('"'):
+        return "'\"'"
+    char = chr(byte)
+    if char.isprintable() and byte < 0x80:
+        return f"'{char}'"
+    return "'" + json.dumps(char)[1:-1].replace("\\u00", "\\x") + "'"
+
+
+def parse_body(body: bytes, strict: bool = False) -> object:
+    """Decode the first JSON value of a body; an empty body is null.
+
+    With `strict` (Go's json.Unmarshal rather than its Decoder) only white space may
+    follow the value.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    if not body.strip(_WHITESPACE):
+        return None
+    scanner = _Scanner(body)
+    end = scanner.first_value_end()
+    if strict:
+        scanner.expect_end()
+    try:
+        return orjson.loads(body[:end])
+    except orjson.JSONDecodeError:
+        # Valid for Go but not orjson: integers beyond 64 bits or invalid UTF-8.
+        return json.loads(body[:end].decode("utf-8", errors="replace"))
+
+
+class _Scanner:
+    """A minimal JSON syntax checker that reports errors as Go's encoding/json does."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.position = 0
+
+    def first_value_end(self) -> int:
+        self._skip_space()
+        self._value("looking for beginning of value")
+        return self.position
+
+    def expect_end(self) -> None:
+        self._skip_space()
+        if self.position < len(self.data):
+            raise self._fail("after top-level value")
+
+    def _fail(self, context: str) -> GoSyntaxError:
+        if self.position >= len(self.data):
+            return GoSyntaxError("unexpected EOF")
+        return GoSyntaxError(f"invalid character {quote_char(self.data[self.position])} {context}")
+
+    def _peek(self) -> int | None:
+        return self.data[self.position] if self.position < len(self.data) else None
+
+    def _skip_space(self) -> None:
+        data, position = self.data, self.position
+        while position < len(data) and data[position] in _WHITESPACE:
+            position += 1
+        self.position = position
+
+    def _value(self, context: str) -> None:
+        byte = self._peek()
+        if byte is None:
+            raise self._fail(context)
+        if byte == ord("{"):
+            self._object()
+        elif byte == ord("["):
+            self._array()
+        elif byte == ord('"'):
+            self._string()
+        elif byte == ord("-") or ord("0") <= byte <= ord("9"):
+            self._number()
+        elif byte in b"tfn":
+            literal = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}[byte]
+            for expected in literal:
+                if self._peek() != expected:
+                    name = literal.decode()
+                    raise self._fail(f"in literal {name} (expecting {quote_char(expected)})")
+                self.position += 1
+        else:
+            raise self._fail(context)
+
+    def _object(self) -> None:
+        self.position += 1
+        self._skip_space()
+        if self._peek() == ord("}"):
+            self.position += 1
+            return
+        while True:
+            if self._peek() != ord('"'):
+                raise self._fail("looking for beginning of object key string")
+            self._string()
+            self._skip_space()
+            if self._peek() != ord(":"):
+                raise self._fail("after object key")
+            self.position += 1
+            self._skip_space()
+            self._value("looking for beginning of value")
+            self._skip_space()
+            byte = self._peek()
+            if byte == ord(","):
+                self.position += 1
+                self._skip_space()
+                continue
+            if byte == ord("}"):
+                self.position += 1
+                return
+            raise self._fail("after object key:value pair")
+
+    def _array(self) -> None:
+        self.position += 1
+        self._skip_space()
+        if self._peek() == ord("]"):
+            self.position += 1
+            return
+        while True:
+            self._value("looking for beginning of value")
+            self._skip_space()
+            byte = self._peek()
+            if byte == ord(","):
+                self.position += 1
+                self._skip_space()
+                continue
+            if byte == ord("]"):
+                self.position += 1
+                return
+            raise self._fail("after array element")
+
+    def _string(self) -> None:
+        self.position += 1
+        data = self.data
+        while True:
+            byte = self._peek()
+            if byte is None:
+                raise self._fail("in string literal")
+            if byte == ord('"'):
+                self.position += 1
+                return
+            if byte < 0x20:
+                raise self._fail("in string literal")
+            if byte == ord("\\"):
+                self.position += 1
+                escape = self._peek()
+                if escape is None:
+                    raise self._fail("in string escape code")
+                if escape == ord("u"):
+                    self.position += 1
+                    for _ in range(4):
+                        digit = self._peek()
+                        if digit is None or digit not in b"0123456789abcdefABCDEF":
+                            raise self._fail("in \\u hexadecimal character escape")
+                        self.position += 1
+                    continue
+                if escape not in b'"\\/bfnrt':
+                    raise self._fail("in string escape code")
+            self.position += 1
+            if self.position > len(data):  # pragma: no cover - loop guard
+                raise self._fail("in string literal")
+
+    def _digits(self) -> int:
+        start = self.position
+        while (byte := self._peek()) is not None and ord("0") <= byte <= ord("9"):
+            self.position += 1
+        return self.position - start
+
+    def _number(self) -> None:
+        if self._peek() == ord("-"):
+            self.position += 1
+            byte = self._peek()
+            if byte is None or not ord("0") <= byte <= ord("9"):
+                raise self._fail("in numeric literal")
+        if self._peek() == ord("0"):
+            self.position += 1
+        else:
+            self._digits()
+        if self._peek() == ord("."):
+            self.position += 1
+            if self._digits() == 0:
+                raise self._fail("after decimal point in numeric literal")
+        if self._peek() in (ord("e"), ord("E")):
+            self.position += 1
+            if self._peek() in (ord("+"), ord("-")):
+                self.position += 1
+            if self._digits() == 0:
+                raise self._fail("in exponent of numeric literal")
+
+
+_BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def decode_base64(text: str) -> bytes:
+    """Standard padded base64 as Go decodes it; errors name Go's byte offset."""
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
+    raw = text.encode("utf-8", errors="surrogatepass")
+    _go_base64_check(raw)
+    cleaned = raw.replace(b"\n", b"").replace(b"\r", b"")
+    return binascii.a2b_base64(cleaned)
+
+
+def _go_base64_check(src: bytes) -> None:
+    """Raise Go's CorruptInputError for src, mirroring base64.Encoding.decodeQuantum."""
+
+    def corrupt(offset: int) -> ValueError:
+        return ValueError(f"illegal base64 data at input byte {offset}")
+
+    position = 0
+    length = len(src)
+    while True:
+        quantum = 0
+        while quantum < 4:
+            if position == length:
+                if quantum == 0:
+                    return
+                raise corrupt(position - quantum)
+            byte = src[position]
+            position += 1
+            if byte in _BASE64_ALPHABET:
+                quantum += 1
+                continue
+            if byte in (0x0A, 0x0D):
+                continue
+            if byte != ord("="):
+                raise corrupt(position - 1)
+            if quantum in (0, 1):
+                raise corrupt(position - 1)
+            if quantum == 2:
+                while position < length and src[position] in (0x0A, 0x0D):
+                    position += 1
+                if position == length:
+                    raise corrupt(length)
+                if src[position] != ord("="):
+                    raise corrupt(position - 1)
+                position += 1
+            while position < length and src[position] in (0x0A, 0x0D):
+                position += 1
+            if position < length:
+                raise corrupt(position)
+            return

@@ -1,0 +1,213 @@
+"""`keyraft`: the server entry point, taking etcd's flags (and KEYRAFT_* variables)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+
+import click
+
+from app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
+
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "panic": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+def _urls(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@click.command(
+    context_settings={"auto_envvar_prefix": "KEYRAFT", "help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--name", default="default", show_default=True, help="Human-readable name for this member."
+)
+@click.option(
+    "--data-dir", default="", help="Path to the data directory [default: <name>.keyraft]."
+)
+@click.option(
+    "--listen-client-urls",
+    default="http://localhost:2379",
+    show_default=True,
+    help="URLs to listen on for client traffic (comma-separated).",
+)
+@click.option(
+    "--advertise-client-urls",
+    default="http://localhost:2379",
+    show_default=True,
+    help="This member's client URLs to advertise to the cluster.",
+)
+@click.option(
+    "--listen-peer-urls",
+    default="http://localhost:2380",
+    show_default=True,
+    help="URLs to listen on for peer traffic.",
+)
+@click.option(
+    "--initial-advertise-peer-urls",
+    default="http://localhost:2380",
+    show_default=True,
+    help="This member's peer URLs to advertise to the cluster.",
+)
+@click.option(
+    "--initial-cluster",
+    default="",
+    help="Initial cluster configuration for bootstrapping (name=url,...) [default: <name>=<initial-advertise-peer-urls>].",
+)
+@click.option(
+    "--initial-cluster-token",
+    default="etcd-cluster",
+    show_default=True,
+    help="Initial cluster token, for unique cluster and member IDs.",
+)
+@click.option(
+    "--initial-cluster-state",
+    default="new",
+    show_default=True,
+    type=click.Choice(["new", "existing"]),
+    help="Initial cluster state.",
+)
+@click.option(
+    "--max-request-bytes",
+    default=1572864,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Maximum client request size in bytes the server will accept.",
+)
+@click.option(
+    "--quota-backend-bytes",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Raise an alarm when the backend exceeds this size (0 = 2 GiB).",
+)
+@click.option(
+    "--max-txn-ops",
+    default=128,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Maximum number of operations permitted in a transaction.",
+)
+@click.option(
+    "--heartbeat-interval",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Time (in milliseconds) of a heartbeat interval.",
+)
+@click.option(
+    "--election-timeout",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Time (in milliseconds) for an election to timeout.",
+)
+@click.option(
+    "--snapshot-count",
+    default=100000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Committed transactions that trigger a snapshot to disk.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(list(LOG_LEVELS)),
+    help="Log level.",
+)
+@click.version_option(
+    KEYRAFT_VERSION, "--version", prog_name="keyraft", message="keyraft %(version)s (etcd API 3.4)"
+)
+def main(**flags: object) -> None:
+    """keyraft: an etcd v3 compatible, strongly consistent key-value store."""
+    config = ServerConfig(
+        name=str(flags["name"]),
+        data_dir=str(flags["data_dir"]),
+        listen_client_urls=_urls(str(flags["listen_client_urls"])),
+        advertise_client_urls=_urls(str(flags["advertise_client_urls"])),
+        listen_peer_urls=_urls(str(flags["listen_peer_urls"])),
+        initial_advertise_peer_urls=_urls(str(flags["initial_advertise_peer_urls"])),
+        initial_cluster=str(flags["initial_cluster"]),
+        initial_cluster_token=str(flags["initial_cluster_token"]),
+        initial_cluster_state=str(flags["initial_cluster_state"]),
+        max_request_bytes=int(flags["max_request_bytes"]),  # type: ignore[arg-type]
+        quota_backend_bytes=int(flags["quota_backend_bytes"]),  # type: ignore[arg-type]
+        max_txn_ops=int(flags["max_txn_ops"]),  # type: ignore[arg-type]
+        heartbeat_interval_ms=int(flags["heartbeat_interval"]),  # type: ignore[arg-type]
+        election_timeout_ms=int(flags["election_timeout"]),  # type: ignore[arg-type]
+        snapshot_count=int(flags["snapshot_count"]),  # type: ignore[arg-type]
+        log_level=str(flags["log_level"]),
+    )
+    try:
+        validate(config)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    logging.basicConfig(
+        level=LOG_LEVELS[config.log_level],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        sockets = [_bind(url) for url in config.listen_client_urls]
+    except OSError as error:
+        click.echo(f"keyraft: cannot listen on client URL: {error}", err=True)
+        sys.exit(1)
+    asyncio.run(_serve(config, sockets))
+
+
+def _bind(url: str) -> socket.socket:
+    host, port = check_url("--listen-client-urls", url)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise OSError(f"{url}: {error.strerror}") from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
+    import uvicorn
+
+    from app.factory import create_app
+
+    try:
+        front, _server = create_app(config)
+    except Exception as error:  # e.g. the data dir is locked by another process
+        logging.getLogger("keyraft").error("cannot open data dir %s: %s", config.data_dir, error)
+        sys.exit(1)
+    uvicorn_config = uvicorn.Config(
+        front,
+        lifespan="on",
+        log_level=logging.WARNING if config.log_level != "debug" else logging.DEBUG,
+        access_log=config.log_level == "debug",
+        server_header=False,
+        date_header=True,
+        timeout_keep_alive=30,
+        loop="uvloop",
+        http="httptools",
+    )
+    server = uvicorn.Server(uvicorn_config)
+    logging.getLogger("keyraft").info(
+        "serving client requests on %s (data dir %s)",
+        ", ".join(config.listen_client_urls),
+        config.data_dir,
+    )
+    await server.serve(sockets=sockets)
+
+
+if __name__ == "__main__":
+    main()

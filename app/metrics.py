@@ -1,0 +1,30 @@
+"""Prometheus metrics, named after etcd's where etcd has one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import Gauge, Info
+
+from app.config import KEYRAFT_VERSION
+
+if TYPE_CHECKING:
+    from app.server.etcdserver import EtcdServer
+
+BUILD = Info("keyraft_build", "keyraft's version")
+BUILD.info({"version": KEYRAFT_VERSION})
+HAS_LEADER = Gauge("etcd_server_has_leader", "Whether a leader exists (1) or not (0)")
+CURRENT_REVISION = Gauge("etcd_debugging_mvcc_current_revision", "The current revision")
+COMPACT_REVISION = Gauge("etcd_debugging_mvcc_compact_revision", "The last compacted revision")
+KEYS_TOTAL = Gauge("etcd_debugging_mvcc_keys_total", "Keys in the index (including deleted)")
+DB_SIZE = Gauge("etcd_mvcc_db_total_size_in_bytes", "Backend size on disk")
+APPLIED_INDEX = Gauge("etcd_server_apply_index", "The applied index")
+
+
+def refresh(server: EtcdServer) -> None:
+    HAS_LEADER.set(1)
+    CURRENT_REVISION.set(server.read_revision)
+    COMPACT_REVISION.set(max(server.store.compact_revision, 0))
+    KEYS_TOTAL.set(len(server.store.index))
+    DB_SIZE.set(server.backend.size_bytes())
+    APPLIED_INDEX.set(server.applied_index)

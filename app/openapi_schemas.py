@@ -1,0 +1,186 @@
+"""OpenAPI components under etcd's own schema names.
+
+Request schemas come from the same tables the decoder uses (app.schema); response
+schemas are written here in etcd's JSON shape: int64 as strings, bytes as base64.
+"""
+
+from __future__ import annotations
+
+from app.schema import MESSAGES, Field
+
+INT64 = {"type": "string", "format": "int64", "example": "42"}
+UINT64 = {"type": "string", "format": "uint64", "example": "10276657743932975437"}
+BYTES = {"type": "string", "format": "byte", "example": "Zm9v"}
+BOOL = {"type": "boolean"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _field_schema(item: Field) -> dict:
+    if item.kind == "message":
+        schema = _ref(item.message or "")
+    elif item.kind == "enum":
+        assert item.enum is not None
+        schema = {
+            "type": "string",
+            "enum": list(item.enum.values),
+            "default": next(iter(item.enum.values)),
+        }
+    else:
+        schema = dict(
+            {"bytes": BYTES, "int64": INT64, "uint64": UINT64, "bool": BOOL}.get(
+                item.kind, {"type": "string"}
+            )
+        )
+    if item.repeated:
+        schema = {"type": "array", "items": schema}
+    if item.description:
+        schema = (
+            {**schema, "description": item.description}
+            if "$ref" not in schema
+            else {
+                "allOf": [schema],
+                "description": item.description,
+            }
+        )
+    return schema
+
+
+def _object(description: str, properties: dict) -> dict:
+    return {"type": "object", "description": description, "properties": properties}
+
+
+def _responses() -> dict:
+    header = _ref("etcdserverpbResponseHeader")
+    kv = _ref("mvccpbKeyValue")
+    return {
+        "etcdserverpbResponseHeader": _object(
+            "Identifies the answering member and the store's revision when it answered.",
+            {
+                "cluster_id": {**UINT64, "description": "the cluster's ID"},
+                "member_id": {**UINT64, "description": "the answering member's ID"},
+                "revision": {**INT64, "description": "the key-value store's revision"},
+                "raft_term": {**UINT64, "description": "the Raft term"},
+            },
+        ),
+        "mvccpbKeyValue": _object(
+            "One version of a key.",
+            {
+                "key": {**BYTES, "description": "the key, base64"},
+                "create_revision": {**INT64, "description": "revision that created the key"},
+                "mod_revision": {**INT64, "description": "revision of the last change"},
+                "version": {**INT64, "description": "changes since creation (1 = new)"},
+                "value": {**BYTES, "description": "the value, base64"},
+                "lease": {**INT64, "description": "the attached lease (absent = none)"},
+            },
+        ),
+        "etcdserverpbRangeResponse": _object(
+            "Keys found; zero values (no kvs, count 0, more false) are omitted.",
+            {
+                "header": header,
+                "kvs": {"type": "array", "items": kv},
+                "more": {**BOOL, "description": "more keys matched than `limit` returned"},
+                "count": {**INT64, "description": "keys in the range"},
+            },
+        ),
+        "etcdserverpbPutResponse": _object(
+            "The write's revision, and the previous pair if asked.",
+            {"header": header, "prev_kv": kv},
+        ),
+        "etcdserverpbDeleteRangeResponse": _object(
+            "How many keys were deleted.",
+            {
+                "header": header,
+                "deleted": INT64,
+                "prev_kvs": {"type": "array", "items": kv},
+            },
+        ),
+        "etcdserverpbResponseOp": _object(
+            "The result of one transaction op; one field is set.",
+            {
+                "response_range": _ref("etcdserverpbRangeResponse"),
+                "response_put": _ref("etcdserverpbPutResponse"),
+                "response_delete_range": _ref("etcdserverpbDeleteRangeResponse"),
+                "response_txn": _ref("etcdserverpbTxnResponse"),
+            },
+        ),
+        "etcdserverpbTxnResponse": _object(
+            "Which branch ran, and its ops' results.",
+            {
+                "header": header,
+                "succeeded": {**BOOL, "description": "every compare held"},
+                "responses": {"type": "array", "items": _ref("etcdserverpbResponseOp")},
+            },
+        ),
+        "etcdserverpbCompactionResponse": _object("Compaction done.", {"header": header}),
+        "etcdserverpbStatusResponse": _object(
+            "This member's status.",
+            {
+                "header": header,
+                "version": {"type": "string", "example": "3.4.23"},
+                "dbSize": INT64,
+                "leader": UINT64,
+                "raftIndex": UINT64,
+                "raftTerm": UINT64,
+                "raftAppliedIndex": UINT64,
+                "errors": {"type": "array", "items": {"type": "string"}},
+                "dbSizeInUse": INT64,
+                "isLearner": BOOL,
+            },
+        ),
+        "etcdserverpbMember": _object(
+            "A member of the cluster.",
+            {
+                "ID": UINT64,
+                "name": {"type": "string"},
+                "peerURLs": {"type": "array", "items": {"type": "string"}},
+                "clientURLs": {"type": "array", "items": {"type": "string"}},
+                "isLearner": BOOL,
+            },
+        ),
+        "etcdserverpbMemberListResponse": _object(
+            "Every member.",
+            {"header": header, "members": {"type": "array", "items": _ref("etcdserverpbMember")}},
+        ),
+        "etcdserverpbAlarmMember": _object(
+            "An active alarm.",
+            {
+                "memberID": UINT64,
+                "alarm": {"type": "string", "enum": ["NONE", "NOSPACE", "CORRUPT"]},
+            },
+        ),
+        "etcdserverpbAlarmResponse": _object(
+            "Active alarms.",
+            {
+                "header": header,
+                "alarms": {"type": "array", "items": _ref("etcdserverpbAlarmMember")},
+            },
+        ),
+        "runtimeError": _object(
+            "etcd's error body.",
+            {
+                "error": {"type": "string", "example": "etcdserver: key is not provided"},
+                "message": {"type": "string", "example": "etcdserver: key is not provided"},
+                "code": {
+                    "type": "integer",
+                    "format": "int32",
+                    "example": 3,
+                    "description": "the gRPC status code",
+                },
+            },
+        ),
+    }
+
+
+def components() -> dict:
+    schemas = {
+        name: _object(
+            message.description,
+            {item.name: _field_schema(item) for item in message.fields},
+        )
+        for name, message in MESSAGES.items()
+    }
+    schemas.update(_responses())
+    return dict(sorted(schemas.items()))

@@ -1,0 +1,59 @@
+"""FastAPI routes for every unary RPC of the gateway table (KV, maintenance, cluster).
+
+Each route documents its etcd request and response schema and hands the raw body to the
+shared dispatcher, so validation and errors are etcd's, not FastAPI's.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from app.asgi import BodyTooLarge, read_body
+from app.gateway import RPCS, Rpc, body_cap, dispatch, oversized_body
+
+router = APIRouter()
+
+
+def _handler(rpc: Rpc):
+    async def handle(request: Request) -> Response:
+        server = request.app.state.server
+        try:
+            body = await read_body(request.receive, body_cap(server))
+            status, payload = await dispatch(server, rpc, body)
+        except BodyTooLarge as error:
+            status, payload = oversized_body(server, error.length)
+        return Response(payload, status_code=status, media_type="application/json")
+
+    handle.__name__ = rpc.path.strip("/").replace("/", "_")
+    return handle
+
+
+def _schema(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+for _rpc in RPCS.values():
+    router.add_api_route(
+        _rpc.path,
+        _handler(_rpc),
+        methods=["POST"],
+        summary=_rpc.summary,
+        tags=[_rpc.tag],
+        response_class=Response,
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": _schema(_rpc.request_schema)}},
+            },
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": _schema(_rpc.response_schema)}},
+                },
+                "default": {
+                    "description": "etcd's error body",
+                    "content": {"application/json": {"schema": _schema("runtimeError")}},
+                },
+            },
+        },
+    )

@@ -1,0 +1,1 @@
+"""The etcdserver role: validate, propose, wait until applied, answer."""

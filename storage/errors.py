@@ -1,0 +1,23 @@
+"""Storage-level failures. The API layer maps each one to etcd's error in one table."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base class of errors the storage layer reports to its callers."""
+
+
+class CompactedError(StorageError):
+    """The requested revision is at or below the compaction point."""
+
+
+class FutureRevisionError(StorageError):
+    """The requested revision is above the store's current revision."""
+
+
+class KeyNotFoundError(StorageError):
+    """An operation that needs an existing key found none (ignore_value, ignore_lease)."""
+
+
+class LeaseNotFoundError(StorageError):
+    """The lease named by a request does not exist."""

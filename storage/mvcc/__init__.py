@@ -1,0 +1,1 @@
+"""Multi-version concurrency control: revisions, history and compaction, as etcd's mvcc."""

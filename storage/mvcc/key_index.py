@@ -1,0 +1,157 @@
+"""The in-memory key index: for every key, the revisions at which it changed.
+
+etcd keeps a B-tree of keys, each with generations of revisions. We keep the same facts
+flatter: per key, parallel lists of (main, sub, is_tombstone) in revision order, plus the
+live generation's create revision, version and lease (what the next write needs without a
+backend read). A key can change at most once per main revision (etcd's duplicate-key rule
+holds inside transactions), so `bisect` on the mains finds the version visible at any
+revision. Keys are kept in a sorted list for range scans.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sortedcontainers import SortedList
+
+
+@dataclass(slots=True)
+class KeyHistory:
+    mains: list[int] = field(default_factory=list)
+    subs: list[int] = field(default_factory=list)
+    tombstones: list[bool] = field(default_factory=list)
+    create_revision: int = 0
+    version: int = 0
+    lease: int = 0
+
+    @property
+    def live(self) -> bool:
+        return bool(self.mains) and not self.tombstones[-1]
+
+    def visible_at(self, revision: int) -> tuple[int, int] | None:
+        """The (main, sub) of the version visible at `revision`, or None if absent then."""
+        mains = self.mains
+        if mains and mains[-1] <= revision:
+            position = len(mains) - 1
+        else:
+            position = bisect_right(mains, revision) - 1
+            if position < 0:
+                return None
+        if self.tombstones[position]:
+            return None
+        return mains[position], self.subs[position]
+
+
+class KeyIndex:
+    """Sorted keys with their histories."""
+
+    def __init__(self) -> None:
+        self._keys: SortedList = SortedList()
+        self._histories: dict[bytes, KeyHistory] = {}
+
+    def __len__(self) -> int:
+        return len(self._histories)
+
+    def get(self, key: bytes) -> KeyHistory | None:
+        return self._histories.get(key)
+
+    def scan(
+        self, key: bytes, end: bytes | None, to_end: bool
+    ) -> Iterator[tuple[bytes, KeyHistory]]:
+        """Histories of keys in [key, end), of all keys >= key if `to_end`, or of `key` alone."""
+        histories = self._histories
+        if end is None and not to_end:
+            history = histories.get(key)
+            if history is not None:
+                yield key, history
+            return
+        if to_end:
+            keys = self._keys.irange(key, None)
+        else:
+            if end <= key:
+                return
+            keys = self._keys.irange(key, end, inclusive=(True, False))
+        for found in keys:
+            yield found, histories[found]
+
+    def record_put(self, key: bytes, main: int, sub: int, lease: int) -> KeyHistory:
+        history = self._histories.get(key)
+        if history is None:
+            history = KeyHistory()
+            self._histories[key] = history
+            self._keys.add(key)
+        if history.live:
+            history.version += 1
+        else:
+            history.create_revision = main
+            history.version = 1
+        history.lease = lease
+        history.mains.append(main)
+        history.subs.append(sub)
+        history.tombstones.append(False)
+        return history
+
+    def record_delete(self, key: bytes, main: int, sub: int) -> None:
+        history = self._histories[key]
+        history.mains.append(main)
+        history.subs.append(sub)
+        history.tombstones.append(True)
+        history.create_revision = 0
+        history.version = 0
+        history.lease = 0
+
+    def restore(
+        self,
+        key: bytes,
+        main: int,
+        sub: int,
+        tombstone: bool,
+        record_version: int,
+        record_create: int,
+        record_lease: int,
+    ) -> None:
+        """Rebuild one history entry from a backend record (on startup, in revision order)."""
+        history = self._histories.get(key)
+        if history is None:
+            history = KeyHistory()
+            self._histories[key] = history
+            self._keys.add(key)
+        history.mains.append(main)
+        history.subs.append(sub)
+        history.tombstones.append(tombstone)
+        if tombstone:
+            history.create_revision = history.version = history.lease = 0
+        else:
+            history.create_revision = record_create
+            history.version = record_version
+            history.lease = record_lease
+
+    def compact(self, revision: int) -> list[tuple[int, int, bool]]:
+        """Forget versions superseded at `revision`; return the (main, sub, tombstone) dropped.
+
+        The newest version at or below `revision` stays readable unless it is a tombstone,
+        exactly as etcd's keyIndex.compact.
+        """
+        dropped: list[tuple[int, int, bool]] = []
+        emptied: list[bytes] = []
+        for key, history in self._histories.items():
+            mains = history.mains
+            if not mains or mains[0] > revision:
+                continue
+            position = bisect_right(mains, revision) - 1
+            cut = position + 1 if history.tombstones[position] else position
+            if cut <= 0:
+                continue
+            for index in range(cut):
+                dropped.append((mains[index], history.subs[index], history.tombstones[index]))
+            del mains[:cut]
+            del history.subs[:cut]
+            del history.tombstones[:cut]
+            if not mains:
+                emptied.append(key)
+        for key in emptied:
+            del self._histories[key]
+            self._keys.remove(key)
+        return dropped
