@@ -1,0 +1,240 @@
+"""Binary encoding of Raft records for the wire (and for the write-ahead log).
+
+Every top-level encoding starts with a version byte, so a reader can refuse
+what it does not understand instead of misreading it. Integers are unsigned
+little-endian, fixed width (fast to pack with `struct`); byte strings are
+length-prefixed. Layout of a version-1 message:
+
+    header   B version, B type, Q to, Q sender, Q term, Q log_term, Q index,
+             Q commit, Q reject_hint, B flags (1 = reject, 2 = has snapshot)
+    context  I length, bytes
+    entries  I count, then per entry: Q term, Q index, B type, I length, bytes
+    snapshot (if flag 2) Q index, Q term, I voters, Q*, I learners, Q*, I length, bytes
+
+Framing (how many bytes a message occupies on a stream) is the transport's job.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .errors import CodecError
+from .messages import (
+    ConfChange,
+    ConfChangeType,
+    ConfState,
+    Entry,
+    EntryType,
+    HardState,
+    Message,
+    MessageType,
+    Snapshot,
+)
+
+VERSION = 1
+
+_HEADER = struct.Struct("<BBQQQQQQQB")
+_LENGTH = struct.Struct("<I")
+_ENTRY = struct.Struct("<QQBI")
+_SNAPSHOT_HEAD = struct.Struct("<QQ")
+_ID = struct.Struct("<Q")
+_HARD_STATE = struct.Struct("<BQQQ")
+_CONF_CHANGE = struct.Struct("<BBQI")
+
+_FLAG_REJECT = 1
+_FLAG_SNAPSHOT = 2
+
+
+class _Reader:
+    __slots__ = ("data", "position")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.position = 0
+
+    def unpack(self, layout: struct.Struct) -> tuple[int, ...]:
+        try:
+            values = layout.unpack_from(self.data, self.position)
+        except struct.error as exc:
+            raise CodecError(f"truncated record at byte {self.position}") from exc
+        self.position += layout.size
+        return values
+
+    def take(self, length: int) -> bytes:
+        end = self.position + length
+        if end > len(self.data):
+            raise CodecError(f"truncated record: {length} bytes wanted at byte {self.position}")
+        chunk = self.data[self.position : end]
+        self.position = end
+        return chunk
+
+    def length_prefixed(self) -> bytes:
+        (length,) = self.unpack(_LENGTH)
+        return self.take(length)
+
+    def finish(self) -> None:
+        if self.position != len(self.data):
+            raise CodecError(f"{len(self.data) - self.position} unexpected trailing bytes")
+
+
+def _check_version(version: int) -> None:
+    if version != VERSION:
+        raise CodecError(f"unsupported encoding version {version} (this build reads {VERSION})")
+
+
+def _enum(kind: type, value: int) -> object:
+    try:
+        return kind(value)
+    except ValueError as exc:
+        raise CodecError(f"unknown {kind.__name__} {value}") from exc
+
+
+# ---- pieces ----
+
+
+def _write_entry(out: list[bytes], entry: Entry) -> None:
+    out.append(_ENTRY.pack(entry.term, entry.index, entry.type, len(entry.data)))
+    out.append(entry.data)
+
+
+def _read_entry(reader: _Reader) -> Entry:
+    term, index, entry_type, length = reader.unpack(_ENTRY)
+    return Entry(
+        term=term, index=index, type=_enum(EntryType, entry_type), data=reader.take(length)
+    )
+
+
+def _write_snapshot(out: list[bytes], snapshot: Snapshot) -> None:
+    out.append(_SNAPSHOT_HEAD.pack(snapshot.index, snapshot.term))
+    for ids in (snapshot.conf_state.voters, snapshot.conf_state.learners):
+        out.append(_LENGTH.pack(len(ids)))
+        out.extend(_ID.pack(node_id) for node_id in ids)
+    out.append(_LENGTH.pack(len(snapshot.data)))
+    out.append(snapshot.data)
+
+
+def _read_snapshot(reader: _Reader) -> Snapshot:
+    index, term = reader.unpack(_SNAPSHOT_HEAD)
+    groups: list[tuple[int, ...]] = []
+    for _ in range(2):
+        (count,) = reader.unpack(_LENGTH)
+        groups.append(tuple(reader.unpack(_ID)[0] for _ in range(count)))
+    data = reader.length_prefixed()
+    return Snapshot(index=index, term=term, conf_state=ConfState(groups[0], groups[1]), data=data)
+
+
+# ---- messages ----
+
+
+def encode_message(message: Message) -> bytes:
+    flags = (_FLAG_REJECT if message.reject else 0) | (
+        _FLAG_SNAPSHOT if message.snapshot is not None else 0
+    )
+    out = [
+        _HEADER.pack(
+            VERSION,
+            message.type,
+            message.to,
+            message.sender,
+            message.term,
+            message.log_term,
+            message.index,
+            message.commit,
+            message.reject_hint,
+            flags,
+        ),
+        _LENGTH.pack(len(message.context)),
+        message.context,
+        _LENGTH.pack(len(message.entries)),
+    ]
+    for entry in message.entries:
+        _write_entry(out, entry)
+    if message.snapshot is not None:
+        _write_snapshot(out, message.snapshot)
+    return b"".join(out)
+
+
+def decode_message(data: bytes) -> Message:
+    reader = _Reader(data)
+    version, message_type, to, sender, term, log_term, index, commit, hint, flags = reader.unpack(
+        _HEADER
+    )
+    _check_version(version)
+    context = reader.length_prefixed()
+    (count,) = reader.unpack(_LENGTH)
+    entries = [_read_entry(reader) for _ in range(count)]
+    snapshot = _read_snapshot(reader) if flags & _FLAG_SNAPSHOT else None
+    reader.finish()
+    return Message(
+        type=_enum(MessageType, message_type),
+        to=to,
+        sender=sender,
+        term=term,
+        log_term=log_term,
+        index=index,
+        entries=entries,
+        commit=commit,
+        snapshot=snapshot,
+        reject=bool(flags & _FLAG_REJECT),
+        reject_hint=hint,
+        context=context,
+    )
+
+
+# ---- records for storage and for entry payloads ----
+
+
+def encode_conf_change(change: ConfChange) -> bytes:
+    return (
+        _CONF_CHANGE.pack(VERSION, change.type, change.node_id, len(change.context))
+        + change.context
+    )
+
+
+def decode_conf_change(data: bytes) -> ConfChange:
+    reader = _Reader(data)
+    version, change_type, node_id, length = reader.unpack(_CONF_CHANGE)
+    _check_version(version)
+    context = reader.take(length)
+    reader.finish()
+    return ConfChange(type=_enum(ConfChangeType, change_type), node_id=node_id, context=context)
+
+
+def encode_entry(entry: Entry) -> bytes:
+    out = [bytes((VERSION,))]
+    _write_entry(out, entry)
+    return b"".join(out)
+
+
+def decode_entry(data: bytes) -> Entry:
+    reader = _Reader(data)
+    _check_version(reader.take(1)[0])
+    entry = _read_entry(reader)
+    reader.finish()
+    return entry
+
+
+def encode_hard_state(state: HardState) -> bytes:
+    return _HARD_STATE.pack(VERSION, state.term, state.vote, state.commit)
+
+
+def decode_hard_state(data: bytes) -> HardState:
+    reader = _Reader(data)
+    version, term, vote, commit = reader.unpack(_HARD_STATE)
+    _check_version(version)
+    reader.finish()
+    return HardState(term=term, vote=vote, commit=commit)
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    out = [bytes((VERSION,))]
+    _write_snapshot(out, snapshot)
+    return b"".join(out)
+
+
+def decode_snapshot(data: bytes) -> Snapshot:
+    reader = _Reader(data)
+    _check_version(reader.take(1)[0])
+    snapshot = _read_snapshot(reader)
+    reader.finish()
+    return snapshot
