@@ -53,12 +53,10 @@ async def read_body(receive: Receive, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    headers = [
-        *COMMON_HEADERS,
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-    ]
+async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes | None) -> None:
+    headers = [*COMMON_HEADERS, (b"content-length", str(len(body)).encode())]
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -86,7 +84,7 @@ class KeyraftFront:
         path = canonical_path(scope["path"])
         method = scope["method"]
         if method == "OPTIONS":
-            await send_bytes(send, 200, b"", b"text/plain; charset=utf-8")
+            await send_bytes(send, 200, b"", None)
             return
         if self.fast_path and method == "POST" and path in RPCS:
             await serve_unary(self.server, path, receive, send)

@@ -57,6 +57,9 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
         if error.status_code == 405:
             return _plain(405, "Method Not Allowed")
         if error.status_code == 404:
+            # The gateway's own 404 under /v3/, Go's mux default elsewhere.
+            if request.url.path.startswith("/v3/"):
+                return _plain(404, "Not Found")
             return _plain(404, "404 page not found")
         return _plain(error.status_code, str(error.detail))
 

@@ -165,5 +165,6 @@ def oversized_body(server: EtcdServer, length: int) -> tuple[int, bytes]:
 
 
 def body_cap(server: EtcdServer) -> int:
-    """Bodies longer than this cannot decode under the gRPC limit (base64 is 4/3)."""
-    return server.config.grpc_limit_bytes * 4 // 3 + 64 * 1024
+    """Bodies up to this are decoded to report the exact encoded size, as etcd does;
+    longer ones are refused unread with an estimate (base64 is 4/3 of the bytes)."""
+    return server.config.grpc_limit_bytes * 4

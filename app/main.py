@@ -183,9 +183,13 @@ async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
     import uvicorn
 
     from app.factory import create_app
+    from app.server.etcdserver import DataDirMismatch
 
     try:
         front, _server = create_app(config)
+    except DataDirMismatch as error:
+        logging.getLogger("keyraft").error("refusing to start: %s", error)
+        sys.exit(1)
     except Exception as error:  # e.g. the data dir is locked by another process
         logging.getLogger("keyraft").error("cannot open data dir %s: %s", config.data_dir, error)
         sys.exit(1)

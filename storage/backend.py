@@ -87,10 +87,11 @@ class Backend:
         return total
 
     def live_bytes(self) -> int:
+        """Bytes of data in use: table files plus what is still in memory tables."""
         total = 0
         for family in self._tables.values():
-            value = family.property_int_value("rocksdb.estimate-live-data-size")
-            total += value or 0
+            for name in ("rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"):
+                total += family.property_int_value(name) or 0
         return total
 
     def compact_range(self, family: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,17 @@ from storage.mvcc.store import MVCCStore, RangeOptions, decode_int, encode_int
 log = logging.getLogger("keyraft.server")
 
 META_CONSISTENT_INDEX = b"consistent_index"
+META_CLUSTER_ID = b"cluster_id"
+META_MEMBER_ID = b"member_id"
+
+
+_UINT64 = struct.Struct(">Q")
+
+
+class DataDirMismatch(Exception):
+    """The data dir was created for another member or cluster."""
+
+
 RAFT_TERM = 1
 QUOTA_CHECK_INTERVAL_S = 1.0
 
@@ -47,8 +59,6 @@ class EtcdServer:
         self.backend = Backend(config.kv_dir)
         self.store = MVCCStore(self.backend)
         self.applier = Applier(self.store, self._lease_exists)
-        self.applied_index = decode_int(self.backend.get("meta", META_CONSISTENT_INDEX), 0)
-        self.read_revision = self.store.current_revision
         peer_urls = config.initial_advertise_peer_urls
         self.member = Member(
             member_id(peer_urls, config.initial_cluster_token),
@@ -57,6 +67,9 @@ class EtcdServer:
             list(config.advertise_client_urls),
         )
         self.cluster_id = cluster_id([self.member.id])
+        self._bootstrap_or_check_identity()
+        self.applied_index = decode_int(self.backend.get("meta", META_CONSISTENT_INDEX), 0)
+        self.read_revision = self.store.current_revision
         self.alarms: list[tuple[int, int]] = []
         self._queue: list[_Proposal] = []
         self._wakeup = asyncio.Event()
@@ -67,6 +80,30 @@ class EtcdServer:
         self.started_at = time.monotonic()
 
     # ---- lifecycle ---------------------------------------------------------------------
+
+    def _bootstrap_or_check_identity(self) -> None:
+        """A new data dir records whose member it is (the bootstrap entry, index 1); an
+        existing one must belong to this member of this cluster."""
+        stored_cluster = self.backend.get("cluster", META_CLUSTER_ID)
+        stored_member = self.backend.get("cluster", META_MEMBER_ID)
+        if stored_cluster is None:
+            batch = self.backend.new_batch()
+            batch.put("cluster", META_CLUSTER_ID, _UINT64.pack(self.cluster_id))
+            batch.put("cluster", META_MEMBER_ID, _UINT64.pack(self.member.id))
+            batch.put("meta", META_CONSISTENT_INDEX, encode_int(1))
+            self.backend.write(batch)
+            self.backend.sync()
+            return
+        (old_cluster,) = _UINT64.unpack(stored_cluster)
+        (old_member,) = _UINT64.unpack(stored_member or bytes(8))
+        if old_cluster != self.cluster_id or old_member != self.member.id:
+            self.backend.close()
+            raise DataDirMismatch(
+                f"data dir {self.config.data_dir} belongs to member {old_member:x} of "
+                f"cluster {old_cluster:x}, not to member "
+                f"{self.member.id:x} of cluster {self.cluster_id:x} (check --name, "
+                "--initial-advertise-peer-urls and --initial-cluster-token)"
+            )
 
     async def start(self) -> None:
         self._committer = asyncio.create_task(self._commit_loop(), name="commit-loop")
