@@ -13,6 +13,22 @@ from app.gateway import RPCS, Rpc, body_cap, dispatch, oversized_body
 
 router = APIRouter()
 
+# Request examples for the document: keys and values are base64 ("foo" is "Zm9v").
+EXAMPLES = {
+    "/v3/kv/range": {"key": "Zm9v", "range_end": "Zm9w", "limit": "10"},
+    "/v3/kv/put": {"key": "Zm9v", "value": "YmFy", "prev_kv": True},
+    "/v3/kv/deleterange": {"key": "Zm9v", "prev_kv": True},
+    "/v3/kv/txn": {
+        "compare": [{"key": "Zm9v", "target": "VERSION", "result": "EQUAL", "version": "0"}],
+        "success": [{"request_put": {"key": "Zm9v", "value": "YmFy"}}],
+        "failure": [{"request_range": {"key": "Zm9v"}}],
+    },
+    "/v3/kv/compaction": {"revision": "5", "physical": True},
+    "/v3/maintenance/status": {},
+    "/v3/maintenance/alarm": {"action": "GET"},
+    "/v3/cluster/member/list": {},
+}
+
 
 def _handler(rpc: Rpc):
     async def handle(request: Request) -> Response:
@@ -43,7 +59,12 @@ for _rpc in RPCS.values():
         openapi_extra={
             "requestBody": {
                 "required": False,
-                "content": {"application/json": {"schema": _schema(_rpc.request_schema)}},
+                "content": {
+                    "application/json": {
+                        "schema": _schema(_rpc.request_schema),
+                        "example": EXAMPLES[_rpc.path],
+                    }
+                },
             },
             "responses": {
                 "200": {

@@ -1,0 +1,62 @@
+"""The lean ASGI fast path and the FastAPI routes answer byte for byte the same."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import ServerConfig
+from app.factory import create_app
+from tests.support.compare import b64
+
+REQUESTS = [
+    ("/v3/kv/put", b'{"key":"' + b64("a").encode() + b'","value":"' + b64("1").encode() + b'"}'),
+    (
+        "/v3/kv/put",
+        b'{"key":"' + b64("a").encode() + b'","value":"' + b64("2").encode() + b'","prev_kv":true}',
+    ),
+    ("/v3/kv/range", b'{"key":"' + b64("a").encode() + b'"}'),
+    ("/v3/kv/range", b'{"key":"AA==","range_end":"AA==","sort_order":"DESCEND"}'),
+    (
+        "/v3/kv/txn",
+        b'{"compare":[{"key":"YQ==","target":"VERSION","result":"GREATER","version":1}],"success":[{"request_range":{"key":"YQ=="}}]}',
+    ),
+    ("/v3/kv/deleterange", b'{"key":"YQ==","prev_kv":true}'),
+    ("/v3/kv/compaction", b'{"revision":2}'),
+    ("/v3/kv/range", b'{"key":"YQ==","revision":1}'),
+    ("/v3/kv/range", b'{"key":"!"}'),
+    ("/v3/kv/range", b"notjson"),
+    ("/v3beta/kv/range", b'{"key":"YQ=="}'),
+    ("/v3/maintenance/alarm", b"{}"),
+    ("/v3/cluster/member/list", b"{}"),
+]
+
+
+async def _answers(directory: Path, fast_path: bool) -> list[tuple[int, dict, bytes]]:
+    front, server = create_app(
+        ServerConfig(name="fp", data_dir=str(directory)), fast_path=fast_path
+    )
+    await server.start()
+    try:
+        transport = httpx.ASGITransport(app=front)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers = []
+            for path, body in REQUESTS:
+                response = await client.post(path, content=body)
+                headers = {k: v for k, v in response.headers.items() if k != "date"}
+                answers.append((response.status_code, headers, response.content))
+            return answers
+    finally:
+        await server.stop()
+
+
+@pytest.mark.timeout(60)
+def test_fast_path_and_routes_answer_identically(tmp_path: Path) -> None:
+    fast = asyncio.run(_answers(tmp_path / "fast", fast_path=True))
+    routed = asyncio.run(_answers(tmp_path / "routed", fast_path=False))
+    for (path, _body), one, other in zip(REQUESTS, fast, routed, strict=True):
+        assert one == other, path
+    assert fast[2][0] == 200 and b'"value":"Mg=="' in fast[2][2]
