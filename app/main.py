@@ -161,7 +161,12 @@ def main(**flags: object) -> None:
     except OSError as error:
         click.echo(f"keyraft: cannot listen on client URL: {error}", err=True)
         sys.exit(1)
-    asyncio.run(_serve(config, sockets))
+    try:
+        import uvloop
+
+        uvloop.run(_serve(config, sockets))
+    except ImportError:  # uvloop is optional: plain asyncio serves too, slower
+        asyncio.run(_serve(config, sockets))
 
 
 def _bind(url: str) -> socket.socket:

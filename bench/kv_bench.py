@@ -1,0 +1,82 @@
+"""Single-member throughput, keyraft vs real etcd, same machine, same run, same wrk load.
+
+    python -m bench.kv_bench [--duration 10] [--connections 64]
+
+Put: unique keys, 256-byte values. Range: one key, linearizable. Prints requests/s of
+each and the ratio keyraft/etcd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import Member, etcd_member, keyraft_member
+
+WRK_DIR = Path(__file__).resolve().parent / "wrk"
+
+
+def wrk(url: str, script: str, duration: int, connections: int, env: dict | None = None) -> float:
+    result = subprocess.run(
+        [
+            shutil.which("wrk") or "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(WRK_DIR / script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        env={**os.environ, **(env or {})},
+    )
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if not match:
+        raise RuntimeError(f"wrk failed: {result.stdout}\n{result.stderr}")
+    errors = result.stderr.count("unexpected status")
+    if errors:
+        raise RuntimeError(f"{errors} non-200 answers: {result.stderr[:500]}")
+    return float(match.group(1))
+
+
+def measure(member: Member, duration: int, connections: int) -> dict[str, float]:
+    member.start()
+    try:
+        httpx.post(member.client_url + "/v3/kv/put", json={"key": "YmVuY2gva2V5", "value": "dg=="})
+        return {
+            "put": wrk(member.client_url, "put.lua", duration, connections),
+            "range": wrk(member.client_url, "range.lua", duration, connections),
+            "range (serializable)": wrk(
+                member.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
+            ),
+        }
+    finally:
+        member.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kv-bench-") as directory:
+        workdir = Path(directory)
+        etcd = measure(etcd_member(workdir), args.duration, args.connections)
+        keyraft = measure(keyraft_member(workdir), args.duration, args.connections)
+    print(f"{'workload':<24}{'etcd req/s':>12}{'keyraft req/s':>15}{'ratio':>8}")
+    for name in etcd:
+        print(f"{name:<24}{etcd[name]:>12.0f}{keyraft[name]:>15.0f}{keyraft[name] / etcd[name]:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

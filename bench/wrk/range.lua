@@ -1,0 +1,13 @@
+-- Linearizable (default) or serializable single-key range on one existing key.
+local serializable = os.getenv("BENCH_SERIALIZABLE") == "1"
+local body = '{"key":"YmVuY2gva2V5"' .. (serializable and ',"serializable":true' or "") .. '}'
+
+function request()
+  return wrk.format("POST", "/v3/kv/range", { ["Content-Type"] = "application/json" }, body)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    io.stderr:write("unexpected status " .. status .. "\n")
+  end
+end
