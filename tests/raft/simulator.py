@@ -119,8 +119,12 @@ class Simulation:
         rng = self.rng
         self.pre_vote = rng.random() < 0.8
         self.check_quorum = rng.random() < 0.8
-        self.max_size_per_msg = rng.choice([64, 256, 4096])
+        self.max_size_per_msg = rng.choice([1, 64, 256, 4096])
         self.max_inflight = rng.choice([1, 4, 64])
+        # Each seed gets its own weather: calm, stormy, or somewhere between.
+        config.drop = rng.choice([0.0, config.drop, 4 * config.drop])
+        config.fault_chance = rng.choice([config.fault_chance / 2, config.fault_chance, 0.08])
+        self.leader_crash_bias = rng.choice([0.0, 0.5])
         self.now = 0
         self.queue: list[tuple[int, Message, bool]] = []  # due step, message, intact
         self.groups: dict[int, int] = {}  # node id -> partition side; empty = no partition
@@ -465,7 +469,11 @@ class Simulation:
             alive = [node for node in self._members() if node.raw is not None]
             down = sum(1 for node in self._members() if node.raw is None)
             if alive and down < (len(self._members()) - 1) // 2:
-                self._crash(rng.choice(alive))
+                leaders = [node for node in self.leaders() if node in alive]
+                if leaders and rng.random() < self.leader_crash_bias:
+                    self._crash(rng.choice(leaders))
+                else:
+                    self._crash(rng.choice(alive))
         elif kind == "restart":
             down = [node for node in self._members() if node.raw is None]
             if down:

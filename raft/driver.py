@@ -1,0 +1,261 @@
+"""The asyncio driver around the pure core: ticks, the Ready loop, the WAL, the network.
+
+One task handles Ready after Ready: persist (WAL, fsync in a worker thread), send,
+install snapshots, apply committed entries, report read states, advance. Calls into the
+node (step, propose, tick) happen on the same event loop, between awaits, so the core is
+never entered concurrently; proposals that arrive while a WAL write is in flight ride in
+the next Ready, which is how proposals, appends and fsyncs get batched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Protocol
+
+from .config import Config
+from .errors import ProposalDropped, RaftError, ReadIndexDropped
+from .messages import (
+    NO_LEADER,
+    ConfState,
+    Entry,
+    EntryType,
+    Message,
+    ReadState,
+    Snapshot,
+    SoftState,
+    StateRole,
+)
+from .node import RawNode
+from .storage import MemoryStorage
+from .wal import WriteAheadLog
+
+log = logging.getLogger("keyraft.raft")
+
+
+class StateMachine(Protocol):
+    def applied_index(self) -> int: ...
+
+    def apply(self, entries: list[Entry]) -> None:
+        """Apply committed entries in order; entries at or below the applied index are
+        skipped. The applied index must be stored atomically with what it covers."""
+
+    def make_durable(self) -> None:
+        """Sync everything applied so far (before the log behind it is discarded)."""
+
+    def snapshot_data(self) -> bytes: ...
+
+    def restore(self, data: bytes) -> None: ...
+
+    def on_soft_state(self, soft_state: SoftState, term: int) -> None: ...
+
+    def on_read_states(self, read_states: list[ReadState]) -> None: ...
+
+
+class _SnapshottingStorage(MemoryStorage):
+    """Memory storage whose snapshot carries the state machine's data, made on demand."""
+
+    __slots__ = ("data_source",)
+
+    def snapshot(self) -> Snapshot:
+        base = super().snapshot()
+        if base.index == 0:
+            return base
+        return Snapshot(base.index, base.term, base.conf_state, self.data_source())
+
+
+class RaftDriver:
+    def __init__(
+        self,
+        node_id: int,
+        voters: tuple[int, ...],
+        wal_dir: str,
+        state_machine: StateMachine,
+        tick_seconds: float,
+        election_ticks: int,
+        snapshot_count: int,
+        catch_up_entries: int = 5000,
+    ) -> None:
+        self.node_id = node_id
+        self.state_machine = state_machine
+        self.tick_seconds = tick_seconds
+        self.snapshot_count = snapshot_count
+        self.catch_up_entries = catch_up_entries
+        self.wal = WriteAheadLog(wal_dir)
+        recovered = self.wal.recovered
+        if recovered.repaired_bytes:
+            log.warning("repaired the log: dropped %d torn bytes", recovered.repaired_bytes)
+        storage = _SnapshottingStorage()
+        storage.data_source = state_machine.snapshot_data
+        fresh = recovered.snapshot.index == 0 and not recovered.entries and recovered.hard_state.term == 0
+        if recovered.snapshot.index:
+            storage.apply_snapshot(recovered.snapshot)
+        storage.append(recovered.entries)
+        storage.set_hard_state(recovered.hard_state)
+        self.storage = storage
+        self.conf_state = recovered.snapshot.conf_state if not fresh else ConfState(voters)
+        applied = min(state_machine.applied_index(), recovered.hard_state.commit)
+        applied = max(applied, recovered.snapshot.index)
+        self.node = RawNode(
+            Config(
+                id=node_id,
+                voters=voters if fresh else (),
+                election_tick=election_ticks,
+                heartbeat_tick=1,
+                applied=applied,
+                check_quorum=True,
+                pre_vote=True,
+                rng=random.Random(),
+            ),
+            storage,
+        )
+        self.transport: object | None = None
+        self.applied = applied
+        self.last_snapshot_index = recovered.snapshot.index
+        self.leader = NO_LEADER
+        self.term = recovered.hard_state.term
+        self.commit = recovered.hard_state.commit
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._single_voter = voters == (node_id,)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self, transport) -> None:
+        self.transport = transport
+        if self._single_voter and self.node.status().role != StateRole.LEADER:
+            self.node.campaign()
+        self._tasks = [
+            asyncio.create_task(self._ticker(), name="raft-ticker"),
+            asyncio.create_task(self._ready_loop(), name="raft-ready"),
+        ]
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.wal.close()
+
+    # ---- inputs ---------------------------------------------------------------------------
+
+    def step(self, message: Message) -> None:
+        try:
+            self.node.step(message)
+        except RaftError as error:
+            log.debug("dropped message %s: %s", message.type, error)
+            return
+        self._wakeup.set()
+
+    def propose(self, payloads: list[bytes]) -> bool:
+        """Hand proposals to Raft; False if they were dropped (e.g. no leader known)."""
+        try:
+            self.node.propose_batch(payloads)
+        except ProposalDropped:
+            return False
+        self._wakeup.set()
+        return True
+
+    def read_index(self, context: bytes) -> bool:
+        try:
+            self.node.read_index(context)
+        except (ReadIndexDropped, ProposalDropped):
+            return False
+        self._wakeup.set()
+        return True
+
+    def report_unreachable(self, node_id: int) -> None:
+        self.node.report_unreachable(node_id)
+        self._wakeup.set()
+
+    def report_snapshot(self, node_id: int, ok: bool) -> None:
+        self.node.report_snapshot(node_id, ok)
+        self._wakeup.set()
+
+    # ---- loops ----------------------------------------------------------------------------
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            self.node.tick()
+            self._wakeup.set()
+
+    async def _ready_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self.node.has_ready():
+                await self._handle(self.node.ready())
+
+    async def _handle(self, ready) -> None:
+        if ready.soft_state is not None:
+            self.leader = ready.soft_state.leader
+        if ready.hard_state is not None:
+            self.term = ready.hard_state.term
+            self.commit = ready.hard_state.commit
+        if ready.soft_state is not None or ready.hard_state is not None:
+            self.state_machine.on_soft_state(
+                SoftState(self.leader, self.node.status().role), self.term
+            )
+        if ready.snapshot is not None and ready.snapshot.index > 0:
+            await self._install_snapshot(ready.snapshot)
+        if ready.entries or ready.hard_state is not None:
+            await asyncio.to_thread(self.wal.save, ready.hard_state, ready.entries, ready.must_sync or bool(ready.entries))
+            self.storage.append(ready.entries)
+            if ready.hard_state is not None:
+                self.storage.set_hard_state(ready.hard_state)
+        if ready.messages and self.transport is not None:
+            self.transport.send(ready.messages)
+        if ready.committed_entries:
+            self._apply(ready.committed_entries)
+        if ready.read_states:
+            self.state_machine.on_read_states(ready.read_states)
+        self.node.advance(ready)
+        if self.applied - self.last_snapshot_index >= self.snapshot_count:
+            await self._snapshot()
+
+    def _apply(self, entries: list[Entry]) -> None:
+        normal: list[Entry] = []
+        for entry in entries:
+            if entry.type == EntryType.CONF_CHANGE:
+                if normal:
+                    self.state_machine.apply(normal)
+                    normal = []
+                from .codec import decode_conf_change
+
+                if entry.data:
+                    self.conf_state = self.node.apply_conf_change(decode_conf_change(entry.data))
+                self.state_machine.apply([Entry(entry.term, entry.index)])
+            else:
+                normal.append(entry)
+        if normal:
+            self.state_machine.apply(normal)
+        self.applied = entries[-1].index
+
+    async def _install_snapshot(self, snapshot: Snapshot) -> None:
+        self.state_machine.restore(snapshot.data)
+        await asyncio.to_thread(self.state_machine.make_durable)
+        self.storage.apply_snapshot(snapshot)
+        self.conf_state = snapshot.conf_state
+        hard_state = self.storage.hard_state
+        await asyncio.to_thread(self.wal.rewrite, snapshot, hard_state, [])
+        self.applied = max(self.applied, snapshot.index)
+        self.last_snapshot_index = snapshot.index
+
+    async def _snapshot(self) -> None:
+        """Discard the log behind the applied state, keeping some entries for slow peers."""
+        await asyncio.to_thread(self.state_machine.make_durable)
+        applied = self.applied
+        compact_to = applied - self.catch_up_entries
+        self.last_snapshot_index = applied
+        if compact_to <= self.storage.first_index():
+            return
+        snapshot = self.storage.create_snapshot(compact_to, self.conf_state, b"")
+        self.storage.compact(compact_to)
+        kept = self.storage.entries(compact_to + 1, self.storage.last_index() + 1)
+        await asyncio.to_thread(self.wal.rewrite, snapshot, self.storage.hard_state, kept)
+        log.info("snapshot at %d, log compacted to %d", applied, compact_to)

@@ -1,0 +1,226 @@
+"""Raft messages between members over HTTP, on the peer port.
+
+Each member keeps one long-lived streaming POST to each peer (`/raft/stream`), whose
+chunked body carries length-prefixed frames (4-byte little-endian length + the core's
+message encoding); everything queued for a peer while the previous chunk was written
+goes out as one chunk, so messages are batched and pipelined, never stop-and-wait.
+Snapshots, which can be large, travel alone on `/raft/snapshot`. Every connection names
+the cluster it belongs to; a receiver refuses another cluster's.
+
+Sending never blocks the caller: each peer has a bounded queue, and a full queue or a
+broken connection drops messages and reports the peer unreachable. Raft retransmits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+from .codec import decode_message, encode_message
+from .errors import CodecError
+from .messages import Message, MessageType
+
+log = logging.getLogger("keyraft.transport")
+
+FRAME = struct.Struct("<I")
+QUEUE_LIMIT = 4096
+RECONNECT_DELAY_S = 0.1
+CLUSTER_HEADER = "x-keyraft-cluster-id"
+FROM_HEADER = "x-keyraft-from"
+MAX_FRAME_BYTES = 512 * 1024 * 1024
+
+
+class _Peer:
+    def __init__(self, transport: PeerTransport, peer_id: int, url: str) -> None:
+        self.transport = transport
+        self.peer_id = peer_id
+        self.url = url.rstrip("/")
+        self.queue: list[bytes] = []
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.connected = False
+
+    def enqueue(self, frame: bytes) -> bool:
+        if len(self.queue) >= QUEUE_LIMIT:
+            return False
+        self.queue.append(frame)
+        self.ready.set()
+        return True
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            if not self.queue:
+                continue
+            frames, self.queue = self.queue, []
+            yield b"".join(frames)
+
+    async def run(self) -> None:
+        headers = {
+            CLUSTER_HEADER: str(self.transport.cluster_id),
+            FROM_HEADER: str(self.transport.local_id),
+        }
+        while True:
+            try:
+                async with self.transport.client.stream(
+                    "POST", self.url + "/raft/stream", content=self._body(), headers=headers
+                ) as response:
+                    self.connected = True
+                    if response.status_code != 200:
+                        log.warning("peer %x refused the stream: %s", self.peer_id, response.status_code)
+                    await response.aread()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # connection refused, reset, timeout
+                if self.connected:
+                    log.info("lost stream to peer %x: %s", self.peer_id, error)
+            self.connected = False
+            self.queue.clear()
+            self.transport.report_unreachable(self.peer_id)
+            await asyncio.sleep(RECONNECT_DELAY_S)
+
+
+class PeerTransport:
+    def __init__(
+        self,
+        local_id: int,
+        cluster_id: int,
+        peers: dict[int, str],
+        report_unreachable: Callable[[int], None],
+        report_snapshot: Callable[[int, bool], None],
+    ) -> None:
+        self.local_id = local_id
+        self.cluster_id = cluster_id
+        self.report_unreachable = report_unreachable
+        self.report_snapshot = report_snapshot
+        timeout = httpx.Timeout(connect=1.0, read=None, write=5.0, pool=1.0)
+        self.client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=64))
+        self._peers = {peer_id: _Peer(self, peer_id, url) for peer_id, url in peers.items()}
+        self._snapshot_tasks: set[asyncio.Task] = set()
+
+    def start(self) -> None:
+        for peer in self._peers.values():
+            peer.task = asyncio.create_task(peer.run(), name=f"peer-{peer.peer_id:x}")
+
+    async def stop(self) -> None:
+        tasks = [peer.task for peer in self._peers.values() if peer.task is not None]
+        tasks += list(self._snapshot_tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.client.aclose()
+
+    def send(self, messages: list[Message]) -> None:
+        for message in messages:
+            peer = self._peers.get(message.to)
+            if peer is None:
+                continue
+            if message.type == MessageType.SNAPSHOT:
+                task = asyncio.create_task(self._send_snapshot(peer, message))
+                self._snapshot_tasks.add(task)
+                task.add_done_callback(self._snapshot_tasks.discard)
+                continue
+            data = encode_message(message)
+            if not peer.enqueue(FRAME.pack(len(data)) + data):
+                self.report_unreachable(peer.peer_id)
+
+    async def _send_snapshot(self, peer: _Peer, message: Message) -> None:
+        headers = {CLUSTER_HEADER: str(self.cluster_id), FROM_HEADER: str(self.local_id)}
+        ok = False
+        try:
+            response = await self.client.post(
+                peer.url + "/raft/snapshot",
+                content=encode_message(message),
+                headers=headers,
+                timeout=httpx.Timeout(60.0),
+            )
+            ok = response.status_code == 204
+        except httpx.HTTPError as error:
+            log.warning("sending a snapshot to %x failed: %s", peer.peer_id, error)
+        self.report_snapshot(peer.peer_id, ok)
+
+
+class PeerReceiver:
+    """The ASGI app of the peer listener: turns frames back into messages for `step`."""
+
+    def __init__(self, cluster_id: int, step: Callable[[Message], None]) -> None:
+        self.cluster_id = cluster_id
+        self.step = step
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            while message["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
+        path = scope["path"]
+        if headers.get(CLUSTER_HEADER) != str(self.cluster_id):
+            await _answer(send, 412, b"cluster ID mismatch\n")
+            return
+        if scope["method"] == "POST" and path == "/raft/stream":
+            await self._stream(receive)
+            await _answer(send, 200, b"")
+        elif scope["method"] == "POST" and path == "/raft/snapshot":
+            body = bytearray()
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            try:
+                self.step(decode_message(bytes(body)))
+            except CodecError:
+                await _answer(send, 400, b"bad snapshot message\n")
+                return
+            await _answer(send, 204, b"")
+        else:
+            await _answer(send, 404, b"404 page not found\n")
+
+    async def _stream(self, receive: Callable) -> None:
+        buffer = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            buffer += message.get("body", b"")
+            offset = 0
+            while len(buffer) - offset >= FRAME.size:
+                (length,) = FRAME.unpack_from(buffer, offset)
+                if length > MAX_FRAME_BYTES:
+                    return
+                end = offset + FRAME.size + length
+                if end > len(buffer):
+                    break
+                try:
+                    self.step(decode_message(bytes(buffer[offset + FRAME.size : end])))
+                except CodecError as error:
+                    log.warning("dropping a bad frame: %s", error)
+                    return
+                offset = end
+            del buffer[:offset]
+            if not message.get("more_body"):
+                return
+
+
+async def _answer(send: Callable, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

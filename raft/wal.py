@@ -1,0 +1,180 @@
+"""The write-ahead log: Raft's hard state and entries, durable before they are promised.
+
+Records are appended to segment files `<seq>.wal` as
+    I length | I crc32 (of type and payload) | B type | payload
+and a segment is fsynced before `save` returns. On open, every segment is read in order;
+the first record that is cut short or fails its checksum marks a torn write: the file
+is truncated there and later segments are dropped (nothing after a bad record can be
+trusted). Record payloads use the core's codec (entries, hard state, snapshot metadata).
+
+After a snapshot the log is rewritten compactly: a new segment starts with the snapshot
+metadata, the hard state and the entries after the snapshot, then older segments go.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from .codec import (
+    decode_entry,
+    decode_hard_state,
+    decode_snapshot,
+    encode_entry,
+    encode_hard_state,
+    encode_snapshot,
+)
+from .messages import Entry, HardState, Snapshot
+
+_RECORD = struct.Struct("<IIB")
+ENTRY, HARD_STATE, SNAPSHOT = 1, 2, 3
+SEGMENT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Recovered:
+    """What a log held when it was opened."""
+
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    hard_state: HardState = field(default_factory=HardState)
+    entries: list[Entry] = field(default_factory=list)
+    repaired_bytes: int = 0
+
+
+def _record(kind: int, payload: bytes) -> bytes:
+    return _RECORD.pack(len(payload), zlib.crc32(bytes((kind,)) + payload), kind) + payload
+
+
+class WriteAheadLog:
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+        self.recovered = self._recover()
+        segments = self._segments()
+        self._sequence = segments[-1] if segments else 0
+        self._file = open(self._path(self._sequence), "ab")  # noqa: SIM115 - held open
+        self._size = self._file.tell()
+        _sync_directory(directory)
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None:
+        """Append entries then the hard state; durable when this returns (if `sync`)."""
+        parts = [_record(ENTRY, encode_entry(entry)) for entry in entries]
+        if hard_state is not None:
+            parts.append(_record(HARD_STATE, encode_hard_state(hard_state)))
+        if not parts:
+            return
+        data = b"".join(parts)
+        self._file.write(data)
+        self._size += len(data)
+        if sync:
+            self._file.flush()
+            os.fdatasync(self._file.fileno())
+        if self._size > SEGMENT_BYTES:
+            self._cut()
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Record snapshot metadata (the data itself lives in the state machine)."""
+        meta = Snapshot(snapshot.index, snapshot.term, snapshot.conf_state, b"")
+        self._file.write(_record(SNAPSHOT, encode_snapshot(meta)))
+        self._file.flush()
+        os.fdatasync(self._file.fileno())
+
+    def rewrite(self, snapshot: Snapshot, hard_state: HardState, entries: list[Entry]) -> None:
+        """Start a fresh segment holding only what follows `snapshot`, drop the rest."""
+        old = self._segments()
+        self._file.close()
+        self._sequence += 1
+        temporary = self._path(self._sequence) + ".tmp"
+        with open(temporary, "wb") as handle:
+            meta = Snapshot(snapshot.index, snapshot.term, snapshot.conf_state, b"")
+            handle.write(_record(SNAPSHOT, encode_snapshot(meta)))
+            handle.write(_record(HARD_STATE, encode_hard_state(hard_state)))
+            for entry in entries:
+                handle.write(_record(ENTRY, encode_entry(entry)))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self._path(self._sequence))
+        _sync_directory(self.directory)
+        for sequence in old:
+            os.remove(self._path(sequence))
+        _sync_directory(self.directory)
+        self._file = open(self._path(self._sequence), "ab")  # noqa: SIM115
+        self._size = self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _segments(self) -> list[int]:
+        names = [name for name in os.listdir(self.directory) if name.endswith(".wal")]
+        return sorted(int(name[:-4], 16) for name in names)
+
+    def _path(self, sequence: int) -> str:
+        return os.path.join(self.directory, f"{sequence:016x}.wal")
+
+    def _cut(self) -> None:
+        self._file.close()
+        self._sequence += 1
+        self._file = open(self._path(self._sequence), "ab")  # noqa: SIM115
+        self._size = 0
+        _sync_directory(self.directory)
+
+    def _recover(self) -> Recovered:
+        recovered = Recovered()
+        entries: list[Entry] = []
+        segments = self._segments()
+        for position, sequence in enumerate(segments):
+            path = self._path(sequence)
+            with open(path, "rb") as handle:
+                data = handle.read()
+            good = _scan(data, recovered, entries)
+            if good < len(data):
+                recovered.repaired_bytes += len(data) - good
+                with open(path, "r+b") as handle:
+                    handle.truncate(good)
+                    os.fsync(handle.fileno())
+                for later in segments[position + 1 :]:
+                    recovered.repaired_bytes += os.path.getsize(self._path(later))
+                    os.remove(self._path(later))
+                break
+        recovered.entries = [entry for entry in entries if entry.index > recovered.snapshot.index]
+        return recovered
+
+
+def _scan(data: bytes, recovered: Recovered, entries: list[Entry]) -> int:
+    """Apply records from `data`; return the offset after the last good one."""
+    offset = 0
+    while offset + _RECORD.size <= len(data):
+        length, checksum, kind = _RECORD.unpack_from(data, offset)
+        start = offset + _RECORD.size
+        payload = data[start : start + length]
+        if len(payload) < length or zlib.crc32(bytes((kind,)) + payload) != checksum:
+            return offset
+        if kind == ENTRY:
+            entry = decode_entry(payload)
+            while entries and entries[-1].index >= entry.index:
+                entries.pop()
+            entries.append(entry)
+        elif kind == HARD_STATE:
+            recovered.hard_state = decode_hard_state(payload)
+        elif kind == SNAPSHOT:
+            snapshot = decode_snapshot(payload)
+            if snapshot.index >= recovered.snapshot.index:
+                recovered.snapshot = snapshot
+        else:
+            return offset
+        offset = start + length
+    return offset
+
+
+def _sync_directory(directory: str) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
