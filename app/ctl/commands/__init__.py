@@ -1,0 +1,1 @@
+"""One module per etcdctl command family; each exposes click commands for `main`."""

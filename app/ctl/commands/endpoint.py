@@ -1,0 +1,80 @@
+"""`endpoint health|status [--cluster]`: ask each endpoint on its own, without failover."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from app.ctl.client import unb64
+from app.ctl.context import global_options, state
+from app.ctl.errors import CtlError
+from app.ctl.gofmt import duration
+from app.ctl.output.base import Health, Status
+
+
+def _endpoints(cluster: bool) -> list[str]:
+    """The flag's endpoints, or every member's client URLs with --cluster."""
+    client = state().client
+    if not cluster:
+        return client.endpoints
+    members = client.call("/v3/cluster/member/list", {}).get("members", [])
+    return [url for member in members for url in member.get("clientURLs", [])]
+
+
+def _check(endpoint: str) -> Health:
+    """Healthy when a linearizable read commits (etcdctl reads key "health") and no alarm."""
+    client = state().client
+    started = time.monotonic()
+    try:
+        client.call_at(endpoint, "/v3/kv/range", {"key": "aGVhbHRo"})
+        took = duration(time.monotonic() - started)
+        alarms = client.call_at(endpoint, "/v3/maintenance/alarm", {}).get("alarms", [])
+    except CtlError as problem:
+        if "permission denied" in str(problem):
+            return Health(endpoint, True, duration(time.monotonic() - started))
+        return Health(endpoint, False, duration(time.monotonic() - started), str(problem))
+    if alarms:
+        names = ", ".join(
+            f"memberID:{int(alarm.get('memberID', 0) or 0)} alarm:{alarm.get('alarm', 'NONE')}"
+            for alarm in alarms
+        )
+        return Health(endpoint, False, took, f"Active Alarm(s): {names}")
+    return Health(endpoint, True, took)
+
+
+@click.group("endpoint")
+def endpoint() -> None:
+    """Endpoint related commands."""
+
+
+@endpoint.command("health")
+@click.option("--cluster", is_flag=True, help="Check every member's client URLs.")
+@global_options()
+def health(cluster: bool) -> None:
+    """Check the health of the endpoints."""
+    results = [_check(url) for url in _endpoints(cluster)]
+    state().printer().endpoint_health(results)
+    if not all(result.healthy for result in results):
+        raise CtlError("unhealthy cluster")
+
+
+@endpoint.command("status")
+@click.option("--cluster", is_flag=True, help="Ask every member's client URLs.")
+@global_options()
+def status(cluster: bool) -> None:
+    """Print the status of the endpoints."""
+    client = state().client
+    results, failures = [], []
+    for url in _endpoints(cluster):
+        try:
+            results.append(Status(url, client.call_at(url, "/v3/maintenance/status", {})))
+        except CtlError as problem:
+            failures.append(f"{url}: {problem}")
+    if results:
+        state().printer().endpoint_status(results)
+    if failures:
+        raise CtlError("failed to get the status of " + "; ".join(failures))
+
+
+__all__ = ["endpoint", "unb64"]

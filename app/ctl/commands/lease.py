@@ -1,0 +1,116 @@
+"""`lease grant|revoke|timetolive|list|keep-alive`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from app.ctl.client import StreamBroken
+from app.ctl.context import global_options, state
+from app.ctl.errors import CtlError, EndpointsUnreachable, ServerError
+from app.ctl.requests import parse_lease_id
+
+
+def _lease(text: str) -> int:
+    try:
+        return parse_lease_id(text)
+    except CtlError as problem:
+        raise click.BadParameter(str(problem)) from None
+
+
+@click.group("lease")
+def lease() -> None:
+    """Lease related commands."""
+
+
+@lease.command("grant")
+@click.argument("ttl")
+@global_options()
+def grant(ttl: str) -> None:
+    """Create a lease of TTL seconds."""
+    try:
+        seconds = int(ttl)
+    except ValueError:
+        raise click.BadParameter(f"bad TTL ({ttl!r} is not an integer)") from None
+    context = state()
+    try:
+        response = context.client.call("/v3/lease/grant", {"TTL": seconds})
+    except ServerError as problem:
+        raise CtlError(f"failed to grant lease ({problem})") from None
+    context.printer().grant(response)
+
+
+@lease.command("revoke")
+@click.argument("lease_id", metavar="LEASE_ID")
+@global_options()
+def revoke(lease_id: str) -> None:
+    """Revoke a lease (deleting its keys)."""
+    ident = _lease(lease_id)
+    context = state()
+    try:
+        response = context.client.call("/v3/lease/revoke", {"ID": ident})
+    except ServerError as problem:
+        raise CtlError(f"failed to revoke lease ({problem})") from None
+    context.printer().revoke(ident, response)
+
+
+@lease.command("timetolive")
+@click.argument("lease_id", metavar="LEASE_ID")
+@click.option("--keys", is_flag=True, help="Also list the keys attached to the lease.")
+@global_options()
+def timetolive(lease_id: str, keys: bool) -> None:
+    """Get a lease's remaining time."""
+    ident = _lease(lease_id)
+    context = state()
+    body: dict = {"ID": ident}
+    if keys:
+        body["keys"] = True
+    response = context.client.call("/v3/lease/timetolive", body)
+    context.printer().time_to_live(response, keys)
+
+
+@lease.command("list")
+@global_options()
+def list_leases() -> None:
+    """List all active leases."""
+    context = state()
+    context.printer().leases(context.client.call("/v3/lease/leases", {}))
+
+
+@lease.command("keep-alive")
+@click.argument("lease_id", metavar="LEASE_ID")
+@click.option("--once", is_flag=True, help="Renew once instead of until interrupted.")
+@global_options()
+def keep_alive(lease_id: str, once: bool) -> None:
+    """Keep a lease alive, renewing it every third of its TTL."""
+    ident = _lease(lease_id)
+    context = state()
+    printer = context.printer()
+    try:
+        while True:
+            response = _renew(ident)
+            if int(response.get("TTL", 0) or 0) <= 0:
+                if once:
+                    raise CtlError("etcdserver: requested lease not found")
+                click.echo(f"lease {ident:016x} expired or revoked.")
+                return
+            printer.keep_alive(response)
+            if once:
+                return
+            time.sleep(max(int(response["TTL"]) / 3.0, 0.5))
+    except KeyboardInterrupt:
+        return
+
+
+def _renew(ident: int) -> dict:
+    """One keepalive round trip; a failed endpoint is skipped for the next round."""
+    client = state().client
+    try:
+        with client.stream("/v3/lease/keepalive", {"ID": ident}) as (_, messages):
+            for message in messages:
+                return message
+    except StreamBroken:
+        client.skip_current()
+        raise EndpointsUnreachable([(client.endpoints[client._current], "stream closed")]) from None
+    return {}

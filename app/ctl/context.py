@@ -1,0 +1,137 @@
+"""Global flags (etcdctl's persistent flags) and the per-invocation state built from them.
+
+etcdctl accepts its global flags before or after the command (`etcdctl get k -w json`),
+so every command carries them too; a flag given on the command line wins over the same
+flag given before the command, which wins over the environment, which wins over defaults.
+Environment: KEYRAFTCTL_<FLAG> first, then etcdctl's ETCDCTL_<FLAG>.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from app.ctl.client import ClientConfig, GatewayClient
+from app.ctl.gofmt import parse_duration
+from app.ctl.output import FORMATS, Printer, make_printer
+
+
+def _env(name: str) -> list[str]:
+    suffix = name.upper().replace("-", "_")
+    return [f"KEYRAFTCTL_{suffix}", f"ETCDCTL_{suffix}"]
+
+
+def _duration(value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from None
+
+
+GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("--endpoints",), {"default": "127.0.0.1:2379", "help": "Comma-separated gateway endpoints; the next is tried when one is down."}),
+    (("--dial-timeout",), {"default": "2s", "help": "Timeout for connecting to an endpoint (Go duration)."}),
+    (("--command-timeout",), {"default": "5s", "help": "Timeout for a short command, excluding the dial."}),
+    (("-w", "--write-out"), {"default": "simple", "type": click.Choice(FORMATS), "help": "Output format."}),
+    (("--hex",), {"is_flag": True, "default": False, "help": "Print keys and values as hex escapes."}),
+    (("--cacert",), {"default": None, "help": "Verify TLS servers with this CA bundle."}),
+    (("--cert",), {"default": None, "help": "Identify this client with this TLS certificate."}),
+    (("--key",), {"default": None, "help": "TLS key of --cert."}),
+    (("--insecure-skip-tls-verify",), {"is_flag": True, "default": False, "help": "Skip server certificate verification (testing only)."}),
+    (("--user",), {"default": None, "help": "username[:password] for authentication."}),
+    (("--password",), {"default": None, "help": "Password, when --user holds none."}),
+]  # fmt: skip
+
+
+@dataclass
+class State:
+    """Everything a command needs: the merged global settings, a client, a printer."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    _client: GatewayClient | None = None
+
+    def config(self) -> ClientConfig:
+        endpoints = tuple(
+            item.strip() for item in str(self.values["endpoints"]).split(",") if item.strip()
+        )
+        user, password = self.values.get("user"), self.values.get("password")
+        if user and ":" in user and not password:
+            user, password = user.split(":", 1)
+        if user and password is None:
+            password = click.prompt("Password", hide_input=True, err=True)
+        return ClientConfig(
+            endpoints=endpoints,
+            dial_timeout=_duration(self.values["dial_timeout"]),
+            command_timeout=_duration(self.values["command_timeout"]),
+            cacert=self.values.get("cacert"),
+            cert=self.values.get("cert"),
+            key=self.values.get("key"),
+            insecure_skip_tls_verify=bool(self.values.get("insecure_skip_tls_verify")),
+            user=user,
+            password=password,
+        )
+
+    @property
+    def client(self) -> GatewayClient:
+        if self._client is None:
+            self._client = GatewayClient(self.config())
+        return self._client
+
+    def printer(self, value_only: bool = False) -> Printer:
+        return make_printer(self.values["write_out"], bool(self.values["hex"]), value_only)
+
+    @property
+    def output(self) -> str:
+        return str(self.values["write_out"])
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def state() -> State:
+    context = click.get_current_context()
+    root = context.find_root()
+    current = root.ensure_object(State)
+    if not getattr(root, "_keyraft_close_registered", False):
+        root.call_on_close(current.close)
+        root._keyraft_close_registered = True  # type: ignore[attr-defined]
+    return current
+
+
+def _store(top_level: bool) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def store(context: click.Context, parameter: click.Parameter, value: Any) -> Any:
+        assert parameter.name is not None
+        source = context.get_parameter_source(parameter.name)
+        target = context.find_root().ensure_object(State)
+        if top_level or source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            target.values[parameter.name] = value
+        return value
+
+    return store
+
+
+def global_options(top_level: bool = False) -> Callable[[Callable], Callable]:
+    """Attach the global flags; only the top level reads the environment."""
+
+    def decorate(function: Callable) -> Callable:
+        for declarations, settings in reversed(GLOBAL_OPTIONS):
+            options = dict(settings)
+            if top_level:
+                options["envvar"] = _env(declarations[-1].lstrip("-"))
+                options["show_default"] = "default" in options and options["default"] not in (
+                    None,
+                    False,
+                )
+            else:
+                options["hidden"] = True
+            function = click.option(
+                *declarations, expose_value=False, callback=_store(top_level), **options
+            )(function)
+        return function
+
+    return decorate

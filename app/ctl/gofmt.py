@@ -1,0 +1,137 @@
+"""Go's text formatting, reproduced where etcdctl's output depends on it.
+
+etcdctl prints with `%q`, `time.Duration.String` and go-humanize; matching its output
+byte for byte means doing the same here.
+"""
+
+from __future__ import annotations
+
+import math
+
+_ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
+
+
+def quote(data: bytes | str) -> str:
+    """Go's `%q` of a string: invalid UTF-8 bytes become `\\xNN`, unprintable runes escaped."""
+    raw = data.encode() if isinstance(data, str) else data
+    out = ['"']
+    index = 0
+    while index < len(raw):
+        char, width = _decode_rune(raw, index)
+        if char is None:
+            out.append(f"\\x{raw[index]:02x}")
+            index += 1
+            continue
+        index += width
+        code = ord(char)
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif code in _ESCAPES:
+            out.append(_ESCAPES[code])
+        elif char == " " or (char.isprintable() and code != 0x7F):
+            out.append(char)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _decode_rune(raw: bytes, index: int) -> tuple[str | None, int]:
+    first = raw[index]
+    if first < 0x80:
+        return chr(first), 1
+    width = (
+        2
+        if first >> 5 == 0b110
+        else 3
+        if first >> 4 == 0b1110
+        else 4
+        if first >> 3 == 0b11110
+        else 0
+    )
+    if width == 0:
+        return None, 1
+    try:
+        return raw[index : index + width].decode("utf-8"), width
+    except UnicodeDecodeError:
+        return None, 1
+
+
+def humanize_bytes(size: int) -> str:
+    """go-humanize's `Bytes` (SI units), as etcdctl prints a database size."""
+    if size < 10:
+        return f"{size} B"
+    suffixes = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+    exponent = math.floor(math.log(size) / math.log(1000))
+    value = math.floor(size / 1000**exponent * 10 + 0.5) / 10
+    text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return f"{text} {suffixes[exponent]}"
+
+
+def duration(seconds: float) -> str:
+    """Go's `time.Duration.String()`, e.g. `1.1806ms`, `850µs`, `2.5s`, `1m30s`."""
+    nanos = round(seconds * 1e9)
+    if nanos == 0:
+        return "0s"
+    sign = "-" if nanos < 0 else ""
+    nanos = abs(nanos)
+    if nanos < 1000:
+        return f"{sign}{nanos}ns"
+    if nanos < 1_000_000:
+        return sign + _decimal(nanos, 1000) + "µs"
+    if nanos < 1_000_000_000:
+        return sign + _decimal(nanos, 1_000_000) + "ms"
+    hours, rest = divmod(nanos, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = _decimal(rest, 1_000_000_000) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{sign}{minutes}m{text}"
+    return sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, fraction = divmod(value, unit)
+    if not fraction:
+        return str(whole)
+    digits = str(fraction).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}"
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Go duration (`2s`, `500ms`, `1m30s`) or plain seconds into seconds."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    total, number, index = 0.0, "", 0
+    if not text:
+        raise ValueError("empty duration")
+    while index < len(text):
+        char = text[index]
+        if char.isdigit() or char == ".":
+            number += char
+            index += 1
+            continue
+        unit = next(
+            (
+                name
+                for name in ("ns", "us", "µs", "ms", "h", "m", "s")
+                if text.startswith(name, index)
+            ),
+            None,
+        )
+        if unit is None or not number:
+            raise ValueError(f"invalid duration {text!r}")
+        total += float(number) * units[unit]
+        number, index = "", index + len(unit)
+    if number:
+        raise ValueError(f"missing unit in duration {text!r}")
+    return total

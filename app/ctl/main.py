@@ -1,0 +1,85 @@
+"""`keyraftctl` entry point: the command tree, and errors turned into readable messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from app.ctl.commands.endpoint import endpoint
+from app.ctl.commands.kv import compaction, delete, get, put
+from app.ctl.commands.lease import lease
+from app.ctl.commands.member import member
+from app.ctl.commands.misc import completion, version
+from app.ctl.commands.txn import txn
+from app.ctl.commands.watch import watch
+from app.ctl.context import global_options, state
+from app.ctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, CtlError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@global_options(top_level=True)
+def cli() -> None:
+    """A command line client for keyraft (and etcd), in the manner of etcdctl."""
+    state()
+
+
+for command in (
+    put,
+    get,
+    delete,
+    txn,
+    watch,
+    compaction,
+    lease,
+    member,
+    endpoint,
+    version,
+    completion,
+):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every failure becomes `Error: ...` on stderr and etcdctl's exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="keyraftctl", standalone_mode=False)
+        if isinstance(code, int):
+            sys.exit(code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as problem:
+        problem.show()
+        sys.exit(problem.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except CtlError as problem:
+        _report(str(problem))
+        sys.exit(problem.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`| head`); nothing left worth saying.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_ERROR)
+    except OSError as problem:
+        _report(
+            f"{problem.strerror or problem}{f': {problem.filename}' if problem.filename else ''}"
+        )
+        sys.exit(EXIT_ERROR)
+    except Exception as problem:  # noqa: BLE001 - a user never gets a traceback
+        if os.environ.get("KEYRAFTCTL_DEBUG"):
+            raise
+        _report(
+            f"unexpected {type(problem).__name__}: {problem} (set KEYRAFTCTL_DEBUG=1 for details)"
+        )
+        sys.exit(EXIT_ERROR)
+
+
+def _report(message: str) -> None:
+    print(f"Error: {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

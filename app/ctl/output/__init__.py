@@ -1,0 +1,28 @@
+"""Printers for `-w simple|json|fields|table`, one module per format.
+
+Every printer takes the gateway's JSON answers unchanged; each format decides how to show
+them (`simple`, `json` and `fields` exactly as etcdctl 3.4 prints them).
+"""
+
+from __future__ import annotations
+
+from app.ctl.output.base import Printer
+from app.ctl.output.fields import FieldsPrinter
+from app.ctl.output.json import JsonPrinter
+from app.ctl.output.simple import SimplePrinter
+from app.ctl.output.table import TablePrinter
+
+FORMATS = ("simple", "json", "fields", "table")
+
+
+def make_printer(kind: str, hex_output: bool = False, value_only: bool = False) -> Printer:
+    if kind == "json":
+        return JsonPrinter()
+    if kind == "fields":
+        return FieldsPrinter()
+    if kind == "table":
+        return TablePrinter(hex_output)
+    return SimplePrinter(hex_output, value_only)
+
+
+__all__ = ["FORMATS", "Printer", "make_printer"]

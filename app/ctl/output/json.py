@@ -1,0 +1,61 @@
+"""etcdctl's `-w json`: the response structs as Go's encoding/json writes them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from app.ctl.output import gojson
+from app.ctl.output.base import Health, Printer, Status, write
+
+
+class JsonPrinter(Printer):
+    name = "json"
+
+    def _print(self, value: object) -> None:
+        write(gojson.dumps(value))
+
+    def put(self, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def get(self, response: dict) -> None:
+        self._print(gojson.ints({k: v for k, v in response.items() if not k.startswith("_")}))
+
+    def delete(self, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def txn(self, response: dict) -> None:
+        self._print(gojson.txn(response))
+
+    def watch(self, response: dict) -> None:
+        self._print(gojson.watch(response))
+
+    def grant(self, response: dict) -> None:
+        self._print(gojson.grant(response))
+
+    def revoke(self, lease: int, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def keep_alive(self, response: dict) -> None:
+        self._print(gojson.keep_alive(response))
+
+    def time_to_live(self, response: dict, keys: bool) -> None:
+        self._print(gojson.time_to_live(response))
+
+    def leases(self, response: dict) -> None:
+        self._print(gojson.leases(response))
+
+    def member_list(self, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def endpoint_health(self, results: list[Health]) -> None:
+        items = []
+        for result in results:
+            item = {k: v for k, v in asdict(result).items()}
+            entry = {"endpoint": item["endpoint"], "health": item["healthy"], "took": item["took"]}
+            if result.error:
+                entry["error"] = result.error
+            items.append(entry)
+        self._print(items)
+
+    def endpoint_status(self, results: list[Status]) -> None:
+        self._print([gojson.status(result.endpoint, result.response) for result in results])
