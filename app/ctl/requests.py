@@ -13,6 +13,7 @@ from app.ctl.client import b64
 from app.ctl.errors import CtlError
 
 SORT_TARGETS = ("KEY", "VERSION", "CREATE", "MODIFY", "VALUE")
+_PROTO_TARGETS = {"MODIFY": "MOD"}  # etcdctl's flag word vs the proto enum name
 SORT_ORDERS = ("ASCEND", "DESCEND")
 
 
@@ -77,7 +78,7 @@ def range_request(key: bytes, range_end: bytes | None, options: GetOptions) -> d
     if order not in ("", *SORT_ORDERS):
         raise CtlError(f"bad sort order {options.order}")
     target = options.sort_by.upper()
-    if target not in ("", *SORT_TARGETS):
+    if target not in ("", "MOD", *SORT_TARGETS):
         raise CtlError(f"bad sort target {options.sort_by}")
     if options.consistency not in ("l", "s"):
         raise CtlError(f"unknown consistency flag {options.consistency!r}")
@@ -91,7 +92,7 @@ def range_request(key: bytes, range_end: bytes | None, options: GetOptions) -> d
     if order:
         body["sort_order"] = order
     if target and target != "KEY":
-        body["sort_target"] = target
+        body["sort_target"] = _PROTO_TARGETS.get(target, target)
     for field, value in (
         ("limit", options.limit),
         ("revision", options.rev),

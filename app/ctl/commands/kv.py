@@ -72,7 +72,7 @@ def put(
 @click.option(
     "--sort-by",
     default="",
-    type=click.Choice(("", *SORT_TARGETS), case_sensitive=False),
+    type=click.Choice(("", *SORT_TARGETS, "MOD"), case_sensitive=False),
     help="Sort target.",
 )
 @click.option(

@@ -10,7 +10,6 @@ from app.ctl.output.base import Printer
 from app.ctl.output.fields import FieldsPrinter
 from app.ctl.output.json import JsonPrinter
 from app.ctl.output.simple import SimplePrinter
-from app.ctl.output.table import TablePrinter
 
 FORMATS = ("simple", "json", "fields", "table")
 
@@ -21,6 +20,8 @@ def make_printer(kind: str, hex_output: bool = False, value_only: bool = False) 
     if kind == "fields":
         return FieldsPrinter()
     if kind == "table":
+        from app.ctl.output.table import TablePrinter  # rich is slow to import; load on use
+
         return TablePrinter(hex_output)
     return SimplePrinter(hex_output, value_only)
 
