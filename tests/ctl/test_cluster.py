@@ -1,0 +1,68 @@
+"""Against a three-member etcd cluster: a watch outlives the member it was reading from,
+and `--cluster` flags reach every member."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.ctl.cluster import etcd_cluster, start_all
+from tests.ctl.support import Reader, ctl_command, etcdctl, keyraftctl, spawn, stop
+from tests.support.servers import Member
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, etcd: Member) -> Iterator[list[Member]]:
+    members = etcd_cluster(tmp_path_factory.mktemp("ctl-cluster"))
+    try:
+        start_all(members)
+        yield members
+    finally:
+        for member in members:
+            member.stop()
+
+
+def test_endpoint_commands_with_cluster_flag(cluster: list[Member]) -> None:
+    first = cluster[0].client_url
+    ours = keyraftctl(first, "endpoint", "status", "--cluster")
+    theirs = etcdctl(first, "endpoint", "status", "--cluster")
+    assert ours.code == theirs.code == 0
+    # raft indexes move between the two runs; the endpoints, ids and roles do not
+    columns = lambda text: sorted(",".join(line.split(", ")[:6]) for line in text.splitlines())  # noqa: E731
+    assert columns(ours.text) == columns(theirs.text)
+    health = keyraftctl(first, "endpoint", "health", "--cluster")
+    assert health.code == 0
+    assert sorted(line.split(" is ")[0] for line in health.error.splitlines()) == sorted(
+        member.client_url for member in cluster
+    )
+    assert len(keyraftctl(first, "member", "list").text.splitlines()) == 3
+
+
+def test_watch_resumes_on_another_endpoint(cluster: list[Member]) -> None:
+    victim, survivor = cluster[0], cluster[1]
+    endpoints = ",".join(member.client_url for member in cluster)
+    start = keyraftctl(survivor.client_url, "-w", "json", "put", "rw/k", "v1").text
+    revision = start.split('"revision":')[1].split(",")[0]
+    process = spawn(
+        [*ctl_command(), "--endpoints", endpoints, "watch", "rw/", "--prefix", "--rev", revision],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    reader = Reader(process.stdout.fileno())
+    try:
+        reader.wait_for(b"rw/k\nv1\n")
+        victim.kill()
+        for value in ("v2", "v3"):
+            assert keyraftctl(survivor.client_url, "put", "rw/k", value).code == 0
+        data = reader.wait_for(b"rw/k\nv3\n")
+    finally:
+        stop(process)
+    assert data == b"PUT\nrw/k\nv1\nPUT\nrw/k\nv2\nPUT\nrw/k\nv3\n"
+    # and plain commands keep going through the remaining endpoints
+    assert keyraftctl(endpoints, "get", "rw/k").text == "rw/k\nv3\n"
+    unhealthy = keyraftctl(endpoints, "endpoint", "health")
+    assert unhealthy.code == 1
+    assert f"{victim.client_url} is unhealthy" in unhealthy.error
+    assert unhealthy.error.endswith("Error: unhealthy cluster\n")
