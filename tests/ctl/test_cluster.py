@@ -41,8 +41,13 @@ def test_endpoint_commands_with_cluster_flag(cluster: list[Member]) -> None:
 
 
 def test_watch_resumes_on_another_endpoint(cluster: list[Member]) -> None:
-    victim, survivor = cluster[0], cluster[1]
-    endpoints = ",".join(member.client_url for member in cluster)
+    # Kill a follower: the point is the watch's endpoint dying, not a re-election under load.
+    status = keyraftctl(cluster[0].client_url, "endpoint", "status", "--cluster").text
+    leaders = {line.split(", ")[0] for line in status.splitlines() if line.split(", ")[4] == "true"}
+    followers = [member for member in cluster if member.client_url not in leaders]
+    victim, survivor = followers[0], followers[1]
+    ordered = [victim, *[member for member in cluster if member is not victim]]
+    endpoints = ",".join(member.client_url for member in ordered)
     start = keyraftctl(survivor.client_url, "-w", "json", "put", "rw/k", "v1").text
     revision = start.split('"revision":')[1].split(",")[0]
     process = spawn(
@@ -55,7 +60,8 @@ def test_watch_resumes_on_another_endpoint(cluster: list[Member]) -> None:
         reader.wait_for(b"rw/k\nv1\n")
         victim.kill()
         for value in ("v2", "v3"):
-            assert keyraftctl(survivor.client_url, "put", "rw/k", value).code == 0
+            put = keyraftctl(survivor.client_url, "--command-timeout", "20s", "put", "rw/k", value)
+            assert put.code == 0, put.error
         data = reader.wait_for(b"rw/k\nv3\n")
     finally:
         stop(process)

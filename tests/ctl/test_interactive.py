@@ -102,7 +102,8 @@ def test_watch_interactive_reads_watch_lines(etcd: Member) -> None:
     try:
         process.stdin.write(f"watch wi/one --rev {start}\nwatch wi/two --rev={start}\n".encode())
         process.stdin.flush()
-        data = reader.wait_for(b"PUT\n", count=2)
+        reader.wait_for(b"PUT\nwi/one\n1\n")
+        data = reader.wait_for(b"PUT\nwi/two\n2\n")
         assert b"PUT\nwi/one\n1\n" in data and b"PUT\nwi/two\n2\n" in data
     finally:
         stop(process)
