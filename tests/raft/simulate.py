@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="how many seeds to run")
     parser.add_argument("--seed", type=int, default=0, help="first seed (alone: run just it)")
     parser.add_argument("--nodes", type=int, default=None, help="cluster size (default 3/5)")
-    parser.add_argument("--steps", type=int, default=400, help="steps per seed")
+    parser.add_argument("--steps", type=int, default=1000, help="steps per seed")
     args = parser.parse_args(argv)
     count = args.seeds if args.seeds is not None else 1
     started = time.perf_counter()

@@ -59,7 +59,7 @@ class Violation(AssertionError):
 class SimulationConfig:
     seed: int
     nodes: int = 3
-    steps: int = 400
+    steps: int = 1000
     drop: float = 0.05
     duplicate: float = 0.03
     max_delay: int = 4
@@ -125,6 +125,9 @@ class Simulation:
         config.drop = rng.choice([0.0, config.drop, 4 * config.drop])
         config.fault_chance = rng.choice([config.fault_chance / 2, config.fault_chance, 0.08])
         self.leader_crash_bias = rng.choice([0.0, 0.5])
+        # The adversary's favourite moment: right after a leader advanced its commit index,
+        # before followers learnt of it. Cutting the leader off then tests what was decided.
+        self.cut_on_commit = rng.choice([0.0, 0.0, 0.1, 0.3])
         self.now = 0
         self.queue: list[tuple[int, Message, bool]] = []  # due step, message, intact
         self.groups: dict[int, int] = {}  # node id -> partition side; empty = no partition
@@ -140,6 +143,7 @@ class Simulation:
         self.committed_terms: dict[int, int] = {}  # index -> term of the committed entry
         self.commit_terms: dict[int, int] = {}  # index -> (upper bound of) the term it committed in
         self.new_commits: list[int] = []
+        self.new_leader = False
         self.applied_records: dict[int, tuple[int, bytes, int]] = {}  # index -> term, data, chain
         self.acknowledged_max = 0
         self.pending_reads: dict[bytes, int] = {}  # context -> least index the answer must have
@@ -367,6 +371,7 @@ class Simulation:
     def _check(self) -> None:
         new_commits = self.new_commits
         new_commits.clear()
+        self.new_leader = False
         for node in self.nodes.values():
             raw = node.raw
             if raw is None:
@@ -403,6 +408,7 @@ class Simulation:
                 )
             key = (node.id, raft.term)
             if key not in self.checked_leaders:
+                self.new_leader = True
                 self.checked_leaders.add(key)
                 self.stats.leaders += 1
                 self._check_leader_completeness(node, self.committed_terms)
@@ -567,8 +573,28 @@ class Simulation:
     def run(self) -> Stats:
         for _ in range(self.config.steps):
             self.step()
+            self._cut_a_leader_at_a_bad_moment()
         self._check_liveness()
         return self.stats
+
+    def _cut_a_leader_at_a_bad_moment(self) -> None:
+        """Crash or isolate a leader right after it won, or right after it advanced its commit."""
+        if self.cut_on_commit == 0.0:
+            return
+        rng = self.rng
+        for node in self.leaders():
+            raft = node.raw.raft  # type: ignore[union-attr]
+            just_won = self.leader_of_term.get(raft.term) == node.id and self.new_leader
+            just_committed = bool(self.new_commits) and raft.log.committed >= self.new_commits[-1]
+            if not (just_won or just_committed) or rng.random() >= self.cut_on_commit:
+                continue
+            if rng.random() < 0.5:
+                down = sum(1 for member in self._members() if member.raw is None)
+                if down < (len(self._members()) - 1) // 2:
+                    self._crash(node)
+            else:
+                self.groups = {node_id: int(node_id == node.id) for node_id in self.nodes}
+            return
 
     def _check_liveness(self) -> None:
         """Heal everything; a leader must appear and a new write must reach every member."""
@@ -636,7 +662,7 @@ class Simulation:
         return sorted(tracker.voters | tracker.learners)
 
 
-def run_seed(seed: int, *, nodes: int = 3, steps: int = 400) -> Stats:
+def run_seed(seed: int, *, nodes: int = 3, steps: int = 1000) -> Stats:
     """Run one seed; raises `Violation` (with the reproducing command in its message)."""
     config = SimulationConfig(seed=seed, nodes=nodes, steps=steps)
     try:

@@ -20,7 +20,7 @@ from tests.raft.simulator import Simulation, SimulationConfig, Violation, run_se
 
 SEEDS_IN_TESTS = 1000
 CHUNK = 100
-STEPS = 500
+STEPS = 1000
 
 
 @pytest.mark.parametrize("first", range(0, SEEDS_IN_TESTS, CHUNK))
