@@ -122,10 +122,3 @@ def validate(config: ServerConfig) -> None:
             f"--initial-cluster has {config.name}={','.join(members[config.name])} but "
             f"--initial-advertise-peer-urls is {','.join(config.initial_advertise_peer_urls)}"
         )
-    others = sorted(name for name in members if name != config.name)
-    if others:
-        raise ConfigError(
-            "--initial-cluster names other members ("
-            + ", ".join(others)
-            + "): multi-member clusters are not supported by this keyraft build yet"
-        )

@@ -109,6 +109,10 @@ def no_space() -> EtcdError:
     return EtcdError(RESOURCE_EXHAUSTED, "etcdserver: mvcc: database space exceeded")
 
 
+def no_leader() -> EtcdError:
+    return EtcdError(UNAVAILABLE, "etcdserver: no leader")
+
+
 def request_timed_out() -> EtcdError:
     return EtcdError(UNAVAILABLE, "etcdserver: request timed out")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -157,20 +158,21 @@ def main(**flags: object) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        sockets = [_bind(url) for url in config.listen_client_urls]
+        sockets = [_bind("--listen-client-urls", url) for url in config.listen_client_urls]
+        peer_sockets = [_bind("--listen-peer-urls", url) for url in config.listen_peer_urls]
     except OSError as error:
-        click.echo(f"keyraft: cannot listen on client URL: {error}", err=True)
+        click.echo(f"keyraft: cannot listen: {error}", err=True)
         sys.exit(1)
     try:
         import uvloop
 
-        uvloop.run(_serve(config, sockets))
+        uvloop.run(_serve(config, sockets, peer_sockets))
     except ImportError:  # uvloop is optional: plain asyncio serves too, slower
-        asyncio.run(_serve(config, sockets))
+        asyncio.run(_serve(config, sockets, peer_sockets))
 
 
-def _bind(url: str) -> socket.socket:
-    host, port = check_url("--listen-client-urls", url)
+def _bind(flag: str, url: str) -> socket.socket:
+    host, port = check_url(flag, url)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -184,7 +186,37 @@ def _bind(url: str) -> socket.socket:
     return listener
 
 
-async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
+class _PeerServer:
+    """The peer listener: a second uvicorn server in the same loop, without its own
+    signal handling (the client server's shutdown stops it)."""
+
+    def __init__(self, app, sockets: list[socket.socket]) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):
+                yield
+
+        self.server = Server(
+            uvicorn.Config(
+                app,
+                lifespan="off",
+                log_level=logging.WARNING,
+                access_log=False,
+                server_header=False,
+                timeout_keep_alive=30,
+            )
+        )
+        self.sockets = sockets
+
+    async def serve(self) -> None:
+        await self.server.serve(sockets=self.sockets)
+
+
+async def _serve(
+    config: ServerConfig, sockets: list[socket.socket], peer_sockets: list[socket.socket]
+) -> None:
     import uvicorn
 
     from app.factory import create_app
@@ -215,7 +247,13 @@ async def _serve(config: ServerConfig, sockets: list[socket.socket]) -> None:
         ", ".join(config.listen_client_urls),
         config.data_dir,
     )
-    await server.serve(sockets=sockets)
+    peers = _PeerServer(_server.log.receiver, peer_sockets)
+    peer_task = asyncio.create_task(peers.serve())
+    try:
+        await server.serve(sockets=sockets)
+    finally:
+        peers.server.should_exit = True
+        await peer_task
 
 
 if __name__ == "__main__":

@@ -89,7 +89,11 @@ class RaftDriver:
             log.warning("repaired the log: dropped %d torn bytes", recovered.repaired_bytes)
         storage = _SnapshottingStorage()
         storage.data_source = state_machine.snapshot_data
-        fresh = recovered.snapshot.index == 0 and not recovered.entries and recovered.hard_state.term == 0
+        fresh = (
+            recovered.snapshot.index == 0
+            and not recovered.entries
+            and recovered.hard_state.term == 0
+        )
         if recovered.snapshot.index:
             storage.apply_snapshot(recovered.snapshot)
         storage.append(recovered.entries)
@@ -125,8 +129,6 @@ class RaftDriver:
 
     def start(self, transport) -> None:
         self.transport = transport
-        if self._single_voter and self.node.status().role != StateRole.LEADER:
-            self.node.campaign()
         self._tasks = [
             asyncio.create_task(self._ticker(), name="raft-ticker"),
             asyncio.create_task(self._ready_loop(), name="raft-ready"),
@@ -190,6 +192,11 @@ class RaftDriver:
             self._wakeup.clear()
             while self.node.has_ready():
                 await self._handle(self.node.ready())
+            raft = self.node.raft
+            if self._single_voter and raft.role != StateRole.LEADER and raft.promotable():
+                # Nobody else can win: do not wait an election timeout to lead.
+                self.node.campaign()
+                self._wakeup.set()
 
     async def _handle(self, ready) -> None:
         if ready.soft_state is not None:
@@ -198,13 +205,16 @@ class RaftDriver:
             self.term = ready.hard_state.term
             self.commit = ready.hard_state.commit
         if ready.soft_state is not None or ready.hard_state is not None:
-            self.state_machine.on_soft_state(
-                SoftState(self.leader, self.node.status().role), self.term
-            )
+            self.state_machine.on_soft_state(SoftState(self.leader, self.node.raft.role), self.term)
         if ready.snapshot is not None and ready.snapshot.index > 0:
             await self._install_snapshot(ready.snapshot)
         if ready.entries or ready.hard_state is not None:
-            await asyncio.to_thread(self.wal.save, ready.hard_state, ready.entries, ready.must_sync or bool(ready.entries))
+            await asyncio.to_thread(
+                self.wal.save,
+                ready.hard_state,
+                ready.entries,
+                ready.must_sync or bool(ready.entries),
+            )
             self.storage.append(ready.entries)
             if ready.hard_state is not None:
                 self.storage.set_hard_state(ready.hard_state)
@@ -237,8 +247,10 @@ class RaftDriver:
         self.applied = entries[-1].index
 
     async def _install_snapshot(self, snapshot: Snapshot) -> None:
-        self.state_machine.restore(snapshot.data)
-        await asyncio.to_thread(self.state_machine.make_durable)
+        # A bootstrap snapshot carries only the founding membership, no data.
+        if snapshot.data:
+            self.state_machine.restore(snapshot.data)
+            await asyncio.to_thread(self.state_machine.make_durable)
         self.storage.apply_snapshot(snapshot)
         self.conf_state = snapshot.conf_state
         hard_state = self.storage.hard_state

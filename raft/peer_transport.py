@@ -73,7 +73,9 @@ class _Peer:
                 ) as response:
                     self.connected = True
                     if response.status_code != 200:
-                        log.warning("peer %x refused the stream: %s", self.peer_id, response.status_code)
+                        log.warning(
+                            "peer %x refused the stream: %s", self.peer_id, response.status_code
+                        )
                     await response.aread()
             except asyncio.CancelledError:
                 raise
@@ -220,7 +222,10 @@ async def _answer(send: Callable, status: int, body: bytes) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"text/plain"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

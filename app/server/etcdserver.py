@@ -1,28 +1,27 @@
-"""EtcdServer: turns validated requests into proposals, waits until they are applied and
-durable, and answers; serves reads at the newest durable revision.
+"""EtcdServer: turns validated requests into proposals, waits until they are applied,
+and answers; serves linearizable reads behind a read barrier, serializable ones locally.
 
-Writes are group-committed: every request that arrives while the previous group is being
-synced joins the next group, which is applied in arrival order (one MVCC transaction and
-one revision each) and made durable with a single fsync. Each transaction's batch carries
-the applied index ("consistent index") it produced, so restart never replays or skips one.
-Until Raft sits underneath, "propose" means "append to the next group".
+The replication log (app.server.replication) decides how a proposal becomes durable and
+ordered; this class only validates, applies deterministically and answers. Every applied
+proposal's batch carries its log index ("consistent index"), so a restart never applies
+one twice or skips one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+import msgpack
 
 from app import errors
 from app.config import ETCD_SERVER_VERSION, ServerConfig
 from app.server import validate
 from app.server.apply import Applier, execute_range, is_read_only
 from app.server.membership import Member, cluster_id, member_id
+from app.server.replication import ReplicationLog, make_log
 from app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
 from storage.backend import Backend, RocksBatch
 from storage.errors import StorageError
@@ -42,15 +41,17 @@ class DataDirMismatch(Exception):
     """The data dir was created for another member or cluster."""
 
 
-RAFT_TERM = 1
 QUOTA_CHECK_INTERVAL_S = 1.0
 
 
-@dataclass(slots=True)
-class _Proposal:
-    kind: str
-    request: dict
-    future: asyncio.Future = field(repr=False)
+def _serializable_txn(request: dict) -> bool:
+    """etcd serves a read-only txn locally only if every range in it is serializable."""
+    for op in request.get("success", []) + request.get("failure", []):
+        if "request_range" in op and not op["request_range"].get("serializable"):
+            return False
+        if "request_txn" in op and not _serializable_txn(op["request_txn"]):
+            return False
+    return True
 
 
 class EtcdServer:
@@ -66,15 +67,18 @@ class EtcdServer:
             list(peer_urls),
             list(config.advertise_client_urls),
         )
-        self.cluster_id = cluster_id([self.member.id])
+        self.members = {
+            member_id(urls, config.initial_cluster_token): Member(
+                member_id(urls, config.initial_cluster_token), name, urls
+            )
+            for name, urls in config.cluster_members().items()
+        }
+        self.cluster_id = cluster_id(list(self.members))
         self._bootstrap_or_check_identity()
         self.applied_index = decode_int(self.backend.get("meta", META_CONSISTENT_INDEX), 0)
-        self.read_revision = self.store.current_revision
         self.alarms: list[tuple[int, int]] = []
-        self._queue: list[_Proposal] = []
-        self._wakeup = asyncio.Event()
-        self._committer: asyncio.Task | None = None
         self._stopped = False
+        self.log: ReplicationLog = make_log(self)
         self._quota_checked_at = 0.0
         self._backend_bytes = 0
         self.started_at = time.monotonic()
@@ -90,7 +94,6 @@ class EtcdServer:
             batch = self.backend.new_batch()
             batch.put("cluster", META_CLUSTER_ID, _UINT64.pack(self.cluster_id))
             batch.put("cluster", META_MEMBER_ID, _UINT64.pack(self.member.id))
-            batch.put("meta", META_CONSISTENT_INDEX, encode_int(1))
             self.backend.write(batch)
             self.backend.sync()
             return
@@ -106,19 +109,11 @@ class EtcdServer:
             )
 
     async def start(self) -> None:
-        self._committer = asyncio.create_task(self._commit_loop(), name="commit-loop")
+        await self.log.start()
 
     async def stop(self) -> None:
         self._stopped = True
-        if self._committer is not None:
-            self._wakeup.set()
-            self._committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
-        for proposal in self._queue:
-            if not proposal.future.done():
-                proposal.future.set_exception(errors.server_stopped())
-        self._queue.clear()
+        await self.log.stop()
         self.backend.sync()
         self.backend.close()
 
@@ -128,15 +123,17 @@ class EtcdServer:
         return {
             "cluster_id": self.cluster_id,
             "member_id": self.member.id,
-            "revision": self.read_revision if revision is None else revision,
-            "raft_term": RAFT_TERM,
+            "revision": self.log.read_revision() if revision is None else revision,
+            "raft_term": self.log.term,
         }
 
     # ---- KV ----------------------------------------------------------------------------
 
     async def range(self, request: dict) -> dict:
         validate.check_range(request)
-        revision = self.read_revision
+        if not request.get("serializable"):
+            await self.log.read_barrier()
+        revision = self.log.read_revision()
         response = self._read(lambda: execute_range(self._reader(revision), request))
         response["header"] = self.header(response["header"]["revision"])
         return response
@@ -152,7 +149,9 @@ class EtcdServer:
     async def txn(self, request: dict) -> dict:
         validate.check_txn(request, self.config.max_txn_ops)
         if is_read_only(request):
-            revision = self.read_revision
+            if not _serializable_txn(request):
+                await self.log.read_barrier()
+            revision = self.log.read_revision()
             response = self._read(
                 lambda: self.applier.read_txn(request, self._reader(revision), revision)
             )
@@ -184,28 +183,28 @@ class EtcdServer:
             "header": self.header(),
             "version": ETCD_SERVER_VERSION,
             "dbSize": self.backend.size_bytes(),
-            "leader": self.member.id,
-            "raftIndex": self.applied_index,
-            "raftTerm": RAFT_TERM,
+            "leader": self.log.leader,
+            "raftIndex": self.log.commit_index,
+            "raftTerm": self.log.term,
             "raftAppliedIndex": self.applied_index,
             "dbSizeInUse": self.backend.live_bytes(),
         }
 
     def member_list(self) -> dict:
-        member = self.member
         header = self.header()
         del header["revision"]
-        return {
-            "header": header,
-            "members": [
-                {
-                    "ID": member.id,
-                    "name": member.name,
-                    "peerURLs": member.peer_urls,
-                    "clientURLs": member.client_urls,
-                }
-            ],
-        }
+        members = []
+        for member in self.members.values():
+            entry: dict = {"ID": member.id, "name": member.name, "peerURLs": member.peer_urls}
+            entry["clientURLs"] = self.client_urls(member.id)
+            members.append(entry)
+        return {"header": header, "members": members}
+
+    def client_urls(self, member: int) -> list[str]:
+        if member == self.member.id:
+            return self.member.client_urls
+        stored = self.backend.get("cluster", b"client_urls/" + _UINT64.pack(member))
+        return msgpack.unpackb(stored) if stored else []
 
     def alarm(self, request: dict) -> dict:
         return {"alarms": [{"memberID": m, "alarm": a} for m, a in self.alarms]}
@@ -220,10 +219,7 @@ class EtcdServer:
             raise errors.request_too_large()
         if kind in ("put", "txn") and self._over_quota():
             raise errors.no_space()
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Proposal(kind, request, future))
-        self._wakeup.set()
-        return await future
+        return await self.log.propose(kind, request)
 
     def _over_quota(self) -> bool:
         now = time.monotonic()
@@ -234,49 +230,34 @@ class EtcdServer:
                 self.alarms.append((self.member.id, 1))
         return bool(self.alarms)
 
-    async def _commit_loop(self) -> None:
-        while not self._stopped:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            group, self._queue = self._queue, []
-            if not group:
-                continue
-            outcomes: list[tuple[_Proposal, dict | Exception]] = []
-            unsynced = False
-            for proposal in group:
-                if proposal.kind == "compact" and unsynced:
-                    # Compaction may only cut history every reader can already see.
-                    await asyncio.to_thread(self.backend.sync)
-                    self.read_revision = self.store.current_revision
-                    unsynced = False
-                outcomes.append((proposal, self._apply(proposal)))
-                unsynced = True
-            await asyncio.to_thread(self.backend.sync)
-            self.read_revision = self.store.current_revision
-            for proposal, outcome in outcomes:
-                if proposal.future.done():
-                    continue
-                if isinstance(outcome, Exception):
-                    proposal.future.set_exception(outcome)
-                else:
-                    proposal.future.set_result(outcome)
-
     def _annotate(self, batch: RocksBatch) -> None:
         batch.put("meta", META_CONSISTENT_INDEX, encode_int(self.applied_index))
 
-    def _apply(self, proposal: _Proposal) -> dict | Exception:
-        """Apply one proposal in its own MVCC transaction; errors leave no change."""
-        self.applied_index += 1
-        request = proposal.request
+    def apply_entry(self, index: int, kind: str, request: dict) -> dict | Exception:
+        """Apply one proposal at log `index` in its own MVCC transaction (its batch records
+        the index); errors leave no change but the index."""
+        self.applied_index = index
         try:
-            if proposal.kind == "compact":
+            if kind == "publish":
+                batch = self.backend.new_batch()
+                key = b"client_urls/" + _UINT64.pack(request["member"])
+                batch.put("cluster", key, msgpack.packb(request["client_urls"]))
+                self._annotate(batch)
+                self.backend.write(batch)
+                return {}
+            if kind == "noop":
+                batch = self.backend.new_batch()
+                self._annotate(batch)
+                self.backend.write(batch)
+                return {}
+            if kind == "compact":
                 self.store.compact(request.get("revision", 0), self._annotate)
                 return {"header": self.header(self.store.current_revision)}
             txn = self.store.write(self._annotate)
             try:
-                if proposal.kind == "put":
+                if kind == "put":
                     response = self.applier.put(request, txn)
-                elif proposal.kind == "delete_range":
+                elif kind == "delete_range":
                     response = self.applier.delete_range(request, txn)
                 else:
                     response = self.applier.write_txn(request, txn)
@@ -288,6 +269,24 @@ class EtcdServer:
             return error
         except StorageError as error:
             return errors.from_storage(error)
+
+    def restore_from(self, dump: list) -> None:
+        """Replace the whole state with a snapshot received from the leader."""
+        backend = self.backend
+        identity = {("cluster", META_CLUSTER_ID), ("cluster", META_MEMBER_ID)}
+        batch = backend.new_batch()
+        for family, _rows in dump:
+            for key, _value in backend.iterate(family):
+                if (family, key) not in identity:
+                    batch.delete(family, key)
+        for family, rows in dump:
+            for key, value in rows:
+                if (family, key) not in identity:
+                    batch.put(family, key, value)
+        backend.write(batch)
+        self.store = MVCCStore(backend)
+        self.applier = Applier(self.store, self._lease_exists)
+        self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     def _lease_exists(self, lease_id: int) -> bool:
         return False

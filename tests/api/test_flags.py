@@ -53,16 +53,6 @@ def test_unknown_flag_and_bad_values_are_usage_errors() -> None:
         assert "Traceback" not in result.stderr
 
 
-def test_multi_member_initial_cluster_is_refused_clearly() -> None:
-    result = run(
-        "--name", "n1",
-        "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-        "--initial-cluster", "n1=http://127.0.0.1:2380,n2=http://127.0.0.1:2381",
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert "n2" in result.stderr and "not supported" in result.stderr
-
-
 def test_etcd_style_single_member_command_line_and_env(tmp_path: Path) -> None:
     member = keyraft_member(tmp_path, name="n1")
     peer = [arg for arg in member.command if arg.startswith("http://")][-1]

@@ -1,0 +1,261 @@
+"""How proposals become ordered and durable: through Raft, across the cluster's members.
+
+`RaftLog` encodes each proposal as a log entry, hands it to the Raft driver and waits until
+this member applies it (every member applies every entry; only the one holding the waiter
+answers). Linearizable reads wait for a ReadIndex round: one round serves every read that
+queued while the previous one was in flight, then the reads wait until this member has
+applied up to the index the leader confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Protocol
+
+import msgpack
+
+from app import errors
+from raft.driver import RaftDriver
+from raft.messages import NO_LEADER, Entry, ReadState, SoftState
+from raft.peer_transport import PeerReceiver, PeerTransport
+
+if TYPE_CHECKING:
+    from app.server.etcdserver import EtcdServer
+
+log = logging.getLogger("keyraft.replication")
+
+SNAPSHOT_FAMILIES = ("kv", "meta", "lease", "cluster")
+
+
+class ReplicationLog(Protocol):
+    term: int
+    leader: int
+    commit_index: int
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def propose(self, kind: str, request: dict) -> dict: ...
+    async def read_barrier(self) -> None: ...
+    def read_revision(self) -> int: ...
+    def has_leader(self) -> bool: ...
+
+
+def make_log(server: EtcdServer) -> ReplicationLog:
+    return RaftLog(server)
+
+
+class RaftLog:
+    def __init__(self, server: EtcdServer) -> None:
+        self.server = server
+        config = server.config
+        self.term = 0
+        self.leader = NO_LEADER
+        self.commit_index = 0
+        self.request_timeout = 5.0 + 2 * config.election_timeout_ms / 1000
+        self.leader_wait = 3 * config.election_timeout_ms / 1000
+        self._ids = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
+        self._waiters: dict[int, asyncio.Future] = {}
+        self._leader_known = asyncio.Event()
+        self._applied_changed = asyncio.Event()
+        self._read_batch: list[asyncio.Future] = []
+        self._reads_in_flight: dict[bytes, list[asyncio.Future]] = {}
+        self._read_contexts = itertools.count(1)
+        self._pending_indexes: dict[bytes, int] = {}
+        self._read_task: asyncio.Task | None = None
+        self._publish_task: asyncio.Task | None = None
+        voters = tuple(sorted(server.members))
+        self.driver = RaftDriver(
+            node_id=server.member.id,
+            voters=voters,
+            wal_dir=os.path.join(config.data_dir, "member", "wal"),
+            state_machine=self,
+            tick_seconds=config.heartbeat_interval_ms / 1000,
+            election_ticks=max(2, config.election_timeout_ms // config.heartbeat_interval_ms),
+            snapshot_count=config.snapshot_count,
+            catch_up_entries=min(5000, max(1, config.snapshot_count // 2)),
+        )
+        self.commit_index = self.driver.commit
+        self.term = self.driver.term
+        peers = {
+            member.id: member.peer_urls[0]
+            for member in server.members.values()
+            if member.id != server.member.id
+        }
+        self.transport = PeerTransport(
+            server.member.id,
+            server.cluster_id,
+            peers,
+            self.driver.report_unreachable,
+            self.driver.report_snapshot,
+        )
+        self.receiver = PeerReceiver(server.cluster_id, self.driver.step)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.transport.start()
+        self.driver.start(self.transport)
+        self._publish_task = asyncio.create_task(self._publish(), name="publish-member")
+
+    async def stop(self) -> None:
+        for task in (self._publish_task, self._read_task):
+            if task is not None:
+                task.cancel()
+        await self.driver.stop()
+        await self.transport.stop()
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(errors.server_stopped())
+
+    async def _publish(self) -> None:
+        """Tell the cluster this member's client URLs (member list shows them)."""
+        member = self.server.member
+        request = {"member": member.id, "client_urls": member.client_urls}
+        while True:
+            try:
+                await self.propose("publish", request)
+                return
+            except errors.EtcdError:
+                await asyncio.sleep(0.2)
+
+    # ---- the server's side ----------------------------------------------------------------
+
+    def has_leader(self) -> bool:
+        return self.leader != NO_LEADER
+
+    def read_revision(self) -> int:
+        return self.server.store.current_revision
+
+    async def _wait_for_leader(self, deadline: float) -> None:
+        while self.leader == NO_LEADER:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise errors.no_leader()
+            self._leader_known.clear()
+            try:
+                await asyncio.wait_for(self._leader_known.wait(), remaining)
+            except TimeoutError:
+                raise errors.no_leader() from None
+
+    async def propose(self, kind: str, request: dict) -> dict:
+        await self._wait_for_leader(time.monotonic() + self.leader_wait)
+        request_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._waiters[request_id] = future
+        try:
+            payload = msgpack.packb([request_id, kind, request], use_bin_type=True)
+            if not self.driver.propose([payload]):
+                raise errors.no_leader()
+            return await asyncio.wait_for(future, self.request_timeout)
+        except TimeoutError:
+            raise errors.request_timed_out() from None
+        finally:
+            self._waiters.pop(request_id, None)
+
+    async def read_barrier(self) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._read_batch.append(future)
+        if self._read_task is None or self._read_task.done():
+            self._read_task = asyncio.create_task(self._read_rounds())
+        try:
+            await asyncio.wait_for(future, self.request_timeout)
+        except TimeoutError:
+            raise errors.request_timed_out() from None
+
+    async def _read_rounds(self) -> None:
+        """Issue one ReadIndex for every read queued so far, until none are left."""
+        while self._read_batch:
+            batch, self._read_batch = self._read_batch, []
+            context = next(self._read_contexts).to_bytes(8, "big")
+            deadline = time.monotonic() + self.request_timeout
+            try:
+                while True:
+                    await self._wait_for_leader(deadline)
+                    self._reads_in_flight[context] = batch
+                    if self.driver.read_index(context):
+                        break
+                    await asyncio.sleep(0.05)
+                while context in self._reads_in_flight and time.monotonic() < deadline:
+                    self._applied_changed.clear()
+                    try:
+                        await asyncio.wait_for(
+                            self._applied_changed.wait(), deadline - time.monotonic()
+                        )
+                    except TimeoutError:
+                        break
+            except errors.EtcdError as error:
+                for future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+            self._reads_in_flight.pop(context, None)
+            for future in batch:
+                if not future.done():
+                    future.set_exception(errors.request_timed_out())
+
+    # ---- the state machine's side (called by the driver) ----------------------------------
+
+    def applied_index(self) -> int:
+        return self.server.applied_index
+
+    def apply(self, entries: list[Entry]) -> None:
+        server = self.server
+        for entry in entries:
+            if entry.index <= server.applied_index:
+                continue
+            if not entry.data:
+                server.apply_entry(entry.index, "noop", {})
+                continue
+            request_id, kind, request = msgpack.unpackb(entry.data, raw=False)
+            outcome = server.apply_entry(entry.index, kind, request)
+            future = self._waiters.get(request_id)
+            if future is not None and not future.done():
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+        self._release_reads()
+        self._applied_changed.set()
+
+    def make_durable(self) -> None:
+        self.server.backend.sync()
+
+    def snapshot_data(self) -> bytes:
+        backend = self.server.backend
+        dump = [
+            [family, [[key, value] for key, value in backend.iterate(family)]]
+            for family in SNAPSHOT_FAMILIES
+        ]
+        return msgpack.packb(dump, use_bin_type=True)
+
+    def restore(self, data: bytes) -> None:
+        self.server.restore_from(msgpack.unpackb(data, raw=False))
+
+    def on_soft_state(self, soft_state: SoftState, term: int) -> None:
+        if soft_state.leader != self.leader:
+            log.info("leader is now %x (term %d)", soft_state.leader, term)
+        self.leader = soft_state.leader
+        self.term = term
+        self.commit_index = self.driver.commit
+        if self.leader != NO_LEADER:
+            self._leader_known.set()
+
+    def on_read_states(self, read_states: list[ReadState]) -> None:
+        for state in read_states:
+            if state.context in self._reads_in_flight:
+                self._pending_indexes[state.context] = state.index
+        self._release_reads()
+
+    def _release_reads(self) -> None:
+        pending = self._pending_indexes
+        self.commit_index = self.driver.commit
+        for context, index in list(pending.items()):
+            if index <= self.server.applied_index:
+                del pending[context]
+                for future in self._reads_in_flight.pop(context, []):
+                    if not future.done():
+                        future.set_result(None)
+        self._applied_changed.set()
