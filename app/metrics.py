@@ -22,8 +22,8 @@ APPLIED_INDEX = Gauge("etcd_server_apply_index", "The applied index")
 
 
 def refresh(server: EtcdServer) -> None:
-    HAS_LEADER.set(1)
-    CURRENT_REVISION.set(server.read_revision)
+    HAS_LEADER.set(1 if server.log.has_leader() else 0)
+    CURRENT_REVISION.set(server.log.read_revision())
     COMPACT_REVISION.set(max(server.store.compact_revision, 0))
     KEYS_TOTAL.set(len(server.store.index))
     DB_SIZE.set(server.backend.size_bytes())

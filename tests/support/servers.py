@@ -144,3 +144,52 @@ def _stop_leftovers() -> None:
     for process in list(_RUNNING):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def keyraft_cluster(
+    workdir: Path, size: int, extra: tuple[str, ...] = (), token: str = "test-cluster"
+) -> list[Member]:
+    """`size` keyraft members that know each other (not started)."""
+    names = [f"kr{index + 1}" for index in range(size)]
+    clients = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    initial = ",".join(f"{name}={peers[name]}" for name in names)
+    members = []
+    for name in names:
+        command = [
+            *keyraft_command(),
+            "--name", name,
+            "--data-dir", str(workdir / f"{name}.keyraft"),
+            "--listen-client-urls", clients[name],
+            "--advertise-client-urls", clients[name],
+            "--listen-peer-urls", peers[name],
+            "--initial-advertise-peer-urls", peers[name],
+            "--initial-cluster", initial,
+            "--initial-cluster-token", token,
+            "--log-level", "info",
+            *extra,
+        ]  # fmt: skip
+        members.append(
+            Member(
+                name,
+                "keyraft",
+                command,
+                workdir / f"{name}.keyraft",
+                clients[name],
+                workdir / f"{name}.log",
+            )
+        )
+    return members
+
+
+def start_all(members: list[Member], timeout: float = 60.0) -> None:
+    """Start members together (a new cluster needs a quorum before any is ready)."""
+    for member in members:
+        log = open(member.log_path, "ab")  # noqa: SIM115
+        member.process = subprocess.Popen(
+            member.command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
+        log.close()
+        _RUNNING.add(member.process)
+    for member in members:
+        member.wait_ready(timeout)
