@@ -122,6 +122,7 @@ class RaftDriver:
         self.term = recovered.hard_state.term
         self.commit = recovered.hard_state.commit
         self._wakeup = asyncio.Event()
+        self._proposals: list[bytes] = []
         self._tasks: list[asyncio.Task] = []
         self._single_voter = voters == (node_id,)
 
@@ -153,14 +154,20 @@ class RaftDriver:
             return
         self._wakeup.set()
 
-    def propose(self, payloads: list[bytes]) -> bool:
-        """Hand proposals to Raft; False if they were dropped (e.g. no leader known)."""
+    def propose(self, payloads: list[bytes]) -> None:
+        """Queue proposals; the ready loop hands everything queued to Raft in one step.
+        Dropped proposals (no leader) are never acknowledged: callers time out."""
+        self._proposals.extend(payloads)
+        self._wakeup.set()
+
+    def _flush_proposals(self) -> None:
+        if not self._proposals:
+            return
+        payloads, self._proposals = self._proposals, []
         try:
             self.node.propose_batch(payloads)
         except ProposalDropped:
-            return False
-        self._wakeup.set()
-        return True
+            log.debug("dropped %d proposals: no leader", len(payloads))
 
     def read_index(self, context: bytes) -> bool:
         try:
@@ -190,6 +197,7 @@ class RaftDriver:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            self._flush_proposals()
             while self.node.has_ready():
                 await self._handle(self.node.ready())
             raft = self.node.raft

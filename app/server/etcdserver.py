@@ -238,17 +238,12 @@ class EtcdServer:
         the index); errors leave no change but the index."""
         self.applied_index = index
         try:
-            if kind == "publish":
-                batch = self.backend.new_batch()
-                key = b"client_urls/" + _UINT64.pack(request["member"])
-                batch.put("cluster", key, msgpack.packb(request["client_urls"]))
-                self._annotate(batch)
-                self.backend.write(batch)
-                return {}
-            if kind == "noop":
-                batch = self.backend.new_batch()
-                self._annotate(batch)
-                self.backend.write(batch)
+            if kind in ("publish", "noop"):
+                txn = self.store.write(self._annotate)
+                if kind == "publish":
+                    key = b"client_urls/" + _UINT64.pack(request["member"])
+                    txn.put_raw("cluster", key, msgpack.packb(request["client_urls"]))
+                txn.end()
                 return {}
             if kind == "compact":
                 self.store.compact(request.get("revision", 0), self._annotate)

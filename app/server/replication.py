@@ -148,9 +148,9 @@ class RaftLog:
         self._waiters[request_id] = future
         try:
             payload = msgpack.packb([request_id, kind, request], use_bin_type=True)
-            if not self.driver.propose([payload]):
-                raise errors.no_leader()
-            return await asyncio.wait_for(future, self.request_timeout)
+            self.driver.propose([payload])
+            async with asyncio.timeout(self.request_timeout):
+                return await future
         except TimeoutError:
             raise errors.request_timed_out() from None
         finally:
@@ -162,7 +162,8 @@ class RaftLog:
         if self._read_task is None or self._read_task.done():
             self._read_task = asyncio.create_task(self._read_rounds())
         try:
-            await asyncio.wait_for(future, self.request_timeout)
+            async with asyncio.timeout(self.request_timeout):
+                await future
         except TimeoutError:
             raise errors.request_timed_out() from None
 
@@ -203,6 +204,16 @@ class RaftLog:
 
     def apply(self, entries: list[Entry]) -> None:
         server = self.server
+        server.store.begin_group()
+        try:
+            self._apply_each(entries)
+        finally:
+            server.store.end_group()
+        self._release_reads()
+        self._applied_changed.set()
+
+    def _apply_each(self, entries: list[Entry]) -> None:
+        server = self.server
         for entry in entries:
             if entry.index <= server.applied_index:
                 continue
@@ -217,8 +228,6 @@ class RaftLog:
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
-        self._release_reads()
-        self._applied_changed.set()
 
     def make_durable(self) -> None:
         self.server.backend.sync()

@@ -64,6 +64,8 @@ class MVCCStore:
         self.index = KeyIndex()
         self.current_revision = 1
         self.compact_revision = -1
+        self._group: RocksBatch | None = None
+        self._group_pending: _Pending | None = None
         self._restore()
 
     # ---- reads -------------------------------------------------------------------------
@@ -120,11 +122,27 @@ class MVCCStore:
         """Begin a write transaction; `annotate` adds the caller's bookkeeping to its batch."""
         return WriteTxn(self, annotate)
 
+    def begin_group(self) -> RocksBatch:
+        """Make the following transactions share one backend batch (written by
+        `end_group`), so applying many costs one write; they still see each other."""
+        self._group = self.backend.new_batch()
+        self._group_pending = _Pending()
+        return self._group
+
+    def end_group(self) -> None:
+        group, self._group, self._group_pending = self._group, None, None
+        if group is not None:
+            self.backend.write(group)
+
     def compact(self, revision: int, annotate: Callable[[RocksBatch], None] | None = None) -> None:
         if revision <= self.compact_revision:
             raise CompactedError
         if revision > self.current_revision:
             raise FutureRevisionError
+        if self._group is not None:  # history to drop may sit in the open group
+            self.backend.write(self._group)
+            self._group = self.backend.new_batch()
+            self._group_pending = _Pending()
         batch = self.backend.new_batch()
         for main, sub, tombstone in self.index.compact(revision):
             batch.delete("kv", encode_revision(main, sub, tombstone))
@@ -163,8 +181,13 @@ class WriteTxn:
         self.store = store
         self.begin_revision = store.current_revision
         self.changes: list[Change] = []
-        self._pending = _Pending()
-        self._batch = store.backend.new_batch()
+        self._grouped = store._group is not None
+        if store._group is not None and store._group_pending is not None:
+            self._pending = store._group_pending
+            self._batch = store._group
+        else:
+            self._pending = _Pending()
+            self._batch = store.backend.new_batch()
         self._annotate = annotate
 
     @property
@@ -207,13 +230,18 @@ class WriteTxn:
             return len(doomed), main
         return 0, self.begin_revision
 
+    def put_raw(self, family: str, key: bytes, value: bytes) -> None:
+        """Write caller data outside the MVCC keyspace, atomically with this transaction."""
+        self._batch.put(family, key, value)
+
     def end(self) -> list[Change]:
         """Write the transaction's batch (unsynced) and publish its revision."""
         if self.changes:
             self._batch.put("meta", META_CURRENT_REVISION, encode_int(self.begin_revision + 1))
         if self._annotate is not None:
             self._annotate(self._batch)
-        self.store.backend.write(self._batch)
+        if not self._grouped:
+            self.store.backend.write(self._batch)
         if self.changes:
             self.store.current_revision = self.begin_revision + 1
         return self.changes
