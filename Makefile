@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 10000
 NAME ?= default
 
-.PHONY: run test install test-deps etcd lint format openapi simulate bench bench-raft clean
+.PHONY: run test install test-deps etcd lint format openapi simulate bench bench-cluster bench-raft cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,8 @@ etcd:
 test-deps: $(STAMP) etcd
 
 test: test-deps
-	$(VENV)/bin/ruff check app raft storage tests bench
-	$(VENV)/bin/ruff format --check app raft storage tests bench
+	$(VENV)/bin/ruff check app raft storage tests bench deploy
+	$(VENV)/bin/ruff format --check app raft storage tests bench deploy
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)
@@ -41,6 +41,10 @@ format: $(STAMP)
 
 openapi: $(STAMP)
 	$(PY) -m app.openapi_export openapi/openapi.json
+
+# A local 3-member cluster (etcd's Procfile ports); Ctrl-C stops all three.
+cluster: $(STAMP)
+	$(PY) deploy/local_cluster.py --size 3
 
 simulate: $(STAMP)
 	$(PY) -m tests.raft.simulate --seeds $(SEEDS)

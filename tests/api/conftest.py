@@ -1,19 +1,32 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.compare import Pair
-from tests.support.servers import etcd_available, etcd_member, keyraft_member
+from tests.support.servers import (
+    Member,
+    etcd_available,
+    etcd_member,
+    keyraft_cluster,
+    keyraft_member,
+    start_all,
+)
 
 
 class _PairHolder:
-    def __init__(self, root: Path) -> None:
+    """Real etcd beside keyraft: a single member, or a follower of a 3-member cluster."""
+
+    def __init__(self, root: Path, topology: str) -> None:
         self.root = root
+        self.topology = topology
         self.generation = 0
         self.pair: Pair | None = None
+        self.members: list[Member] = []
 
     def get(self) -> Pair:
         if self.pair is not None and self.pair.diverged:
@@ -23,30 +36,56 @@ class _PairHolder:
             workdir = self.root / f"pair{self.generation}"
             workdir.mkdir()
             etcd = etcd_member(workdir)
-            keyraft = keyraft_member(workdir)
+            if self.topology == "single":
+                self.members = [keyraft_member(workdir)]
+            else:
+                self.members = keyraft_cluster(workdir, 3)
             try:
                 etcd.start()
-                keyraft.start()
+                start_all(self.members)
+                keyraft = (
+                    self.members[0] if self.topology == "single" else _a_follower(self.members)
+                )
             except Exception:
                 etcd.stop()
-                keyraft.stop()
+                for member in self.members:
+                    member.stop()
                 raise
             self.pair = Pair(etcd, keyraft)
+            self.pair.topology = self.topology
         return self.pair
 
     def close(self) -> None:
         if self.pair is not None:
             self.pair.close()
             self.pair.etcd.stop()
-            self.pair.keyraft.stop()
+            for member in self.members:
+                member.stop()
             self.pair = None
 
 
-@pytest.fixture(scope="session")
-def _pairs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_PairHolder]:
+def _a_follower(members: list[Member]) -> Member:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answers = [
+            httpx.post(m.client_url + "/v3/maintenance/status", json={}).json() for m in members
+        ]
+        leaders = {answer.get("leader") for answer in answers}
+        if len(leaders) == 1 and None not in leaders:
+            for member, answer in zip(members, answers, strict=True):
+                if answer["header"]["member_id"] not in leaders:
+                    return member
+        time.sleep(0.05)
+    raise TimeoutError("the cluster agreed on no leader")
+
+
+@pytest.fixture(scope="session", params=["single", "cluster-follower"])
+def _pairs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_PairHolder]:
     if not etcd_available():
         pytest.fail("real etcd is required for compatibility tests: run `make test-deps`")
-    holder = _PairHolder(tmp_path_factory.mktemp("compat"))
+    holder = _PairHolder(tmp_path_factory.mktemp("compat"), request.param)
     try:
         yield holder
     finally:

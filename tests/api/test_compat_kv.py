@@ -360,9 +360,10 @@ def test_maintenance_and_cluster(pair: Pair) -> None:
     expected, actual = pair.both("/v3/cluster/member/list", {})
     assert expected.status == actual.status == 200
     assert expected.body["header"] == actual.body["header"]
-    assert [sorted(member) for member in expected.body["members"]] == [
-        sorted(member) for member in actual.body["members"]
-    ]
-    assert actual.body["members"][0]["clientURLs"] == [pair.keyraft.client_url]
+    assert {tuple(sorted(member)) for member in expected.body["members"]} == {
+        tuple(sorted(member)) for member in actual.body["members"]
+    }
+    assert len(actual.body["members"]) == (1 if pair.topology == "single" else 3)
+    assert [pair.keyraft.client_url] in [m["clientURLs"] for m in actual.body["members"]]
     pair.same("/v3/maintenance/alarm", {})
     pair.same("/v3/maintenance/alarm", {"action": "GET"})

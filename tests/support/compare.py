@@ -56,6 +56,7 @@ class Pair:
         self.keyraft = keyraft
         self.client = httpx.Client(timeout=20.0)
         self.diverged = False
+        self.topology = "single"
 
     def send(self, member: Member, path: str, body: object, method: str = "POST") -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
