@@ -53,6 +53,10 @@ bench: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.kv_bench
 
+bench-cluster: $(STAMP) etcd
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.cluster_bench
+
 bench-raft: $(STAMP)
 	$(PY) -m bench.raft_bench
 

@@ -75,7 +75,9 @@ def main() -> None:
         keyraft = measure(keyraft_member(workdir), args.duration, args.connections)
     print(f"{'workload':<24}{'etcd req/s':>12}{'keyraft req/s':>15}{'ratio':>8}")
     for name in etcd:
-        print(f"{name:<24}{etcd[name]:>12.0f}{keyraft[name]:>15.0f}{keyraft[name] / etcd[name]:>8.2f}")
+        print(
+            f"{name:<24}{etcd[name]:>12.0f}{keyraft[name]:>15.0f}{keyraft[name] / etcd[name]:>8.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ class PeerTransport:
         try:
             response = await self.client.post(
                 peer.url + "/raft/snapshot",
-                content=encode_message(message),
+                content=_chunks(encode_message(message)),
                 headers=headers,
                 timeout=httpx.Timeout(60.0),
             )
@@ -148,6 +148,16 @@ class PeerTransport:
         except httpx.HTTPError as error:
             log.warning("sending a snapshot to %x failed: %s", peer.peer_id, error)
         self.report_snapshot(peer.peer_id, ok)
+
+
+SNAPSHOT_CHUNK_BYTES = 256 * 1024
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    """Stream a snapshot in pieces rather than one enormous write."""
+    view = memoryview(data)
+    for start in range(0, len(data), SNAPSHOT_CHUNK_BYTES):
+        yield bytes(view[start : start + SNAPSHOT_CHUNK_BYTES])
 
 
 class PeerReceiver:

@@ -193,3 +193,37 @@ def start_all(members: list[Member], timeout: float = 60.0) -> None:
         _RUNNING.add(member.process)
     for member in members:
         member.wait_ready(timeout)
+
+
+def etcd_cluster(workdir: Path, size: int) -> list[Member]:
+    """`size` real etcd members that know each other (not started)."""
+    names = [f"etcd{index + 1}" for index in range(size)]
+    clients = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    initial = ",".join(f"{name}={peers[name]}" for name in names)
+    members = []
+    for name in names:
+        command = [
+            shutil.which("etcd") or "etcd",
+            "--name", name,
+            "--data-dir", str(workdir / f"{name}.etcd"),
+            "--listen-client-urls", clients[name],
+            "--advertise-client-urls", clients[name],
+            "--listen-peer-urls", peers[name],
+            "--initial-advertise-peer-urls", peers[name],
+            "--initial-cluster", initial,
+            "--initial-cluster-token", "etcd-test",
+            "--log-level", "error",
+            "--logger", "zap",
+        ]  # fmt: skip
+        members.append(
+            Member(
+                name,
+                "etcd",
+                command,
+                workdir / f"{name}.etcd",
+                clients[name],
+                workdir / f"{name}.log",
+            )
+        )
+    return members

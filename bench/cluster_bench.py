@@ -1,0 +1,109 @@
+"""3-member throughput and memory, keyraft vs real etcd, same machine, same run.
+
+    python -m bench.cluster_bench [--duration 10] [--puts 100000]
+
+Workloads (wrk, 64 connections): put with unique keys and 256-byte values, to the leader
+and spread over all members; linearizable single-key range on a follower; serializable
+range. Then the summed peak resident memory of the members after --puts puts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.kv_bench import wrk
+from tests.support.servers import Member, etcd_cluster, keyraft_cluster, start_all
+
+
+def _leader(members: list[Member]) -> Member:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answers = [
+            httpx.post(m.client_url + "/v3/maintenance/status", json={}).json() for m in members
+        ]
+        leaders = {answer.get("leader") for answer in answers}
+        if len(leaders) == 1 and None not in leaders:
+            (leader,) = leaders
+            return next(
+                m
+                for m, a in zip(members, answers, strict=True)
+                if a["header"]["member_id"] == leader
+            )
+        time.sleep(0.1)
+    raise TimeoutError("no leader")
+
+
+def _peak_rss_mib(members: list[Member]) -> float:
+    total = 0
+    for member in members:
+        for line in Path(f"/proc/{member.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def measure(members: list[Member], duration: int, connections: int, puts: int) -> dict[str, float]:
+    start_all(members)
+    try:
+        leader = _leader(members)
+        follower = next(m for m in members if m is not leader)
+        httpx.post(leader.client_url + "/v3/kv/put", json={"key": "YmVuY2gva2V5", "value": "dg=="})
+        results = {"put (leader)": wrk(leader.client_url, "put.lua", duration, connections)}
+        share = max(1, connections // len(members))
+        with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
+            spread = pool.map(lambda m: wrk(m.client_url, "put.lua", duration, share), members)
+            results["put (all members)"] = sum(spread)
+        results["range (follower)"] = wrk(follower.client_url, "range.lua", duration, connections)
+        results["range (serializable)"] = wrk(
+            follower.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
+        )
+        value = "dg==" * 86  # 258 bytes
+        with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=32)) as client:
+
+            def put(index: int) -> None:
+                client.post(
+                    leader.client_url + "/v3/kv/put",
+                    json={"key": f"bWVt{index:010d}", "value": value},
+                )
+
+            with concurrent.futures.ThreadPoolExecutor(32) as pool:
+                list(pool.map(put, range(puts)))
+        results["peak RSS MiB (sum)"] = _peak_rss_mib(members)
+        return results
+    finally:
+        for member in members:
+            member.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--puts", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cluster-bench-") as directory:
+        root = Path(directory)
+        (root / "etcd").mkdir()
+        (root / "keyraft").mkdir()
+        etcd = measure(etcd_cluster(root / "etcd", 3), args.duration, args.connections, args.puts)
+        keyraft = measure(
+            keyraft_cluster(root / "keyraft", 3, ("--log-level", "warn")),
+            args.duration,
+            args.connections,
+            args.puts,
+        )
+    print(f"{'3 members':<24}{'etcd':>12}{'keyraft':>12}{'ratio':>8}")
+    for name in etcd:
+        print(
+            f"{name:<24}{etcd[name]:>12.0f}{keyraft[name]:>12.0f}{keyraft[name] / etcd[name]:>8.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
