@@ -86,6 +86,11 @@ class KeyraftFront:
         if method == "OPTIONS":
             await send_bytes(send, 200, b"", None)
             return
+        if method == "POST" and path == "/v3/watch":
+            from app.routes.watch import serve_watch
+
+            await serve_watch(self.server, receive, send)
+            return
         if self.fast_path and method == "POST" and path in RPCS:
             await serve_unary(self.server, path, receive, send)
             return

@@ -38,6 +38,8 @@ class ServerConfig:
     election_timeout_ms: int = 1000
     snapshot_count: int = 100_000
     log_level: str = "info"
+    watch_progress_notify_interval_s: float = 600.0
+    sse_progress_interval_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.data_dir:

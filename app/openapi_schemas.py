@@ -158,6 +158,34 @@ def _responses() -> dict:
                 "alarms": {"type": "array", "items": _ref("etcdserverpbAlarmMember")},
             },
         ),
+        "mvccpbEvent": _object(
+            "One change: PUT (type omitted) or DELETE, with the new and optionally the previous pair.",
+            {
+                "type": {"type": "string", "enum": ["PUT", "DELETE"], "default": "PUT"},
+                "kv": kv,
+                "prev_kv": kv,
+            },
+        ),
+        "etcdserverpbWatchResponse": _object(
+            "One message of a watch stream.",
+            {
+                "header": header,
+                "watch_id": INT64,
+                "created": BOOL,
+                "canceled": BOOL,
+                "compact_revision": {
+                    **INT64,
+                    "description": "set when the start revision was compacted",
+                },
+                "cancel_reason": {"type": "string"},
+                "fragment": BOOL,
+                "events": {"type": "array", "items": _ref("mvccpbEvent")},
+            },
+        ),
+        "etcdserverpbWatchStreamResult": _object(
+            "A line of the watch stream.",
+            {"result": _ref("etcdserverpbWatchResponse")},
+        ),
         "runtimeError": _object(
             "etcd's error body.",
             {

@@ -165,6 +165,34 @@ _message(
     Field("alarm", "enum", "NONE, NOSPACE or CORRUPT", enum=ALARM_TYPE),
 )
 
+FILTER_TYPE = Enum("etcdserverpb.WatchCreateRequest_FilterType", {"NOPUT": 0, "NODELETE": 1})
+
+_message(
+    "etcdserverpbWatchCreateRequest",
+    "Start watching a key or range.",
+    Field("key", "bytes", KEY),
+    Field("range_end", "bytes", RANGE_END),
+    Field("start_revision", "int64", "first revision to report (0 = the next one)"),
+    Field("progress_notify", "bool", "send empty progress messages when idle"),
+    Field("filters", "enum", "NOPUT and/or NODELETE", repeated=True, enum=FILTER_TYPE),
+    Field("prev_kv", "bool", "include the previous key-value pair in events"),
+    Field("watch_id", "int64", "the watch's id on this stream (0 = assign one)"),
+    Field("fragment", "bool", "split large responses"),
+)
+_message(
+    "etcdserverpbWatchCancelRequest",
+    "Stop a watch of this stream.",
+    Field("watch_id", "int64", "the watch to cancel"),
+)
+_message("etcdserverpbWatchProgressRequest", "Ask for a progress message.")
+_message(
+    "etcdserverpbWatchRequest",
+    "One message of a watch stream: set exactly one field.",
+    Field("create_request", "message", message="etcdserverpbWatchCreateRequest"),
+    Field("cancel_request", "message", message="etcdserverpbWatchCancelRequest"),
+    Field("progress_request", "message", message="etcdserverpbWatchProgressRequest"),
+)
+
 _GO_TYPE = {
     "bytes": "[]uint8",
     "int64": "int64",

@@ -26,6 +26,7 @@ from app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
 from storage.backend import Backend, RocksBatch
 from storage.errors import StorageError
 from storage.mvcc.store import MVCCStore, RangeOptions, decode_int, encode_int
+from storage.mvcc.watch import WatchHub
 
 log = logging.getLogger("keyraft.server")
 
@@ -78,6 +79,8 @@ class EtcdServer:
         self.applied_index = decode_int(self.backend.get("meta", META_CONSISTENT_INDEX), 0)
         self.alarms: list[tuple[int, int]] = []
         self._stopped = False
+        self.watch_hub = WatchHub(lambda: self.store)
+        self.store.listeners.append(self.watch_hub.notify)
         self.log: ReplicationLog = make_log(self)
         self._quota_checked_at = 0.0
         self._backend_bytes = 0
@@ -279,8 +282,11 @@ class EtcdServer:
                 if (family, key) not in identity:
                     batch.put(family, key, value)
         backend.write(batch)
+        listeners = self.store.listeners
         self.store = MVCCStore(backend)
+        self.store.listeners = listeners
         self.applier = Applier(self.store, self._lease_exists)
+        self.watch_hub.desync_all()
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     def _lease_exists(self, lease_id: int) -> bool:

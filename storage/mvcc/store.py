@@ -16,7 +16,7 @@ from storage.backend import Backend, RocksBatch
 from storage.errors import CompactedError, FutureRevisionError
 from storage.mvcc.key_index import KeyHistory, KeyIndex
 from storage.mvcc.record import KeyValue, decode_record, encode_record
-from storage.mvcc.revision import decode_revision, encode_revision
+from storage.mvcc.revision import decode_revision, encode_revision, revision_prefix
 
 _INT = struct.Struct(">q")
 META_CURRENT_REVISION = b"current_revision"
@@ -47,10 +47,13 @@ class RangeOptions:
 
 @dataclass(slots=True)
 class Change:
-    """One change of a write transaction, for watchers and the caller."""
+    """One change of a write transaction, for watchers and the caller. `previous` is the
+    revision (main, sub) of the version it replaced, read only if a watcher asks."""
 
     kv: KeyValue
     deleted: bool
+    previous: tuple[int, int] | None = None
+    encoded: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -64,6 +67,7 @@ class MVCCStore:
         self.index = KeyIndex()
         self.current_revision = 1
         self.compact_revision = -1
+        self.listeners: list[Callable[[int, list[Change]], None]] = []
         self._group: RocksBatch | None = None
         self._group_pending: _Pending | None = None
         self._restore()
@@ -106,6 +110,26 @@ class MVCCStore:
             visible = visible[: options.limit]
         kvs = [self._read_record(main, sub, pending) for main, sub in visible]
         return RangeResult(kvs, count, current)
+
+    def read_revision(self, main: int, sub: int) -> KeyValue | None:
+        """The record written at (main, sub), if history still holds it."""
+        data = self.backend.get("kv", encode_revision(main, sub))
+        if data is None and self._group_pending is not None:
+            data = self._group_pending.records.get(encode_revision(main, sub))
+        return decode_record(data) if data is not None else None
+
+    def history(self, start: int, end: int) -> list[tuple[int, list[Change]]]:
+        """Changes of revisions [start, end) from the backend, grouped by revision."""
+        grouped: list[tuple[int, list[Change]]] = []
+        for revision_key, data in self.backend.iterate(
+            "kv", revision_prefix(start), revision_prefix(end)
+        ):
+            main, _sub, tombstone = decode_revision(revision_key)
+            record = decode_record(data)
+            if not grouped or grouped[-1][0] != main:
+                grouped.append((main, []))
+            grouped[-1][1].append(Change(record, tombstone, None))
+        return grouped
 
     def _read_record(self, main: int, sub: int, pending: _Pending | None) -> KeyValue:
         revision_key = encode_revision(main, sub)
@@ -203,14 +227,21 @@ class WriteTxn:
 
     def put(self, key: bytes, value: bytes, lease: int) -> int:
         main, sub = self.begin_revision + 1, len(self.changes)
+        previous = self._live_revision(key)
         history = self.store.index.record_put(key, main, sub, lease)
         kv = KeyValue(key, history.create_revision, main, history.version, value, lease)
         record = encode_record(kv)
         revision_key = encode_revision(main, sub)
         self._pending.records[revision_key] = record
         self._batch.put("kv", revision_key, record)
-        self.changes.append(Change(kv, deleted=False))
+        self.changes.append(Change(kv, False, previous))
         return main
+
+    def _live_revision(self, key: bytes) -> tuple[int, int] | None:
+        history = self.store.index.get(key)
+        if history is None or not history.live:
+            return None
+        return history.mains[-1], history.subs[-1]
 
     def delete_range(self, key: bytes, end: bytes | None) -> tuple[int, int]:
         """Delete live keys in the range; return (deleted count, header revision)."""
@@ -222,10 +253,11 @@ class WriteTxn:
         ]
         for found in doomed:
             sub = len(self.changes)
+            previous = self._live_revision(found)
             self.store.index.record_delete(found, main, sub)
             kv = KeyValue(found, 0, main, 0)
             self._batch.put("kv", encode_revision(main, sub, True), encode_record(kv))
-            self.changes.append(Change(kv, deleted=True))
+            self.changes.append(Change(kv, True, previous))
         if doomed or self.changes:
             return len(doomed), main
         return 0, self.begin_revision
@@ -244,4 +276,6 @@ class WriteTxn:
             self.store.backend.write(self._batch)
         if self.changes:
             self.store.current_revision = self.begin_revision + 1
+            for listener in self.store.listeners:
+                listener(self.begin_revision + 1, self.changes)
         return self.changes

@@ -1,0 +1,157 @@
+"""Watchers: every change, in revision order, without gaps or duplicates.
+
+A watcher wants the changes to a key or range from some revision on. While it keeps up it
+is *synced*: each committed write transaction pushes its matching changes onto the
+watcher's bounded queue as it ends (writers never wait for readers). A watcher that starts
+in the past, or whose queue overflowed, is *unsynced*: it reads the history it missed from
+the backend, in bounded batches, until it reaches the present and becomes synced again. If
+the history it needs was compacted, it is canceled with the compaction revision; one that
+falls too far behind is canceled with a reason rather than holding memory without bound.
+All changes of one revision are always delivered together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from storage.errors import StorageError
+from storage.mvcc.record import KeyValue
+from storage.mvcc.store import Change, MVCCStore, RangeOptions
+
+MAX_QUEUED_CHANGES = 10_000
+CATCH_UP_REVISIONS = 1_000
+MAX_LAG_REVISIONS = 1_000_000
+
+Batch = list[tuple[int, list[Change]]]
+
+
+@dataclass(eq=False)
+class Watcher:
+    key: bytes
+    end: bytes | None  # None: the key alone; b"": every key >= key
+    next_revision: int
+    watch_id: int = 0
+    no_put: bool = False
+    no_delete: bool = False
+    prev_kv: bool = False
+    synced: bool = False
+    queued: Batch = field(default_factory=list)
+    queued_changes: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    canceled: bool = False
+    compact_revision: int = 0
+    cancel_reason: str = ""
+    batch_revision: int = 0  # the revision a response for the last batch reports
+
+    def matches(self, change: Change) -> bool:
+        if change.deleted and self.no_delete or not change.deleted and self.no_put:
+            return False
+        key = change.kv.key
+        if self.end is None:
+            return key == self.key
+        return self.key <= key and (self.end == b"" or key < self.end)
+
+
+class WatchHub:
+    """All watchers of one member; fed by the store as write transactions end."""
+
+    def __init__(self, store_of: Callable[[], MVCCStore]) -> None:
+        self._store_of = store_of
+        self.watchers: set[Watcher] = set()
+
+    @property
+    def store(self) -> MVCCStore:
+        return self._store_of()
+
+    def add(self, watcher: Watcher, start_revision: int) -> None:
+        current = self.store.current_revision
+        watcher.next_revision = start_revision if start_revision > 0 else current + 1
+        watcher.synced = watcher.next_revision > current
+        self.watchers.add(watcher)
+        watcher.wake.set()
+
+    def remove(self, watcher: Watcher) -> None:
+        self.watchers.discard(watcher)
+        watcher.canceled = True
+        watcher.wake.set()
+
+    def desync_all(self) -> None:
+        """After the state was replaced (a snapshot), every watcher re-reads history."""
+        for watcher in self.watchers:
+            watcher.synced = False
+            watcher.wake.set()
+
+    def notify(self, revision: int, changes: list[Change]) -> None:
+        for watcher in self.watchers:
+            if not watcher.synced or revision < watcher.next_revision:
+                continue
+            matched = [change for change in changes if watcher.matches(change)]
+            if matched:
+                if watcher.queued_changes + len(matched) > MAX_QUEUED_CHANGES:
+                    watcher.synced = False  # it will read this revision from history
+                    watcher.wake.set()
+                    continue
+                watcher.queued.append((revision, matched))
+                watcher.queued_changes += len(matched)
+                watcher.wake.set()
+            watcher.next_revision = revision + 1
+
+    async def next_batch(self, watcher: Watcher) -> Batch:
+        """Wait for the watcher's next changes (several revisions at most a catch-up's
+        worth). Returns [] once the watcher is canceled."""
+        while not watcher.canceled:
+            if watcher.queued:
+                batch, watcher.queued, watcher.queued_changes = watcher.queued, [], 0
+                watcher.batch_revision = batch[-1][0]
+                return batch
+            if not watcher.synced:
+                batch = self._catch_up(watcher)
+                if batch:
+                    return batch
+                await asyncio.sleep(0)  # long catch-ups must not starve the loop
+                continue
+            watcher.wake.clear()
+            await watcher.wake.wait()
+        return []
+
+    def _catch_up(self, watcher: Watcher) -> Batch:
+        store = self.store
+        current = store.current_revision
+        start = watcher.next_revision
+        if start < store.compact_revision:
+            watcher.compact_revision = store.compact_revision
+            self.remove(watcher)
+            return []
+        if current - start > MAX_LAG_REVISIONS:
+            watcher.cancel_reason = "keyraft: watcher fell too far behind the store"
+            self.remove(watcher)
+            return []
+        end = min(current + 1, start + CATCH_UP_REVISIONS)
+        batch: Batch = []
+        for revision, changes in store.history(start, end):
+            matched = [change for change in changes if watcher.matches(change)]
+            if matched:
+                batch.append((revision, matched))
+        watcher.next_revision = end
+        watcher.batch_revision = current
+        if end > current:
+            watcher.synced = True
+        return batch
+
+    def previous(self, change: Change) -> KeyValue | None:
+        """The version a change replaced (for prev_kv), if history still has it."""
+        store = self.store
+        if change.previous is not None:
+            return store.read_revision(*change.previous)
+        revision = change.kv.mod_revision - 1
+        if revision < max(store.compact_revision, 1):
+            return None
+        try:
+            found = store.range(
+                change.kv.key, None, RangeOptions(revision=revision), store.current_revision
+            )
+        except StorageError:
+            return None
+        return found.kvs[0] if found.kvs else None
