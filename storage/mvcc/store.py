@@ -67,7 +67,8 @@ class MVCCStore:
         self.index = KeyIndex()
         self.current_revision = 1
         self.compact_revision = -1
-        self.listeners: list[Callable[[int, list[Change]], None]] = []
+        self.listeners: list[Callable[[list[tuple[int, list[Change]]]], None]] = []
+        self._published: list[tuple[int, list[Change]]] = []
         self._group: RocksBatch | None = None
         self._group_pending: _Pending | None = None
         self._restore()
@@ -157,6 +158,19 @@ class MVCCStore:
         group, self._group, self._group_pending = self._group, None, None
         if group is not None:
             self.backend.write(group)
+        published, self._published = self._published, []
+        if published:
+            for listener in self.listeners:
+                listener(published)
+
+    def publish(self, revision: int, changes: list[Change]) -> None:
+        """Tell listeners (watchers) about a committed transaction: at once, or with the
+        rest of its group once the group is written."""
+        if self._group is not None:
+            self._published.append((revision, changes))
+            return
+        for listener in self.listeners:
+            listener([(revision, changes)])
 
     def compact(self, revision: int, annotate: Callable[[RocksBatch], None] | None = None) -> None:
         if revision <= self.compact_revision:
@@ -276,6 +290,5 @@ class WriteTxn:
             self.store.backend.write(self._batch)
         if self.changes:
             self.store.current_revision = self.begin_revision + 1
-            for listener in self.store.listeners:
-                listener(self.begin_revision + 1, self.changes)
+            self.store.publish(self.begin_revision + 1, self.changes)
         return self.changes

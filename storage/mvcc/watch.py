@@ -83,20 +83,36 @@ class WatchHub:
             watcher.synced = False
             watcher.wake.set()
 
-    def notify(self, revision: int, changes: list[Change]) -> None:
+    def notify(self, committed: Batch) -> None:
+        """Queue committed transactions' matching changes on every synced watcher. Watchers
+        asking the same thing share the matching work."""
+        matches: dict[tuple, Batch] = {}
+        last_revision = committed[-1][0]
         for watcher in self.watchers:
-            if not watcher.synced or revision < watcher.next_revision:
+            if not watcher.synced:
                 continue
-            matched = [change for change in changes if watcher.matches(change)]
-            if matched:
-                if watcher.queued_changes + len(matched) > MAX_QUEUED_CHANGES:
-                    watcher.synced = False  # it will read this revision from history
-                    watcher.wake.set()
+            spec = (watcher.key, watcher.end, watcher.no_put, watcher.no_delete)
+            matched = matches.get(spec)
+            if matched is None:
+                matched = []
+                for revision, changes in committed:
+                    found = [change for change in changes if watcher.matches(change)]
+                    if found:
+                        matched.append((revision, found))
+                matches[spec] = matched
+            fresh = [item for item in matched if item[0] >= watcher.next_revision]
+            if fresh:
+                count = sum(len(changes) for _revision, changes in fresh)
+                if watcher.queued_changes + count > MAX_QUEUED_CHANGES:
+                    watcher.synced = False  # it will read these revisions from history
+                    if not watcher.wake.is_set():
+                        watcher.wake.set()
                     continue
-                watcher.queued.append((revision, matched))
-                watcher.queued_changes += len(matched)
-                watcher.wake.set()
-            watcher.next_revision = revision + 1
+                watcher.queued.extend(fresh)
+                watcher.queued_changes += count
+                if not watcher.wake.is_set():
+                    watcher.wake.set()
+            watcher.next_revision = max(watcher.next_revision, last_revision + 1)
 
     async def next_batch(self, watcher: Watcher) -> Batch:
         """Wait for the watcher's next changes (several revisions at most a catch-up's

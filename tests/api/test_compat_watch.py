@@ -1,0 +1,138 @@
+"""Watch streams compared message by message with real etcd 3.4."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.compare import Pair, b64
+from tests.support.watch_client import WatchLines
+
+
+def watch_both(pair: Pair, body: bytes | dict, count: int) -> None:
+    streams = [WatchLines(member.client_url, body) for member in (pair.etcd, pair.keyraft)]
+    try:
+        expected, actual = (stream.wait(count) for stream in streams)
+        expected, actual = streams[0].settle(), streams[1].settle()
+        if expected != actual or streams[0].status != streams[1].status:
+            pair.diverged = True
+        assert streams[0].status == streams[1].status
+        assert len(expected) >= count
+        assert actual == expected, f"{body!r}"
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_history_prev_kv_filters_and_ids(pair: Pair) -> None:
+    first = pair.same("/v3/kv/put", {"key": b64("w/a"), "value": b64("1")})
+    start = int(first["header"]["revision"])
+    pair.same("/v3/kv/put", {"key": b64("w/a"), "value": b64("2")})
+    pair.same("/v3/kv/put", {"key": b64("w/b"), "value": b64("3")})
+    pair.same("/v3/kv/deleterange", {"key": b64("w/a")})
+    pair.same(
+        "/v3/kv/txn",
+        {
+            "success": [
+                {"request_put": {"key": b64("w/a"), "value": b64("4")}},
+                {"request_put": {"key": b64("w/b"), "value": b64("5")}},
+            ]
+        },
+    )
+    end = b64("w0")
+    watch_both(
+        pair,
+        {
+            "create_request": {
+                "key": b64("w/"),
+                "range_end": end,
+                "start_revision": start,
+                "prev_kv": True,
+            }
+        },
+        2,
+    )
+    watch_both(
+        pair,
+        {
+            "create_request": {
+                "key": b64("w/a"),
+                "start_revision": start,
+                "filters": ["NOPUT"],
+                "watch_id": 7,
+            }
+        },
+        2,
+    )
+    watch_both(
+        pair,
+        {
+            "create_request": {
+                "key": b64("w/"),
+                "range_end": end,
+                "start_revision": start,
+                "filters": ["NODELETE"],
+            }
+        },
+        2,
+    )
+    watch_both(
+        pair, {"createRequest": {"key": b64("w/b"), "startRevision": str(start), "prevKv": True}}, 2
+    )
+    two = (
+        b'{"create_request":{"key":"'
+        + b64("w/a").encode()
+        + b'","start_revision":'
+        + str(start + 3).encode()
+        + b'}}{"create_request":{"key":"'
+        + b64("w/b").encode()
+        + b'","start_revision":'
+        + str(start + 3).encode()
+        + b'}}{"progress_request":{}}'
+    )
+    watch_both(pair, two, 3)
+    duplicate = b'{"create_request":{"key":"YQ==","watch_id":3}}{"create_request":{"key":"YQ==","watch_id":3}}'
+    watch_both(pair, duplicate, 2)
+    watch_both(pair, b'{"create_request":{"key":"YQ=="}}{"cancel_request":{"watch_id":0}}', 2)
+
+
+def test_live_events_arrive_as_they_happen(pair: Pair) -> None:
+    for member in (pair.etcd, pair.keyraft):
+        stream = WatchLines(
+            member.client_url,
+            {"create_request": {"key": b64("live/"), "range_end": b64("live0"), "prev_kv": True}},
+        )
+        try:
+            assert stream.wait(1)
+            pair.send(member, "/v3/kv/put", {"key": b64("live/x"), "value": b64("1")})
+            pair.send(member, "/v3/kv/put", {"key": b64("live/x"), "value": b64("2")})
+            pair.send(
+                member, "/v3/kv/deleterange", {"key": b64("live/"), "range_end": b64("live0")}
+            )
+            lines = stream.wait(4)
+            assert len(lines) == 4
+            member.last_live = lines  # type: ignore[attr-defined]
+        finally:
+            stream.close()
+    assert pair.etcd.last_live == pair.keyraft.last_live  # type: ignore[attr-defined]
+
+
+def test_compacted_start_and_negative_start(pair: Pair) -> None:
+    first = pair.same("/v3/kv/put", {"key": b64("wc/a"), "value": b64("1")})
+    revision = int(first["header"]["revision"])
+    pair.same("/v3/kv/put", {"key": b64("wc/a"), "value": b64("2")})
+    pair.same("/v3/kv/compaction", {"revision": revision + 1})
+    watch_both(pair, {"create_request": {"key": b64("wc/a"), "start_revision": revision}}, 2)
+    watch_both(pair, {"create_request": {"key": b64("wc/a"), "start_revision": revision + 1}}, 2)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"create_request":{"key":"!!"}}',
+        b'{"create_request":{"key":"YQ==","filters":["BAD"]}}',
+        b"garbage",
+        b'{"create_request":{"key":"YQ==","start_revision":"x"}}',
+    ],
+)
+def test_bad_watch_requests(pair: Pair, body: bytes) -> None:
+    watch_both(pair, body, 1)
