@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 10000
 NAME ?= default
 
-.PHONY: run test install test-deps etcd lint format openapi simulate bench bench-cluster bench-raft cluster clean
+.PHONY: run test install test-deps etcd chromium bench-watch lint format openapi simulate bench bench-cluster bench-raft cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,17 @@ run: $(STAMP)
 	$(VENV)/bin/keyraft --name $(NAME) --data-dir ./$(NAME).keyraft \
 		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379
 
-# Real etcd 3.4 from Debian is the reference the compatibility tests compare against.
+# Real etcd 3.4 from Debian is the reference the compatibility tests compare against;
+# Debian's Chromium runs the browser (EventSource) test.
 etcd:
 	@command -v etcd >/dev/null && command -v etcdctl >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client)
 
-test-deps: $(STAMP) etcd
+chromium:
+	@command -v chromium >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test-deps: $(STAMP) etcd chromium
 
 test: test-deps
 	$(VENV)/bin/ruff check app raft storage tests bench deploy
@@ -56,6 +61,9 @@ bench: $(STAMP) etcd
 bench-cluster: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.cluster_bench
+
+bench-watch: $(STAMP) etcd
+	$(PY) -m bench.watch_bench
 
 bench-raft: $(STAMP)
 	$(PY) -m bench.raft_bench

@@ -132,6 +132,8 @@ def test_compacted_start_and_negative_start(pair: Pair) -> None:
         b'{"create_request":{"key":"YQ==","filters":["BAD"]}}',
         b"garbage",
         b'{"create_request":{"key":"YQ==","start_revision":"x"}}',
+        b'{"create_request":{"key":"YQ==","start_revision":1000000}}',
+        b'{"create_request":{"key":"YQ=="}}{"bad',
     ],
 )
 def test_bad_watch_requests(pair: Pair, body: bytes) -> None:
