@@ -12,31 +12,12 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 from bench.kv_bench import wrk
-from tests.support.servers import Member, etcd_cluster, keyraft_cluster, start_all
-
-
-def _leader(members: list[Member]) -> Member:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        answers = [
-            httpx.post(m.client_url + "/v3/maintenance/status", json={}).json() for m in members
-        ]
-        leaders = {answer.get("leader") for answer in answers}
-        if len(leaders) == 1 and None not in leaders:
-            (leader,) = leaders
-            return next(
-                m
-                for m, a in zip(members, answers, strict=True)
-                if a["header"]["member_id"] == leader
-            )
-        time.sleep(0.1)
-    raise TimeoutError("no leader")
+from tests.support.servers import Member, etcd_cluster, find_leader, keyraft_cluster, start_all
 
 
 def _peak_rss_mib(members: list[Member]) -> float:
@@ -51,7 +32,7 @@ def _peak_rss_mib(members: list[Member]) -> float:
 def measure(members: list[Member], duration: int, connections: int, puts: int) -> dict[str, float]:
     start_all(members)
     try:
-        leader = _leader(members)
+        leader = find_leader(members)
         follower = next(m for m in members if m is not leader)
         httpx.post(leader.client_url + "/v3/kv/put", json={"key": "YmVuY2gva2V5", "value": "dg=="})
         results = {"put (leader)": wrk(leader.client_url, "put.lua", duration, connections)}

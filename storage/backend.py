@@ -15,9 +15,19 @@ import os
 from collections.abc import Iterator
 from typing import Protocol
 
-from rocksdict import Options, Rdict, ReadOptions, WriteBatch, WriteOptions
+from rocksdict import (
+    BlockBasedOptions,
+    Cache,
+    Options,
+    Rdict,
+    ReadOptions,
+    WriteBatch,
+    WriteOptions,
+)
 
 COLUMN_FAMILIES = ("kv", "meta", "lease", "cluster")
+KV_WRITE_BUFFER_BYTES = 16 * 1024 * 1024
+SMALL_WRITE_BUFFER_BYTES = 1024 * 1024
 
 
 class Batch(Protocol):
@@ -28,26 +38,41 @@ class Batch(Protocol):
 class Backend:
     """A RocksDB database opened in raw (bytes) mode with keyraft's column families."""
 
-    def __init__(self, path: str, cache_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, path: str, cache_bytes: int = 16 * 1024 * 1024) -> None:
         os.makedirs(path, exist_ok=True)
         self.path = path
-        options = Options(raw_mode=True)
+        # Memory is sized on purpose, not left at defaults: one block cache shared by every
+        # column family, a bounded memtable for the keyspace, small ones for the rest.
+        self._cache = Cache(cache_bytes)
+        options = self._family_options(KV_WRITE_BUFFER_BYTES)
         options.create_if_missing(True)
         options.create_missing_column_families(True)
         options.set_max_background_jobs(2)
-        options.set_write_buffer_size(16 * 1024 * 1024)
         self._options = options
         existing = set(Rdict.list_cf(path, options)) if _exists(path) else set()
-        families = {name: Options(raw_mode=True) for name in COLUMN_FAMILIES}
+        families = {
+            name: self._family_options(
+                KV_WRITE_BUFFER_BYTES if name == "kv" else SMALL_WRITE_BUFFER_BYTES
+            )
+            for name in COLUMN_FAMILIES
+        }
         self._db = Rdict(path, options, column_families=families)
         for name in COLUMN_FAMILIES:
             if name not in existing and name not in self._db.list_cf(path, options):
-                self._db.create_column_family(name, Options(raw_mode=True))
+                self._db.create_column_family(name, families[name])
         self._families = {name: self._db.get_column_family_handle(name) for name in COLUMN_FAMILIES}
         self._tables = {name: self._db.get_column_family(name) for name in COLUMN_FAMILIES}
         self._unsynced = WriteOptions()
         self._unsynced.sync = False
-        self._cache_bytes = cache_bytes
+
+    def _family_options(self, write_buffer_bytes: int) -> Options:
+        options = Options(raw_mode=True)
+        table = BlockBasedOptions()
+        table.set_block_cache(self._cache)
+        options.set_block_based_table_factory(table)
+        options.set_write_buffer_size(write_buffer_bytes)
+        options.set_max_write_buffer_number(2)
+        return options
 
     def get(self, family: str, key: bytes) -> bytes | None:
         return self._tables[family].get(key)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from app.ctl.client import b64
 from app.ctl.errors import CtlError
+from app.keys import prefix_end
 
 SORT_TARGETS = ("KEY", "VERSION", "CREATE", "MODIFY", "VALUE")
 _PROTO_TARGETS = {"MODIFY": "MOD"}  # etcdctl's flag word vs the proto enum name
@@ -20,17 +21,6 @@ SORT_ORDERS = ("ASCEND", "DESCEND")
 def to_bytes(text: str) -> bytes:
     """Command-line text back to the exact bytes typed (undecodable bytes survive)."""
     return os.fsencode(text)
-
-
-def prefix_end(key: bytes) -> bytes:
-    """The range end covering every key starting with `key` (etcd's `GetPrefixRangeEnd`)."""
-    end = bytearray(key)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\x00"
 
 
 def parse_lease_id(text: str) -> int:

@@ -22,6 +22,7 @@ from sse_starlette.sse import EventSourceResponse
 from app import errors, watch_codec
 from app.asgi import COMMON_HEADERS
 from app.gojson import GoSyntaxError, decode_base64, parse_body
+from app.keys import prefix_end
 from app.schema import decode_message
 from app.server.apply import range_end
 from app.server.etcdserver import EtcdServer
@@ -263,7 +264,7 @@ def sse_watcher(params: dict, last_event_id: str | None) -> tuple[Watcher, int]:
     create: dict = {"key": key, "prev_kv": params.get("prev_kv") in ("true", "1")}
     end = _query_bytes(params, "range_end")
     if params.get("prefix") in ("true", "1"):
-        end = _prefix_end(key)
+        end = prefix_end(key)
     elif params.get("from_key") in ("true", "1"):
         end = b"\x00"
     if end:
@@ -285,16 +286,6 @@ def sse_watcher(params: dict, last_event_id: str | None) -> tuple[Watcher, int]:
         ) from None
     create["start_revision"] = start
     return _watcher(create, 0)
-
-
-def _prefix_end(key: bytes) -> bytes:
-    raw = bytearray(key)
-    while raw:
-        if raw[-1] < 0xFF:
-            raw[-1] += 1
-            return bytes(raw)
-        raw.pop()
-    return b"\x00"
 
 
 async def sse_events(server: EtcdServer, watcher: Watcher, start: int) -> AsyncIterator[dict]:

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.compare import Pair
@@ -12,6 +10,7 @@ from tests.support.servers import (
     Member,
     etcd_available,
     etcd_member,
+    find_leader,
     keyraft_cluster,
     keyraft_member,
     start_all,
@@ -65,18 +64,8 @@ class _PairHolder:
 
 
 def _a_follower(members: list[Member]) -> Member:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        answers = [
-            httpx.post(m.client_url + "/v3/maintenance/status", json={}).json() for m in members
-        ]
-        leaders = {answer.get("leader") for answer in answers}
-        if len(leaders) == 1 and None not in leaders:
-            for member, answer in zip(members, answers, strict=True):
-                if answer["header"]["member_id"] not in leaders:
-                    return member
-        time.sleep(0.05)
-    raise TimeoutError("the cluster agreed on no leader")
+    leader = find_leader(members)
+    return next(member for member in members if member is not leader)
 
 
 @pytest.fixture(scope="session", params=["single", "cluster-follower"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import Member, keyraft_cluster, start_all
+from tests.support.servers import Member, find_leader, keyraft_cluster, start_all
 
 
 def b64(text: str) -> str:
@@ -39,15 +39,7 @@ def status(member: Member) -> dict:
 
 def leader_of(members: list[Member]) -> Member:
     """The member every live member agrees leads."""
-
-    def agreed() -> Member | None:
-        leaders = {status(member).get("leader") for member in members}
-        if len(leaders) != 1 or None in leaders:
-            return None
-        (leader,) = leaders
-        return next((m for m in members if status(m)["header"]["member_id"] == leader), None)
-
-    return wait_for(agreed, 30, "an agreed leader")  # type: ignore[return-value]
+    return find_leader(members)
 
 
 def get_value(member: Member, key: str, serializable: bool = False) -> str | None:

@@ -11,8 +11,6 @@ import pytest
 from tests.ctl.support import Reader, ctl_command, etcdctl, keyraftctl, spawn, stop
 from tests.support.servers import Member
 
-KEYRAFT_HAS_NO_WATCH = "keyraft does not serve /v3/watch yet (watch is in progress)"
-
 
 def test_txn_interactive_through_a_terminal(server: Member) -> None:
     assert keyraftctl(server.client_url, "put", "pty/k", "old").code == 0
@@ -70,9 +68,31 @@ def test_watch_prints_what_etcdctl_prints(etcd: Member, output: str) -> None:
         stop(theirs)
 
 
-@pytest.mark.skip(reason=KEYRAFT_HAS_NO_WATCH)
-def test_watch_on_keyraft(keyraft: Member) -> None:
-    """Enable when keyraft serves /v3/watch: the etcd test above, pointed at keyraft."""
+def test_watch_on_keyraft_prints_what_etcdctl_prints_on_etcd(etcd: Member, keyraft: Member) -> None:
+    """The same history on both servers: keyraftctl watching keyraft prints what etcdctl
+    prints watching etcd."""
+    prefix = "watch/kr/"
+    readers = []
+    processes = []
+    try:
+        for member, program in ((keyraft, ctl_command()), (etcd, ["etcdctl"])):
+            first = keyraftctl(member.client_url, "-w", "json", "put", prefix + "a", "1")
+            revision = int(first.text.split('"revision":')[1].split(",")[0])
+            keyraftctl(member.client_url, "put", prefix + "a", "2")
+            keyraftctl(member.client_url, "del", prefix + "a")
+            keyraftctl(
+                member.client_url, "txn", stdin=f"\nput {prefix}b x\nput {prefix}c y\n\n\n".encode()
+            )
+            arguments = ["watch", prefix, "--prefix", "--prev-kv", "--rev", str(revision)]
+            process, reader = _watch([*program, "--endpoints", member.client_url, *arguments])
+            processes.append(process)
+            readers.append(reader)
+        ours, theirs = readers
+        expected = theirs.wait_for(b"\ny\n", count=1)
+        assert ours.wait_for(b"\ny\n", count=1) == expected
+    finally:
+        for process in processes:
+            stop(process)
 
 
 def test_watch_interrupted_exits_quietly(etcd: Member) -> None:

@@ -98,41 +98,83 @@ class Member:
         self.stop(signal.SIGKILL)
 
 
+PROGRAM_FLAGS = {
+    "etcd": ("--log-level", "error", "--logger", "zap"),
+    "keyraft": ("--log-level", "info"),
+}
+
+
+def _members(
+    kind: str,
+    workdir: Path,
+    names: list[str],
+    extra: tuple[str, ...] = (),
+    token: str = "test-cluster",
+) -> list[Member]:
+    """Members of one cluster (not started), each on its own free client and peer port."""
+    clients = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    initial = ",".join(f"{name}={peers[name]}" for name in names)
+    program = [shutil.which("etcd") or "etcd"] if kind == "etcd" else keyraft_command()
+    members = []
+    for name in names:
+        data_dir = workdir / f"{name}.{kind}"
+        command = [
+            *program,
+            "--name", name,
+            "--data-dir", str(data_dir),
+            "--listen-client-urls", clients[name],
+            "--advertise-client-urls", clients[name],
+            "--listen-peer-urls", peers[name],
+            "--initial-advertise-peer-urls", peers[name],
+            "--initial-cluster", initial,
+            "--initial-cluster-token", token,
+            *PROGRAM_FLAGS[kind],
+            *extra,
+        ]  # fmt: skip
+        members.append(
+            Member(name, kind, command, data_dir, clients[name], workdir / f"{name}.log")
+        )
+    return members
+
+
 def etcd_member(workdir: Path, name: str = "etcd1") -> Member:
-    client, peer = free_port(), free_port()
-    data_dir = workdir / f"{name}.etcd"
-    client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-    command = [
-        shutil.which("etcd") or "etcd",
-        "--name", name,
-        "--data-dir", str(data_dir),
-        "--listen-client-urls", client_url,
-        "--advertise-client-urls", client_url,
-        "--listen-peer-urls", peer_url,
-        "--initial-advertise-peer-urls", peer_url,
-        "--initial-cluster", f"{name}={peer_url}",
-        "--log-level", "error",
-        "--logger", "zap",
-    ]  # fmt: skip
-    return Member(name, "etcd", command, data_dir, client_url, workdir / f"{name}.log")
+    return _members("etcd", workdir, [name])[0]
 
 
 def keyraft_member(workdir: Path, name: str = "kr1", extra: tuple[str, ...] = ()) -> Member:
-    client, peer = free_port(), free_port()
-    data_dir = workdir / f"{name}.keyraft"
-    client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-    command = [
-        *keyraft_command(),
-        "--name", name,
-        "--data-dir", str(data_dir),
-        "--listen-client-urls", client_url,
-        "--advertise-client-urls", client_url,
-        "--listen-peer-urls", peer_url,
-        "--initial-advertise-peer-urls", peer_url,
-        "--log-level", "warn",
-        *extra,
-    ]  # fmt: skip
-    return Member(name, "keyraft", command, data_dir, client_url, workdir / f"{name}.log")
+    return _members("keyraft", workdir, [name], extra)[0]
+
+
+def keyraft_cluster(
+    workdir: Path, size: int, extra: tuple[str, ...] = (), token: str = "test-cluster"
+) -> list[Member]:
+    return _members("keyraft", workdir, [f"kr{index + 1}" for index in range(size)], extra, token)
+
+
+def etcd_cluster(workdir: Path, size: int) -> list[Member]:
+    return _members("etcd", workdir, [f"etcd{index + 1}" for index in range(size)])
+
+
+def find_leader(members: list[Member], timeout: float = 30.0) -> Member:
+    """The member every given member names as leader (polls until they agree)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            answers = [
+                httpx.post(m.client_url + "/v3/maintenance/status", json={}, timeout=3).json()
+                for m in members
+            ]
+        except httpx.HTTPError:
+            answers = []
+        leaders = {answer.get("leader") for answer in answers}
+        if answers and len(leaders) == 1 and None not in leaders:
+            (leader,) = leaders
+            for member, answer in zip(members, answers, strict=True):
+                if answer["header"]["member_id"] == leader:
+                    return member
+        time.sleep(0.05)
+    raise TimeoutError("the members agreed on no leader")
 
 
 def etcd_available() -> bool:
@@ -146,42 +188,6 @@ def _stop_leftovers() -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def keyraft_cluster(
-    workdir: Path, size: int, extra: tuple[str, ...] = (), token: str = "test-cluster"
-) -> list[Member]:
-    """`size` keyraft members that know each other (not started)."""
-    names = [f"kr{index + 1}" for index in range(size)]
-    clients = {name: f"http://127.0.0.1:{free_port()}" for name in names}
-    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
-    initial = ",".join(f"{name}={peers[name]}" for name in names)
-    members = []
-    for name in names:
-        command = [
-            *keyraft_command(),
-            "--name", name,
-            "--data-dir", str(workdir / f"{name}.keyraft"),
-            "--listen-client-urls", clients[name],
-            "--advertise-client-urls", clients[name],
-            "--listen-peer-urls", peers[name],
-            "--initial-advertise-peer-urls", peers[name],
-            "--initial-cluster", initial,
-            "--initial-cluster-token", token,
-            "--log-level", "info",
-            *extra,
-        ]  # fmt: skip
-        members.append(
-            Member(
-                name,
-                "keyraft",
-                command,
-                workdir / f"{name}.keyraft",
-                clients[name],
-                workdir / f"{name}.log",
-            )
-        )
-    return members
-
-
 def start_all(members: list[Member], timeout: float = 60.0) -> None:
     """Start members together (a new cluster needs a quorum before any is ready)."""
     for member in members:
@@ -193,37 +199,3 @@ def start_all(members: list[Member], timeout: float = 60.0) -> None:
         _RUNNING.add(member.process)
     for member in members:
         member.wait_ready(timeout)
-
-
-def etcd_cluster(workdir: Path, size: int) -> list[Member]:
-    """`size` real etcd members that know each other (not started)."""
-    names = [f"etcd{index + 1}" for index in range(size)]
-    clients = {name: f"http://127.0.0.1:{free_port()}" for name in names}
-    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
-    initial = ",".join(f"{name}={peers[name]}" for name in names)
-    members = []
-    for name in names:
-        command = [
-            shutil.which("etcd") or "etcd",
-            "--name", name,
-            "--data-dir", str(workdir / f"{name}.etcd"),
-            "--listen-client-urls", clients[name],
-            "--advertise-client-urls", clients[name],
-            "--listen-peer-urls", peers[name],
-            "--initial-advertise-peer-urls", peers[name],
-            "--initial-cluster", initial,
-            "--initial-cluster-token", "etcd-test",
-            "--log-level", "error",
-            "--logger", "zap",
-        ]  # fmt: skip
-        members.append(
-            Member(
-                name,
-                "etcd",
-                command,
-                workdir / f"{name}.etcd",
-                clients[name],
-                workdir / f"{name}.log",
-            )
-        )
-    return members
