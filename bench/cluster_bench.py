@@ -29,21 +29,30 @@ def _peak_rss_mib(members: list[Member]) -> float:
     return total / 1024
 
 
+def _throughput(
+    members: list[Member], leader: Member, duration: int, connections: int
+) -> dict[str, float]:
+    follower = next(m for m in members if m is not leader)
+    results = {"put (leader)": wrk(leader.client_url, "put.lua", duration, connections)}
+    share = max(1, connections // len(members))
+    with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
+        spread = pool.map(lambda m: wrk(m.client_url, "put.lua", duration, share), members)
+        results["put (all members)"] = sum(spread)
+    results["range (follower)"] = wrk(follower.client_url, "range.lua", duration, connections)
+    results["range (serializable)"] = wrk(
+        follower.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
+    )
+    return results
+
+
 def measure(members: list[Member], duration: int, connections: int, puts: int) -> dict[str, float]:
     start_all(members)
     try:
         leader = find_leader(members)
-        follower = next(m for m in members if m is not leader)
         httpx.post(leader.client_url + "/v3/kv/put", json={"key": "YmVuY2gva2V5", "value": "dg=="})
-        results = {"put (leader)": wrk(leader.client_url, "put.lua", duration, connections)}
-        share = max(1, connections // len(members))
-        with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
-            spread = pool.map(lambda m: wrk(m.client_url, "put.lua", duration, share), members)
-            results["put (all members)"] = sum(spread)
-        results["range (follower)"] = wrk(follower.client_url, "range.lua", duration, connections)
-        results["range (serializable)"] = wrk(
-            follower.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
-        )
+        results: dict[str, float] = {}
+        if duration > 0:
+            results.update(_throughput(members, leader, duration, connections))
         value = "dg==" * 86  # 258 bytes
         with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=32)) as client:
 

@@ -26,7 +26,7 @@ from rocksdict import (
 )
 
 COLUMN_FAMILIES = ("kv", "meta", "lease", "cluster")
-KV_WRITE_BUFFER_BYTES = 16 * 1024 * 1024
+KV_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 SMALL_WRITE_BUFFER_BYTES = 1024 * 1024
 
 

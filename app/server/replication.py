@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("keyraft.replication")
 
 SNAPSHOT_FAMILIES = ("kv", "meta", "lease", "cluster")
+LOG_COMPACTION_ENTRIES = 10_000
+CATCH_UP_ENTRIES = 5_000
 
 
 class ReplicationLog(Protocol):
@@ -75,8 +77,11 @@ class RaftLog:
             state_machine=self,
             tick_seconds=config.heartbeat_interval_ms / 1000,
             election_ticks=max(2, config.election_timeout_ms // config.heartbeat_interval_ms),
-            snapshot_count=config.snapshot_count,
-            catch_up_entries=min(5000, max(1, config.snapshot_count // 2)),
+            # The state machine is RocksDB itself, so a "snapshot" is only a sync and a log
+            # compaction: cheap enough to keep the in-memory log short even when
+            # --snapshot-count (etcd's default 100,000) is large.
+            snapshot_count=min(config.snapshot_count, LOG_COMPACTION_ENTRIES),
+            catch_up_entries=min(CATCH_UP_ENTRIES, max(1, config.snapshot_count // 2)),
         )
         self.commit_index = self.driver.commit
         self.term = self.driver.term

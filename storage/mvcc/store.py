@@ -255,7 +255,7 @@ class WriteTxn:
         history = self.store.index.get(key)
         if history is None or not history.live:
             return None
-        return history.mains[-1], history.subs[-1]
+        return history.latest()
 
     def delete_range(self, key: bytes, end: bytes | None) -> tuple[int, int]:
         """Delete live keys in the range; return (deleted count, header revision)."""
