@@ -1,0 +1,162 @@
+"""POST /v3/lease/keepalive: etcd's gateway form of a bidirectional stream.
+
+The request body is a stream of JSON objects; each one is answered, in order, by one
+`{"result": {...}}` line flushed on its own, and the answer ends when the body does
+(etcd's leaseKeepAlive returns at EOF). As in etcd, a first message that does not decode
+is refused like a unary call (500, gRPC code 2); a later one just ends the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app import codec, errors
+from app.gojson import GoSyntaxError, next_value
+from app.schema import decode_message
+from app.server.etcdserver import EtcdServer
+
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+router = APIRouter()
+JSON_HEADERS = [(b"content-type", b"application/json")]
+UNKNOWN = 2
+
+
+class _Stream:
+    """The response side: headers go out with the first line (or at the end)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def start(self, status: int = 200, extra: list | None = None) -> None:
+        if not self.started:
+            self.started = True
+            headers = [*JSON_HEADERS, *(extra or [])]
+            await self.send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def line(self, payload: bytes) -> None:
+        await self.start()
+        await self.send({"type": "http.response.body", "body": payload, "more_body": True})
+
+    async def end(self) -> None:
+        await self.start()
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def refuse(self, error: errors.EtcdError, status: int) -> None:
+        body = codec.encode_error(error)
+        await self.start(status, [(b"content-length", str(len(body)).encode())])
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _stream_error(error: errors.EtcdError) -> bytes:
+    body = {
+        "error": {
+            "grpc_code": error.code,
+            "http_code": error.http_status,
+            "message": error.message,
+            "http_status": str(error.http_status),
+        }
+    }
+    return orjson.dumps(body) + b"\n"
+
+
+async def serve_keepalive(server: EtcdServer, receive: Receive, send: Send) -> None:
+    stream = _Stream(send)
+    buffer = b""
+    body_done = False
+    answered = 0
+    while True:
+        try:
+            found = next_value(buffer)
+        except GoSyntaxError as error:
+            if not body_done and str(error) == "unexpected EOF":
+                found = None
+            elif answered == 0:
+                await stream.refuse(errors.EtcdError(UNKNOWN, str(error)), 500)
+                return
+            else:
+                break
+        if found is None:
+            if body_done:
+                break
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            buffer += message.get("body", b"")
+            body_done = not message.get("more_body", False)
+            continue
+        value, end = found
+        buffer = buffer[end:]
+        try:
+            request = decode_message("etcdserverpbLeaseKeepAliveRequest", value)
+        except errors.EtcdError as error:
+            if answered == 0:
+                await stream.refuse(errors.EtcdError(UNKNOWN, error.message), 500)
+                return
+            break
+        try:
+            response = await server.lease_keep_alive(request)
+        except errors.EtcdError as error:
+            if not stream.started:
+                await stream.start(error.http_status)
+            await stream.line(_stream_error(error))
+            break
+        await stream.line(orjson.dumps({"result": codec.to_json_value(response)}) + b"\n")
+        answered += 1
+    await stream.end()
+
+
+class KeepAliveResponse(Response):
+    """Hands the raw ASGI channel to `serve_keepalive` (a stream in both directions)."""
+
+    def __init__(self, server: EtcdServer) -> None:
+        super().__init__()
+        self.server = server
+
+    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
+        await serve_keepalive(self.server, receive, send)
+
+
+@router.post(
+    "/v3/lease/keepalive",
+    tags=["Lease"],
+    summary="Keep leases alive (a stream of requests, one answer line each)",
+    response_class=Response,
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/etcdserverpbLeaseKeepAliveRequest"},
+                    "example": {"ID": "7587869204537853190"},
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": 'One `{"result": ...}` line per request object',
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "result": {
+                                    "$ref": "#/components/schemas/etcdserverpbLeaseKeepAliveResponse"
+                                },
+                                "error": {"$ref": "#/components/schemas/runtimeStreamError"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    },
+)
+async def keepalive(request: Request) -> Response:
+    return KeepAliveResponse(request.app.state.server)
