@@ -8,6 +8,7 @@ is refused like a unary call (500, gRPC code 2); a later one just ends the strea
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -72,44 +73,55 @@ async def serve_keepalive(server: EtcdServer, receive: Receive, send: Send) -> N
     body_done = False
     answered = 0
     while True:
+        requests, buffer, error = _split(buffer, body_done)
+        if error is not None and answered == 0 and not requests:
+            await stream.refuse(errors.EtcdError(UNKNOWN, error), 500)
+            return
+        # Every request already here is renewed at once (a follower forwards them to
+        # the leader together); the answers still go out in request order.
+        outcomes = await asyncio.gather(
+            *(server.lease_keep_alive(request) for request in requests), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, errors.EtcdError):
+                if not stream.started:
+                    await stream.start(outcome.http_status)
+                await stream.line(_stream_error(outcome))
+                error = outcome.message
+                break
+            if isinstance(outcome, BaseException):
+                raise outcome
+            await stream.line(orjson.dumps({"result": codec.to_json_value(outcome)}) + b"\n")
+            answered += 1
+        if error is not None or body_done:
+            break
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        buffer += message.get("body", b"")
+        body_done = not message.get("more_body", False)
+    await stream.end()
+
+
+def _split(buffer: bytes, body_done: bool) -> tuple[list[dict], bytes, str | None]:
+    """The complete requests at the front of `buffer`, what is left, and the error that
+    ends the stream (a value that is not a keepalive request), if any."""
+    requests: list[dict] = []
+    while True:
         try:
             found = next_value(buffer)
         except GoSyntaxError as error:
             if not body_done and str(error) == "unexpected EOF":
-                found = None
-            elif answered == 0:
-                await stream.refuse(errors.EtcdError(UNKNOWN, str(error)), 500)
-                return
-            else:
-                break
+                return requests, buffer, None
+            return requests, b"", str(error)
         if found is None:
-            if body_done:
-                break
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            buffer += message.get("body", b"")
-            body_done = not message.get("more_body", False)
-            continue
+            return requests, buffer, None
         value, end = found
         buffer = buffer[end:]
         try:
-            request = decode_message("etcdserverpbLeaseKeepAliveRequest", value)
+            requests.append(decode_message("etcdserverpbLeaseKeepAliveRequest", value))
         except errors.EtcdError as error:
-            if answered == 0:
-                await stream.refuse(errors.EtcdError(UNKNOWN, error.message), 500)
-                return
-            break
-        try:
-            response = await server.lease_keep_alive(request)
-        except errors.EtcdError as error:
-            if not stream.started:
-                await stream.start(error.http_status)
-            await stream.line(_stream_error(error))
-            break
-        await stream.line(orjson.dumps({"result": codec.to_json_value(response)}) + b"\n")
-        answered += 1
-    await stream.end()
+            return requests, b"", error.message
 
 
 class KeepAliveResponse(Response):
