@@ -189,3 +189,21 @@ def test_lease_held_lock_survives_failover(cluster_factory) -> None:
     body = post(followers[0], "/v3/kv/range", {"key": b64("lock")}).json()
     assert body["kvs"][0]["lease"] == "2"
     leader.start()
+
+
+def test_member_restored_from_a_snapshot_has_the_leases(cluster_factory) -> None:
+    members = cluster_factory(3, ("--snapshot-count", "50"))
+    leader = leader_of(members)
+    lagging = next(member for member in members if member is not leader)
+    lagging.stop()
+    grant(leader, 77, 600)
+    post(leader, "/v3/kv/put", {"key": b64("snap/leased"), "value": b64("v"), "lease": 77})
+    for index in range(200):
+        post(leader, "/v3/kv/put", {"key": b64(f"snap/{index}"), "value": b64("v")})
+    lagging.start()
+    wait_for(lambda: len(keys_under(lagging, "snap/")) == 201, 60, "catch-up by snapshot")
+    assert post(lagging, "/v3/lease/leases", {}).json()["leases"] == [{"ID": "77"}]
+    # The restored member knows the attachment: the leader's revoke deletes the key there.
+    assert post(lagging, "/v3/lease/revoke", {"ID": 77}).status_code == 200
+    wait_for(lambda: len(keys_under(lagging, "snap/")) == 200, 10, "the revoke applied")
+    assert "snapshot" in (leader.log_tail(200) + lagging.log_tail(200)).lower()
