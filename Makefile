@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 10000
 NAME ?= default
 
-.PHONY: run test install test-deps etcd lint format openapi simulate bench bench-cluster bench-raft cluster clean
+.PHONY: run test install test-deps etcd lint format openapi simulate bench bench-cluster bench-lease bench-raft cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ bench: $(STAMP) etcd
 bench-cluster: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.cluster_bench
+
+bench-lease: $(STAMP) etcd
+	$(PY) -m bench.lease_bench
 
 bench-raft: $(STAMP)
 	$(PY) -m bench.raft_bench

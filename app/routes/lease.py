@@ -19,6 +19,7 @@ from app import codec, errors
 from app.gojson import GoSyntaxError, next_value
 from app.schema import decode_message
 from app.server.etcdserver import EtcdServer
+from app.server.leases import FORWARDED_HEADER
 
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
@@ -67,7 +68,8 @@ def _stream_error(error: errors.EtcdError) -> bytes:
     return orjson.dumps(body) + b"\n"
 
 
-async def serve_keepalive(server: EtcdServer, receive: Receive, send: Send) -> None:
+async def serve_keepalive(server: EtcdServer, scope: dict, receive: Receive, send: Send) -> None:
+    forwarded = any(name == FORWARDED_HEADER.encode() for name, _ in scope.get("headers", []))
     stream = _Stream(send)
     buffer = b""
     body_done = False
@@ -80,7 +82,8 @@ async def serve_keepalive(server: EtcdServer, receive: Receive, send: Send) -> N
         # Every request already here is renewed at once (a follower forwards them to
         # the leader together); the answers still go out in request order.
         outcomes = await asyncio.gather(
-            *(server.lease_keep_alive(request) for request in requests), return_exceptions=True
+            *(server.lease_keep_alive(request, forwarded) for request in requests),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, errors.EtcdError):
@@ -132,7 +135,7 @@ class KeepAliveResponse(Response):
         self.server = server
 
     async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
-        await serve_keepalive(self.server, receive, send)
+        await serve_keepalive(self.server, scope, receive, send)
 
 
 @router.post(

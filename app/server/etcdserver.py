@@ -188,8 +188,11 @@ class EtcdServer:
 
     @property
     def min_lease_ttl(self) -> int:
-        """etcd's minLeaseTTL: ceil(1.5 x election timeout), in whole seconds."""
-        return -(-3 * self.config.election_timeout_ms // 2000)
+        """etcd's minLeaseTTL: 1.5 election timeouts counted in whole ticks
+        ((3 * electionTicks) / 2 heartbeats), rounded up to whole seconds."""
+        heartbeat = self.config.heartbeat_interval_ms
+        ticks = self.config.election_timeout_ms // heartbeat
+        return -(-(3 * ticks // 2) * heartbeat // 1000)
 
     async def lease_grant(self, request: dict) -> dict:
         ttl = request.get("TTL", 0)
@@ -203,9 +206,9 @@ class EtcdServer:
     async def lease_revoke(self, request: dict) -> dict:
         return await self._propose("lease_revoke", {"ID": request.get("ID", 0)})
 
-    async def lease_keep_alive(self, request: dict) -> dict:
+    async def lease_keep_alive(self, request: dict, forwarded: bool = False) -> dict:
         lease_id = request.get("ID", 0)
-        ttl = await self.leases.keep_alive(lease_id)
+        ttl = await self.leases.keep_alive(lease_id, forwarded)
         return {"header": self.header(), "ID": lease_id, "TTL": ttl}
 
     async def lease_time_to_live(self, request: dict) -> dict:

@@ -29,6 +29,8 @@ EXPIRY_CHECK_S = 0.1
 MAX_REVOKES_PER_ROUND = 500
 MAX_PENDING_REVOKES = 16  # etcd's maxPendingRevokes
 FORWARD_TIMEOUT_S = 5.0
+FORWARDED_HEADER = "x-keyraft-forwarded"
+FORWARDED = {FORWARDED_HEADER: "1"}
 
 
 class LeaseKeeper:
@@ -91,10 +93,14 @@ class LeaseKeeper:
 
     # ---- keepalives ---------------------------------------------------------------------
 
-    async def keep_alive(self, lease_id: int) -> int:
-        """Renew on the leader; the granted TTL, or 0 for an unknown or expired lease."""
+    async def keep_alive(self, lease_id: int, forwarded: bool = False) -> int:
+        """Renew on the leader; the granted TTL, or 0 for an unknown or expired lease.
+        A keepalive forwarded here by a member that took us for the leader is not
+        forwarded again (two members with stale views must not bounce it)."""
         if self.leading:
             return self.lessor.renew(lease_id)
+        if forwarded:
+            raise errors.no_leader()
         future = asyncio.get_running_loop().create_future()
         self._forward_queue.append((lease_id, future))
         if self._forward_task is None or self._forward_task.done():
@@ -117,7 +123,7 @@ class LeaseKeeper:
 
     async def _post_keepalives(self, lease_ids: list[int]) -> list[int]:
         body = "".join(json.dumps({"ID": lease_id}) for lease_id in lease_ids)
-        response = await self._to_leader("/v3/lease/keepalive", body.encode())
+        response = await self._to_leader("/v3/lease/keepalive", body.encode(), FORWARDED)
         ttls = []
         for line in response.content.splitlines():
             message = json.loads(line)
@@ -136,7 +142,9 @@ class LeaseKeeper:
             raise errors.EtcdError(answer.get("code", 14), answer.get("message", ""))
         return answer
 
-    async def _to_leader(self, path: str, body: bytes) -> httpx.Response:
+    async def _to_leader(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         await self.server.wait_for_leader()
         urls = self.server.client_urls(self.server.log.leader)
         if not urls:
@@ -144,6 +152,6 @@ class LeaseKeeper:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT_S)
         try:
-            return await self._client.post(urls[0] + path, content=body)
+            return await self._client.post(urls[0] + path, content=body, headers=headers)
         except httpx.HTTPError:
             raise errors.no_leader() from None
