@@ -200,9 +200,19 @@ def test_member_restored_from_a_snapshot_has_the_leases(cluster_factory) -> None
     post(leader, "/v3/kv/put", {"key": b64("snap/leased"), "value": b64("v"), "lease": 77})
     for index in range(200):
         post(leader, "/v3/kv/put", {"key": b64(f"snap/{index}"), "value": b64("v")})
+    chosen = post(leader, "/v3/lease/grant", {"TTL": 600}).json()["ID"]  # the server picks
     lagging.start()
     wait_for(lambda: len(keys_under(lagging, "snap/")) == 201, 60, "catch-up by snapshot")
-    assert post(lagging, "/v3/lease/leases", {}).json()["leases"] == [{"ID": "77"}]
+    for member in members:  # the ID chosen by the proposer is the same everywhere
+        wait_for(
+            lambda m=member: (
+                post(m, "/v3/lease/leases", {}).json().get("leases")
+                == sorted([{"ID": "77"}, {"ID": chosen}], key=lambda lease: int(lease["ID"]))
+            ),
+            10,
+            f"both leases on {member.name}",
+        )
+    post(leader, "/v3/lease/revoke", {"ID": chosen})
     # The restored member knows the attachment: the leader's revoke deletes the key there.
     assert post(lagging, "/v3/lease/revoke", {"ID": 77}).status_code == 200
     wait_for(lambda: len(keys_under(lagging, "snap/")) == 200, 10, "the revoke applied")
