@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import orjson
 from fastapi import APIRouter, Request
@@ -57,15 +58,17 @@ class _Stream:
 
 
 def _stream_error(error: errors.EtcdError) -> bytes:
+    """grpc-gateway's mid-stream error (runtime.StreamError; empty details omitted),
+    written without the line delimiter, as its handleForwardResponseStreamError does."""
     body = {
         "error": {
             "grpc_code": error.code,
             "http_code": error.http_status,
             "message": error.message,
-            "http_status": str(error.http_status),
+            "http_status": HTTPStatus(error.http_status).phrase,
         }
     }
-    return orjson.dumps(body) + b"\n"
+    return orjson.dumps(body)
 
 
 async def serve_keepalive(server: EtcdServer, scope: dict, receive: Receive, send: Send) -> None:
