@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 10000
 NAME ?= default
 
-.PHONY: run test install test-deps etcd chromium bench-watch lint format openapi simulate bench bench-cluster bench-raft cluster clean
+.PHONY: run test install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ bench-cluster: $(STAMP) etcd
 
 bench-watch: $(STAMP) etcd
 	$(PY) -m bench.watch_bench
+
+bench-lease: $(STAMP) etcd
+	$(PY) -m bench.lease_bench
 
 bench-raft: $(STAMP)
 	$(PY) -m bench.raft_bench

@@ -19,7 +19,7 @@ HTTP_STATUS = {
     6: 409,
     7: 403,
     8: 429,
-    9: 400,
+    9: 412,
     10: 409,
     11: 400,
     12: 501,
@@ -99,6 +99,14 @@ def lease_not_found() -> EtcdError:
     return EtcdError(NOT_FOUND, "etcdserver: requested lease not found")
 
 
+def lease_exists() -> EtcdError:
+    return EtcdError(FAILED_PRECONDITION, "etcdserver: lease already exists")
+
+
+def lease_ttl_too_large() -> EtcdError:
+    return EtcdError(OUT_OF_RANGE, "etcdserver: too large lease TTL")
+
+
 def message_too_large(size: int, limit: int) -> EtcdError:
     return EtcdError(
         RESOURCE_EXHAUSTED, f"grpc: received message larger than max ({size} vs. {limit})"
@@ -126,6 +134,7 @@ _FROM_STORAGE = {
     storage_errors.FutureRevisionError: future_revision,
     storage_errors.KeyNotFoundError: key_not_found,
     storage_errors.LeaseNotFoundError: lease_not_found,
+    storage_errors.LeaseExistsError: lease_exists,
 }
 
 

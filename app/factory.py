@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.asgi import KeyraftFront
 from app.config import KEYRAFT_VERSION, ServerConfig
 from app.openapi_schemas import components
-from app.routes import meta, unary, watch
+from app.routes import lease, meta, unary, watch
 from app.server.etcdserver import EtcdServer
 
 DESCRIPTION = """keyraft speaks etcd v3's HTTP/JSON gateway API. Keys and values are
@@ -50,6 +50,7 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
     )
     app.state.server = server
     app.include_router(unary.router)
+    app.include_router(lease.router)
     app.include_router(meta.router)
     app.include_router(watch.router)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app import codec, errors
 from app.schema import decode_request
@@ -61,6 +61,71 @@ async def _member_list(server: EtcdServer, request: dict) -> dict:
 async def _alarm(server: EtcdServer, request: dict) -> dict:
     return server.alarm(request)
 
+
+async def _lease_grant(server: EtcdServer, request: dict) -> dict:
+    return await server.lease_grant(request)
+
+
+async def _lease_revoke(server: EtcdServer, request: dict) -> dict:
+    return await server.lease_revoke(request)
+
+
+async def _lease_time_to_live(server: EtcdServer, request: dict) -> dict:
+    return await server.lease_time_to_live(request)
+
+
+async def _lease_leases(server: EtcdServer, request: dict) -> dict:
+    return server.lease_leases(request)
+
+
+def _with_alias(rpc: Rpc, alias: str) -> tuple[Rpc, Rpc]:
+    """etcd serves some lease RPCs under /v3/kv/lease/... as well (etcd3gw uses them)."""
+    return rpc, replace(rpc, path=alias)
+
+
+_LEASE_RPCS = (
+    Rpc(
+        "/v3/lease/grant",
+        "etcdserverpbLeaseGrantRequest",
+        "etcdserverpbLeaseGrantResponse",
+        _lease_grant,
+        "Grant a lease",
+        "Lease",
+    ),
+    *_with_alias(
+        Rpc(
+            "/v3/lease/revoke",
+            "etcdserverpbLeaseRevokeRequest",
+            "etcdserverpbLeaseRevokeResponse",
+            _lease_revoke,
+            "Revoke a lease and delete its keys",
+            "Lease",
+        ),
+        "/v3/kv/lease/revoke",
+    ),
+    *_with_alias(
+        Rpc(
+            "/v3/lease/timetolive",
+            "etcdserverpbLeaseTimeToLiveRequest",
+            "etcdserverpbLeaseTimeToLiveResponse",
+            _lease_time_to_live,
+            "How long a lease has left",
+            "Lease",
+        ),
+        "/v3/kv/lease/timetolive",
+    ),
+    *_with_alias(
+        Rpc(
+            "/v3/lease/leases",
+            "etcdserverpbLeaseLeasesRequest",
+            "etcdserverpbLeaseLeasesResponse",
+            _lease_leases,
+            "List leases",
+            "Lease",
+        ),
+        "/v3/kv/lease/leases",
+    ),
+)
 
 RPCS: dict[str, Rpc] = {
     rpc.path: rpc
@@ -129,6 +194,7 @@ RPCS: dict[str, Rpc] = {
             "List the members",
             "Cluster",
         ),
+        *_LEASE_RPCS,
     )
 }
 

@@ -268,3 +268,15 @@ def _go_base64_check(src: bytes) -> None:
             if position < length:
                 raise corrupt(position)
             return
+
+
+def next_value(data: bytes) -> tuple[object, int] | None:
+    """The first JSON value of a stream of values and the offset where it ends; None if
+    only white space is left. Raises GoSyntaxError ("unexpected EOF" if the data ends
+    inside the value, so a streaming reader knows to wait for more)."""
+    scanner = _Scanner(data)
+    scanner._skip_space()
+    if scanner.position == len(data):
+        return None
+    end = scanner.first_value_end()
+    return parse_body(data[:end]), end

@@ -157,6 +157,8 @@ def main(**flags: object) -> None:
         level=LOG_LEVELS[config.log_level],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Followers forward lease keepalives with httpx; a log line per forward is noise.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, LOG_LEVELS[config.log_level]))
     try:
         sockets = [_bind("--listen-client-urls", url) for url in config.listen_client_urls]
         peer_sockets = [_bind("--listen-peer-urls", url) for url in config.listen_peer_urls]

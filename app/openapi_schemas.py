@@ -186,6 +186,51 @@ def _responses() -> dict:
             "A line of the watch stream.",
             {"result": _ref("etcdserverpbWatchResponse")},
         ),
+        "etcdserverpbLeaseGrantResponse": _object(
+            "The granted lease.",
+            {
+                "header": header,
+                "ID": {**INT64, "description": "the lease ID"},
+                "TTL": {**INT64, "description": "the granted TTL in seconds"},
+                "error": {"type": "string"},
+            },
+        ),
+        "etcdserverpbLeaseRevokeResponse": _object("Lease revoked.", {"header": header}),
+        "etcdserverpbLeaseKeepAliveResponse": _object(
+            "One keepalive answer; TTL absent (0) means the lease is gone.",
+            {
+                "header": header,
+                "ID": {**INT64, "description": "the lease ID"},
+                "TTL": {**INT64, "description": "the renewed TTL in seconds"},
+            },
+        ),
+        "etcdserverpbLeaseTimeToLiveResponse": _object(
+            "How long a lease has left; TTL -1 means it does not exist.",
+            {
+                "header": header,
+                "ID": {**INT64, "description": "the lease ID"},
+                "TTL": {**INT64, "description": "seconds left"},
+                "grantedTTL": {**INT64, "description": "the TTL it was granted"},
+                "keys": {"type": "array", "items": BYTES},
+            },
+        ),
+        "etcdserverpbLeaseStatus": _object("A lease.", {"ID": INT64}),
+        "etcdserverpbLeaseLeasesResponse": _object(
+            "Every lease.",
+            {
+                "header": header,
+                "leases": {"type": "array", "items": _ref("etcdserverpbLeaseStatus")},
+            },
+        ),
+        "runtimeStreamError": _object(
+            "An error in the middle of a stream.",
+            {
+                "grpc_code": {"type": "integer", "format": "int32"},
+                "http_code": {"type": "integer", "format": "int32"},
+                "message": {"type": "string"},
+                "http_status": {"type": "string"},
+            },
+        ),
         "runtimeError": _object(
             "etcd's error body.",
             {

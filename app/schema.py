@@ -164,6 +164,29 @@ _message(
     Field("memberID", "uint64", "the member the alarm concerns (0 = all)"),
     Field("alarm", "enum", "NONE, NOSPACE or CORRUPT", enum=ALARM_TYPE),
 )
+_message(
+    "etcdserverpbLeaseGrantRequest",
+    "Create a lease; keys attached to it are deleted when it expires or is revoked.",
+    Field("TTL", "int64", "time to live in seconds (raised to the minimum, 1.5 election timeouts)"),
+    Field("ID", "int64", "the lease ID to use (0 = let the server choose)"),
+)
+_message(
+    "etcdserverpbLeaseRevokeRequest",
+    "Revoke a lease, deleting every key attached to it in one revision.",
+    Field("ID", "int64", "the lease to revoke"),
+)
+_message(
+    "etcdserverpbLeaseKeepAliveRequest",
+    "Renew a lease for another full TTL; the keepalive body is a stream of these.",
+    Field("ID", "int64", "the lease to keep alive"),
+)
+_message(
+    "etcdserverpbLeaseTimeToLiveRequest",
+    "How long a lease has left.",
+    Field("ID", "int64", "the lease to ask about"),
+    Field("keys", "bool", "also list the keys attached to the lease"),
+)
+_message("etcdserverpbLeaseLeasesRequest", "List every lease.")
 
 FILTER_TYPE = Enum("etcdserverpb.WatchCreateRequest_FilterType", {"NOPUT": 0, "NODELETE": 1})
 

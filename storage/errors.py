@@ -21,3 +21,7 @@ class KeyNotFoundError(StorageError):
 
 class LeaseNotFoundError(StorageError):
     """The lease named by a request does not exist."""
+
+
+class LeaseExistsError(StorageError):
+    """A grant named a lease ID that is already in use."""

@@ -27,6 +27,10 @@ EXAMPLES = {
     "/v3/maintenance/status": {},
     "/v3/maintenance/alarm": {"action": "GET"},
     "/v3/cluster/member/list": {},
+    "/v3/lease/grant": {"TTL": "60"},
+    "/v3/lease/revoke": {"ID": "7587869204537853190"},
+    "/v3/lease/timetolive": {"ID": "7587869204537853190", "keys": True},
+    "/v3/lease/leases": {},
 }
 
 
@@ -62,7 +66,7 @@ for _rpc in RPCS.values():
                 "content": {
                     "application/json": {
                         "schema": _schema(_rpc.request_schema),
-                        "example": EXAMPLES[_rpc.path],
+                        "example": EXAMPLES[_rpc.path.replace("/v3/kv/lease/", "/v3/lease/")],
                     }
                 },
             },

@@ -10,6 +10,7 @@ one twice or skips one.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import time
 from collections.abc import Callable
@@ -20,12 +21,14 @@ from app import errors
 from app.config import ETCD_SERVER_VERSION, ServerConfig
 from app.server import validate
 from app.server.apply import Applier, execute_range, is_read_only
+from app.server.leases import LeaseKeeper
 from app.server.membership import Member, cluster_id, member_id
 from app.server.replication import ReplicationLog, make_log
 from app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
 from storage.backend import Backend, RocksBatch
 from storage.errors import StorageError
-from storage.mvcc.store import MVCCStore, RangeOptions, decode_int, encode_int
+from storage.lease import MAX_LEASE_TTL, Lessor
+from storage.mvcc.store import MVCCStore, RangeOptions, WriteTxn, decode_int, encode_int
 from storage.mvcc.watch import WatchHub
 
 log = logging.getLogger("keyraft.server")
@@ -60,7 +63,10 @@ class EtcdServer:
         self.config = config
         self.backend = Backend(config.kv_dir)
         self.store = MVCCStore(self.backend)
-        self.applier = Applier(self.store, self._lease_exists)
+        self.lessor = Lessor()
+        self._restore_leases()
+        self.applier = Applier(self.store, self.lessor.exists)
+        self.leases = LeaseKeeper(self, self.lessor)
         peer_urls = config.initial_advertise_peer_urls
         self.member = Member(
             member_id(peer_urls, config.initial_cluster_token),
@@ -113,9 +119,11 @@ class EtcdServer:
 
     async def start(self) -> None:
         await self.log.start()
+        await self.leases.start()
 
     async def stop(self) -> None:
         self._stopped = True
+        await self.leases.stop()
         await self.log.stop()
         self.backend.sync()
         self.backend.close()
@@ -178,6 +186,72 @@ class EtcdServer:
             return run()
         except StorageError as error:
             raise errors.from_storage(error) from None
+
+    # ---- leases ------------------------------------------------------------------------
+
+    @property
+    def min_lease_ttl(self) -> int:
+        """etcd's minLeaseTTL: 1.5 election timeouts counted in whole ticks
+        ((3 * electionTicks) / 2 heartbeats), rounded up to whole seconds."""
+        heartbeat = self.config.heartbeat_interval_ms
+        ticks = self.config.election_timeout_ms // heartbeat
+        return -(-(3 * ticks // 2) * heartbeat // 1000)
+
+    async def lease_grant(self, request: dict) -> dict:
+        ttl = request.get("TTL", 0)
+        if ttl > MAX_LEASE_TTL:
+            raise errors.lease_ttl_too_large()
+        lease_id = request.get("ID", 0) or _new_lease_id()
+        return await self._propose(
+            "lease_grant", {"ID": lease_id, "TTL": max(ttl, self.min_lease_ttl)}
+        )
+
+    async def lease_revoke(self, request: dict) -> dict:
+        return await self._propose("lease_revoke", {"ID": request.get("ID", 0)})
+
+    async def lease_keep_alive(self, request: dict, forwarded: bool = False) -> dict:
+        lease_id = request.get("ID", 0)
+        ttl = await self.leases.keep_alive(lease_id, forwarded)
+        return {"header": self.header(), "ID": lease_id, "TTL": ttl}
+
+    async def lease_time_to_live(self, request: dict) -> dict:
+        """Only the leader knows how long a lease has left: followers ask it."""
+        if not self.leases.leading:
+            answer = await self.leases.forward("/v3/lease/timetolive", request)
+            revision = int(answer.get("header", {}).get("revision", 0))
+            answer["header"] = self.header(revision)
+            return answer
+        lease_id = request.get("ID", 0)
+        lease = self.lessor.time_to_live(lease_id)
+        if lease is None:
+            return {"header": self.header(), "ID": lease_id, "TTL": -1}
+        response = {
+            "header": self.header(),
+            "ID": lease_id,
+            "TTL": self.lessor.remaining_seconds(lease),
+            "grantedTTL": lease.ttl,
+        }
+        if request.get("keys"):
+            response["keys"] = sorted(lease.keys)
+        return response
+
+    def lease_leases(self, request: dict) -> dict:
+        leases = [{"ID": lease.id} for lease in self.lessor.by_expiry()]
+        return {"header": self.header(), "leases": leases}
+
+    async def wait_for_leader(self) -> None:
+        await self.log.wait_for_leader()
+
+    async def propose_internal(self, kind: str, request: dict) -> dict:
+        return await self._propose(kind, request)
+
+    def _restore_leases(self) -> None:
+        live = (
+            (key, history.lease)
+            for key, history in self.store.index.scan(b"", None, True)
+            if history.live and history.lease
+        )
+        self.lessor.restore(self.backend, live)
 
     # ---- maintenance -------------------------------------------------------------------
 
@@ -253,20 +327,33 @@ class EtcdServer:
                 return {"header": self.header(self.store.current_revision)}
             txn = self.store.write(self._annotate)
             try:
-                if kind == "put":
-                    response = self.applier.put(request, txn)
-                elif kind == "delete_range":
-                    response = self.applier.delete_range(request, txn)
-                else:
-                    response = self.applier.write_txn(request, txn)
+                response = self._apply_write(kind, request, txn)
             finally:
-                txn.end()
+                for change in txn.end():
+                    self.lessor.key_changed(change.kv.key, change.kv.lease)
             response["header"] = self.header(self.store.current_revision)
             return response
         except errors.EtcdError as error:
             return error
         except StorageError as error:
             return errors.from_storage(error)
+
+    def _apply_write(self, kind: str, request: dict, txn: WriteTxn) -> dict:
+        if kind == "put":
+            return self.applier.put(request, txn)
+        if kind == "delete_range":
+            return self.applier.delete_range(request, txn)
+        if kind == "txn":
+            return self.applier.write_txn(request, txn)
+        if kind == "lease_grant":
+            lease = self.lessor.grant(request["ID"], request["TTL"], txn.batch)
+            return {"header": {}, "ID": lease.id, "TTL": lease.ttl}
+        if kind == "lease_revoke":
+            # Every attached key goes in this one transaction: one revision for all.
+            for key in self.lessor.revoke(request["ID"], txn.batch):
+                txn.delete_range(key, None)
+            return {}
+        raise errors.EtcdError(13, f"etcdserver: unknown request kind {kind!r}")
 
     def restore_from(self, dump: list) -> None:
         """Replace the whole state with a snapshot received from the leader."""
@@ -285,9 +372,13 @@ class EtcdServer:
         listeners = self.store.listeners
         self.store = MVCCStore(backend)
         self.store.listeners = listeners
-        self.applier = Applier(self.store, self._lease_exists)
+        self._restore_leases()
+        self.applier = Applier(self.store, self.lessor.exists)
         self.watch_hub.desync_all()
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
-    def _lease_exists(self, lease_id: int) -> bool:
-        return False
+
+def _new_lease_id() -> int:
+    """A random positive int64: chosen by the proposer and carried in the proposal, so
+    every member applies the same ID."""
+    return int.from_bytes(os.urandom(8), "big") >> 1 or 1

@@ -20,7 +20,7 @@ import msgpack
 
 from app import errors
 from raft.driver import RaftDriver
-from raft.messages import NO_LEADER, Entry, ReadState, SoftState
+from raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
 from raft.peer_transport import PeerReceiver, PeerTransport
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class ReplicationLog(Protocol):
     async def stop(self) -> None: ...
     async def propose(self, kind: str, request: dict) -> dict: ...
     async def read_barrier(self) -> None: ...
+    async def wait_for_leader(self) -> None: ...
     def read_revision(self) -> int: ...
     def has_leader(self) -> bool: ...
 
@@ -134,6 +135,9 @@ class RaftLog:
 
     def read_revision(self) -> int:
         return self.server.store.current_revision
+
+    async def wait_for_leader(self) -> None:
+        await self._wait_for_leader(time.monotonic() + self.leader_wait)
 
     async def _wait_for_leader(self, deadline: float) -> None:
         while self.leader == NO_LEADER:
@@ -253,6 +257,7 @@ class RaftLog:
             log.info("leader is now %x (term %d)", soft_state.leader, term)
         self.leader = soft_state.leader
         self.term = term
+        self.server.leases.set_leading(soft_state.role == StateRole.LEADER)
         self.commit_index = self.driver.commit
         if self.leader != NO_LEADER:
             self._leader_known.set()

@@ -276,6 +276,11 @@ class WriteTxn:
             return len(doomed), main
         return 0, self.begin_revision
 
+    @property
+    def batch(self) -> RocksBatch:
+        """The batch this transaction writes, for caller data that must land with it."""
+        return self._batch
+
     def put_raw(self, family: str, key: bytes, value: bytes) -> None:
         """Write caller data outside the MVCC keyspace, atomically with this transaction."""
         self._batch.put(family, key, value)

@@ -32,6 +32,14 @@ REQUESTS = [
     ("/v3beta/kv/range", b'{"key":"YQ=="}'),
     ("/v3/maintenance/alarm", b"{}"),
     ("/v3/cluster/member/list", b"{}"),
+    ("/v3/lease/grant", b'{"ID":42,"TTL":600}'),
+    ("/v3/lease/grant", b'{"ID":42,"TTL":600}'),
+    ("/v3/kv/put", b'{"key":"YQ==","lease":42}'),
+    ("/v3/lease/timetolive", b'{"ID":42,"keys":true}'),
+    ("/v3/kv/lease/leases", b"{}"),
+    ("/v3/lease/keepalive", b'{"ID":42}{"ID":43}'),
+    ("/v3/lease/revoke", b'{"ID":42}'),
+    ("/v3/kv/lease/revoke", b'{"ID":42}'),
 ]
 
 

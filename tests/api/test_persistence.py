@@ -105,3 +105,27 @@ def test_data_dir_of_another_member_is_refused(tmp_path: Path) -> None:
         assert "belongs to member" in str(error)
     finally:
         other.stop()
+
+
+def test_restart_keeps_leases_and_their_keys(tmp_path: Path) -> None:
+    member = keyraft_member(tmp_path)
+    member.start()
+    try:
+        with httpx.Client(timeout=10) as client:
+            url = member.client_url
+            for lease in (11, 12):
+                _post(client, url, "/v3/lease/grant", {"ID": lease, "TTL": 600})
+            _post(client, url, "/v3/kv/put", {"key": b64("a"), "value": b64("1"), "lease": 11})
+            _post(client, url, "/v3/kv/put", {"key": b64("b"), "value": b64("1"), "lease": 11})
+            _post(client, url, "/v3/kv/put", {"key": b64("b"), "value": b64("2")})  # detached
+            _post(client, url, "/v3/lease/revoke", {"ID": 12})
+            member.stop()
+            member.start()
+            assert _post(client, url, "/v3/lease/leases", {})["leases"] == [{"ID": "11"}]
+            ttl = _post(client, url, "/v3/lease/timetolive", {"ID": 11, "keys": True})
+            assert (ttl["grantedTTL"], ttl["keys"]) == ("600", [b64("a")])
+            assert _post(client, url, "/v3/lease/revoke", {"ID": 11})["status"] == 200
+            keys = _post(client, url, "/v3/kv/range", {"key": "AA==", "range_end": "AA=="})
+            assert [kv["key"] for kv in keys["kvs"]] == [b64("b")]
+    finally:
+        member.stop()

@@ -183,7 +183,12 @@ def test_member_with_a_torn_log_tail_recovers_and_catches_up(cluster_factory, da
 def test_peer_port_refuses_another_clusters_connections(cluster_factory) -> None:
     members = cluster_factory(3)
     peer_url = members[0].command[members[0].command.index("--listen-peer-urls") + 1]
-    answer = httpx.post(peer_url + "/raft/stream", content=b"", headers={"x-keyraft-cluster-id": "12345"})
+    answer = httpx.post(
+        peer_url + "/raft/stream", content=b"", headers={"x-keyraft-cluster-id": "12345"}
+    )
     assert answer.status_code == 412
     assert "cluster ID mismatch" in answer.text
-    assert post(members[0], "/v3/kv/put", {"key": b64("still"), "value": b64("fine")}).status_code == 200
+    assert (
+        post(members[0], "/v3/kv/put", {"key": b64("still"), "value": b64("fine")}).status_code
+        == 200
+    )
