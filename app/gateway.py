@@ -6,8 +6,8 @@ alike, so both answer byte for byte the same.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from app import codec, errors
@@ -25,57 +25,9 @@ class Rpc:
     path: str
     request_schema: str
     response_schema: str
-    call: Callable[[EtcdServer, dict], Awaitable[dict] | dict]
+    method: str  # the EtcdServer method serving it (sync or async)
     summary: str
     tag: str
-
-
-async def _range(server: EtcdServer, request: dict) -> dict:
-    return await server.range(request)
-
-
-async def _put(server: EtcdServer, request: dict) -> dict:
-    return await server.put(request)
-
-
-async def _delete(server: EtcdServer, request: dict) -> dict:
-    return await server.delete_range(request)
-
-
-async def _txn(server: EtcdServer, request: dict) -> dict:
-    return await server.txn(request)
-
-
-async def _compact(server: EtcdServer, request: dict) -> dict:
-    return await server.compact(request)
-
-
-async def _status(server: EtcdServer, request: dict) -> dict:
-    return server.status()
-
-
-async def _member_list(server: EtcdServer, request: dict) -> dict:
-    return server.member_list()
-
-
-async def _alarm(server: EtcdServer, request: dict) -> dict:
-    return server.alarm(request)
-
-
-async def _lease_grant(server: EtcdServer, request: dict) -> dict:
-    return await server.lease_grant(request)
-
-
-async def _lease_revoke(server: EtcdServer, request: dict) -> dict:
-    return await server.lease_revoke(request)
-
-
-async def _lease_time_to_live(server: EtcdServer, request: dict) -> dict:
-    return await server.lease_time_to_live(request)
-
-
-async def _lease_leases(server: EtcdServer, request: dict) -> dict:
-    return server.lease_leases(request)
 
 
 def _with_alias(rpc: Rpc, alias: str) -> tuple[Rpc, Rpc]:
@@ -88,7 +40,7 @@ _LEASE_RPCS = (
         "/v3/lease/grant",
         "etcdserverpbLeaseGrantRequest",
         "etcdserverpbLeaseGrantResponse",
-        _lease_grant,
+        "lease_grant",
         "Grant a lease",
         "Lease",
     ),
@@ -97,7 +49,7 @@ _LEASE_RPCS = (
             "/v3/lease/revoke",
             "etcdserverpbLeaseRevokeRequest",
             "etcdserverpbLeaseRevokeResponse",
-            _lease_revoke,
+            "lease_revoke",
             "Revoke a lease and delete its keys",
             "Lease",
         ),
@@ -108,7 +60,7 @@ _LEASE_RPCS = (
             "/v3/lease/timetolive",
             "etcdserverpbLeaseTimeToLiveRequest",
             "etcdserverpbLeaseTimeToLiveResponse",
-            _lease_time_to_live,
+            "lease_time_to_live",
             "How long a lease has left",
             "Lease",
         ),
@@ -119,7 +71,7 @@ _LEASE_RPCS = (
             "/v3/lease/leases",
             "etcdserverpbLeaseLeasesRequest",
             "etcdserverpbLeaseLeasesResponse",
-            _lease_leases,
+            "lease_leases",
             "List leases",
             "Lease",
         ),
@@ -134,7 +86,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/range",
             "etcdserverpbRangeRequest",
             "etcdserverpbRangeResponse",
-            _range,
+            "range",
             "Get keys in a range",
             "KV",
         ),
@@ -142,7 +94,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/put",
             "etcdserverpbPutRequest",
             "etcdserverpbPutResponse",
-            _put,
+            "put",
             "Put a key",
             "KV",
         ),
@@ -150,7 +102,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/deleterange",
             "etcdserverpbDeleteRangeRequest",
             "etcdserverpbDeleteRangeResponse",
-            _delete,
+            "delete_range",
             "Delete keys in a range",
             "KV",
         ),
@@ -158,7 +110,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/txn",
             "etcdserverpbTxnRequest",
             "etcdserverpbTxnResponse",
-            _txn,
+            "txn",
             "Run a transaction",
             "KV",
         ),
@@ -166,7 +118,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/compaction",
             "etcdserverpbCompactionRequest",
             "etcdserverpbCompactionResponse",
-            _compact,
+            "compact",
             "Compact the key-value history",
             "KV",
         ),
@@ -174,7 +126,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/maintenance/status",
             "etcdserverpbStatusRequest",
             "etcdserverpbStatusResponse",
-            _status,
+            "status",
             "Status of this member",
             "Maintenance",
         ),
@@ -182,7 +134,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/maintenance/alarm",
             "etcdserverpbAlarmRequest",
             "etcdserverpbAlarmResponse",
-            _alarm,
+            "alarm",
             "List, raise or clear alarms",
             "Maintenance",
         ),
@@ -190,7 +142,7 @@ RPCS: dict[str, Rpc] = {
             "/v3/cluster/member/list",
             "etcdserverpbMemberListRequest",
             "etcdserverpbMemberListResponse",
-            _member_list,
+            "member_list",
             "List the members",
             "Cluster",
         ),
@@ -214,7 +166,9 @@ async def dispatch(server: EtcdServer, rpc: Rpc, body: bytes) -> tuple[int, byte
         size = encoded_size(request)
         if size > limit:
             raise errors.message_too_large(size, limit)
-        response = await rpc.call(server, request)
+        response = getattr(server, rpc.method)(request)
+        if inspect.isawaitable(response):
+            response = await response
         return 200, codec.encode(response)
     except errors.EtcdError as error:
         return error.http_status, codec.encode_error(error)

@@ -255,7 +255,7 @@ class EtcdServer:
 
     # ---- maintenance -------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self, request: dict | None = None) -> dict:
         return {
             "header": self.header(),
             "version": ETCD_SERVER_VERSION,
@@ -267,7 +267,7 @@ class EtcdServer:
             "dbSizeInUse": self.backend.live_bytes(),
         }
 
-    def member_list(self) -> dict:
+    def member_list(self, request: dict | None = None) -> dict:
         header = self.header()
         del header["revision"]
         members = []
