@@ -131,24 +131,7 @@ def _urls(value: str) -> list[str]:
 )
 def main(**flags: object) -> None:
     """keyraft: an etcd v3 compatible, strongly consistent key-value store."""
-    config = ServerConfig(
-        name=str(flags["name"]),
-        data_dir=str(flags["data_dir"]),
-        listen_client_urls=_urls(str(flags["listen_client_urls"])),
-        advertise_client_urls=_urls(str(flags["advertise_client_urls"])),
-        listen_peer_urls=_urls(str(flags["listen_peer_urls"])),
-        initial_advertise_peer_urls=_urls(str(flags["initial_advertise_peer_urls"])),
-        initial_cluster=str(flags["initial_cluster"]),
-        initial_cluster_token=str(flags["initial_cluster_token"]),
-        initial_cluster_state=str(flags["initial_cluster_state"]),
-        max_request_bytes=int(flags["max_request_bytes"]),  # type: ignore[arg-type]
-        quota_backend_bytes=int(flags["quota_backend_bytes"]),  # type: ignore[arg-type]
-        max_txn_ops=int(flags["max_txn_ops"]),  # type: ignore[arg-type]
-        heartbeat_interval_ms=int(flags["heartbeat_interval"]),  # type: ignore[arg-type]
-        election_timeout_ms=int(flags["election_timeout"]),  # type: ignore[arg-type]
-        snapshot_count=int(flags["snapshot_count"]),  # type: ignore[arg-type]
-        log_level=str(flags["log_level"]),
-    )
+    config = config_from_flags(flags)
     try:
         validate(config)
     except ConfigError as error:
@@ -171,6 +154,26 @@ def main(**flags: object) -> None:
         uvloop.run(_serve(config, sockets, peer_sockets))
     except ImportError:  # uvloop is optional: plain asyncio serves too, slower
         asyncio.run(_serve(config, sockets, peer_sockets))
+
+
+_URL_FLAGS = (
+    "listen_client_urls",
+    "advertise_client_urls",
+    "listen_peer_urls",
+    "initial_advertise_peer_urls",
+)
+_RENAMED = {
+    "heartbeat_interval": "heartbeat_interval_ms",
+    "election_timeout": "election_timeout_ms",
+}
+
+
+def config_from_flags(flags: dict) -> ServerConfig:
+    """The configuration a command line (or KEYRAFT_* environment) asks for."""
+    values = {_RENAMED.get(name, name): value for name, value in flags.items()}
+    for name in _URL_FLAGS:
+        values[name] = _urls(str(values[name]))
+    return ServerConfig(**values)
 
 
 def _bind(flag: str, url: str) -> socket.socket:
