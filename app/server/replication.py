@@ -63,7 +63,11 @@ class RaftLog:
         self._applied_changed = asyncio.Event()
         self._read_batch: list[asyncio.Future] = []
         self._reads_in_flight: dict[bytes, list[asyncio.Future]] = {}
-        self._read_contexts = itertools.count(1)
+        # A ReadIndex context must be unique among every member's pending reads: the
+        # leader keeps one entry per context and ignores a duplicate, so two members
+        # counting from the same start would starve each other's reads until timeout.
+        self._read_contexts = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
+        self._read_prefix = server.member.id.to_bytes(8, "big")
         self._pending_indexes: dict[bytes, int] = {}
         self._read_task: asyncio.Task | None = None
         self._publish_task: asyncio.Task | None = None
@@ -171,7 +175,7 @@ class RaftLog:
         """Issue one ReadIndex for every read queued so far, until none are left."""
         while self._read_batch:
             batch, self._read_batch = self._read_batch, []
-            context = next(self._read_contexts).to_bytes(8, "big")
+            context = self._read_prefix + next(self._read_contexts).to_bytes(8, "big")
             deadline = time.monotonic() + self.request_timeout
             try:
                 while True:
