@@ -47,6 +47,7 @@ class Report:
     linearizability: Result | None = None
     problems: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    history: History | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,6 +110,7 @@ def run(config: Config) -> Report:
     finally:
         stop.set()
         cluster.stop()
+    report.history = history
     report.counts = history.counts()
     checking = time.monotonic()
     report.linearizability = check(history.snapshot())

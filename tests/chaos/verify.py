@@ -93,14 +93,14 @@ def final_reads(cluster: Cluster, history: History, keys: list[str]) -> list[str
     return problems
 
 
-def lost_writes(member: Member, history: History, workers: int = 8) -> list[str]:
+def lost_writes(member: Member, history: History, workers: int = 4) -> list[str]:
     """Every acknowledged write must be in the store at the revision it was given."""
 
     def check(item: tuple[str, str, int]) -> str | None:
         key, value, revision = item
         body = {"key": b64(key), "revision": revision, "serializable": True}
         try:
-            answer = httpx.post(member.client_url + "/v3/kv/range", json=body, timeout=10).json()
+            answer = client.post(member.client_url + "/v3/kv/range", json=body).json()
         except (httpx.HTTPError, ValueError) as error:
             return f"read of {key!r} at revision {revision} failed: {error}"
         kvs = answer.get("kvs") or [{}]
@@ -112,5 +112,9 @@ def lost_writes(member: Member, history: History, workers: int = 8) -> list[str]
             )
         return None
 
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    limits = httpx.Limits(max_connections=workers)
+    with (
+        httpx.Client(timeout=10, limits=limits) as client,
+        concurrent.futures.ThreadPoolExecutor(workers) as pool,
+    ):
         return [problem for problem in pool.map(check, history.acknowledged) if problem]
