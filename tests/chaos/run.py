@@ -38,6 +38,19 @@ class Config:
     serializable: bool = False
     workdir: Path | None = None
 
+    def command_line(self) -> str:
+        """The command that repeats this run's schedule."""
+        words = [
+            "python -m tests.chaos.run",
+            f"--seed {self.seed} --duration {self.duration:g} --nodes {self.nodes}",
+            f"--kind {self.kind} --clients {self.clients} --keys {self.keys}",
+        ]
+        if self.faults != FAULT_KINDS:
+            words.append(f"--faults {','.join(self.faults)}")
+        if self.serializable:
+            words.append("--serializable")
+        return " ".join(words)
+
 
 @dataclass
 class Report:
@@ -70,8 +83,7 @@ class Report:
         lines.extend("  " + problem for problem in self.problems)
         lines.append("timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()))
         verdict = "PASS" if self.ok else "FAIL"
-        lines.append(f"{verdict}  (reproduce: python -m tests.chaos.run --seed {config.seed} ")
-        lines[-1] += f"--duration {config.duration:g} --nodes {config.nodes} --kind {config.kind})"
+        lines.append(f"{verdict}  (reproduce: {config.command_line()})")
         return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.chaos.checker import PUT, Verdict, check
 from tests.chaos.harness import make_cluster
 from tests.chaos.history import History
+from tests.chaos.run import Config, run
 from tests.chaos.workload import Client
 
 
@@ -44,3 +45,18 @@ def test_serializable_reads_from_a_partitioned_member_are_flagged(tmp_path: Path
     assert result.verdict is Verdict.NOT_LINEARIZABLE, result.summary()
     assert result.failing is not None and result.failing.key == "k"
     assert repr(writes[0].value) in result.failing.explanation
+
+
+def test_a_chaos_run_with_serializable_reads_under_partitions_is_flagged(
+    tmp_path: Path,
+) -> None:
+    """The same runner as `make chaos`, only with stale reads allowed: it must fail."""
+    config = Config(
+        seed=4, duration=15, nodes=3, faults=("partition",), serializable=True, workdir=tmp_path
+    )
+    report = run(config)
+    assert report.faults, report.render()
+    assert report.linearizability is not None
+    assert report.linearizability.verdict is Verdict.NOT_LINEARIZABLE, report.render()
+    assert not report.ok
+    assert "--serializable" in report.render()
