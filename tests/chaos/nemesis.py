@@ -3,14 +3,19 @@
 Kinds: `kill` (kill -9, restart on the same data dir), `pause` (SIGSTOP the leader,
 SIGCONT), `partition` (cut a minority, often the leader, from the rest through the peer
 proxy), `torn-wal` (kill -9, append half a record to the newest WAL segment, restart:
-the member must repair the tail and lose nothing acknowledged). The schedule's sleeps
+the member must repair the tail and lose nothing acknowledged), `disk-full` (cap the
+member's file sizes with RLIMIT_FSIZE a little above its largest file: its writes fail
+as on a full disk; it must stop rather than go on half-alive, and come back after a
+restart). The schedule's sleeps
 are the schedule itself; everything else polls with deadlines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import resource
 import signal
 import struct
 import threading
@@ -20,7 +25,8 @@ from dataclasses import dataclass, field
 from tests.chaos.harness import Cluster, wal_files
 from tests.support.servers import Member
 
-FAULT_KINDS = ("kill", "pause", "partition", "torn-wal")
+FAULT_KINDS = ("kill", "pause", "partition", "torn-wal", "disk-full")
+DISK_HEADROOM_BYTES = 4096
 RESTART_TIMEOUT_S = 60.0
 
 
@@ -123,6 +129,23 @@ class Nemesis:
             if segments:
                 fault.note = tear(segments[-1], self.rng)
         stop.wait(hold)
+        member.start(RESTART_TIMEOUT_S)
+
+    def _disk_full(self, fault: Fault, hold: float, stop: threading.Event) -> None:
+        member = self._victim()
+        fault.targets = [member.name]
+        files = [path for path in member.data_dir.rglob("*") if path.is_file()]
+        limit = max((path.stat().st_size for path in files), default=0) + DISK_HEADROOM_BYTES
+        unlimited = resource.RLIM_INFINITY
+        resource.prlimit(member.pid, resource.RLIMIT_FSIZE, (limit, unlimited))
+        fault.note = f"files capped at {limit} bytes"
+        stop.wait(hold)
+        if member.process is not None and member.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                resource.prlimit(member.pid, resource.RLIMIT_FSIZE, (unlimited, unlimited))
+            return
+        fault.note += f", member exited with {member.process.returncode}; restarted"
+        member.process = None
         member.start(RESTART_TIMEOUT_S)
 
     def _pause(self, fault: Fault, hold: float, stop: threading.Event) -> None:
