@@ -18,6 +18,7 @@ import httpx
 
 from tests.chaos.harness import b64, make_cluster, unb64
 from tests.chaos.verify import ALL, wait_converged
+from tests.support.servers import Member
 
 RESTART_TIMEOUT_S = 60.0
 
@@ -33,7 +34,7 @@ class CrashReport:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-def _writer(number: int, members: list, report: CrashReport, stop: threading.Event) -> None:
+def _writer(number: int, members: list[Member], report: CrashReport, stop: threading.Event) -> None:
     rng = random.Random(number)
     with httpx.Client(timeout=3) as client:
         sequence = 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.chaos.checker import Result, Verdict, check
-from tests.chaos.harness import KINDS, make_cluster
+from tests.chaos.harness import KINDS, Cluster, make_cluster
 from tests.chaos.history import History, revision_regressions
 from tests.chaos.nemesis import FAULT_KINDS, Fault, Nemesis
 from tests.chaos.verify import final_reads, lost_writes, wait_converged
@@ -79,6 +79,10 @@ class Report:
         ]
         if self.linearizability is not None:
             lines.append("linearizability: " + self.linearizability.summary())
+            lines.extend(
+                f"  {item.key}: {item.verdict.value} ({item.operations} ops, {item.steps} steps)"
+                for item in self.linearizability.keys
+            )
         lines.append("problems: " + ("none" if not self.problems else ""))
         lines.extend("  " + problem for problem in self.problems)
         lines.append("timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()))
@@ -130,7 +134,7 @@ def run(config: Config) -> Report:
     return report
 
 
-def _after_healing(cluster, history: History, keys: list[str], report: Report) -> None:  # noqa: ANN001
+def _after_healing(cluster: Cluster, history: History, keys: list[str], report: Report) -> None:
     healing = time.monotonic()
     cluster.wait_leader(timeout=60)
     report.problems.extend(final_reads(cluster, history, keys))

@@ -52,7 +52,7 @@ def test_a_chaos_run_with_serializable_reads_under_partitions_is_flagged(
 ) -> None:
     """The same runner as `make chaos`, only with stale reads allowed: it must fail."""
     config = Config(
-        seed=4, duration=15, nodes=3, faults=("partition",), serializable=True, workdir=tmp_path
+        seed=4, duration=10, nodes=3, faults=("partition",), serializable=True, workdir=tmp_path
     )
     report = run(config)
     assert report.faults, report.render()

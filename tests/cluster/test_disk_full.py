@@ -13,9 +13,10 @@ import time
 import httpx
 
 from tests.cluster.conftest import b64, leader_of, post, wait_for
+from tests.support.servers import Member
 
 
-def _count(member, serializable: bool = True) -> int:  # noqa: ANN001
+def _count(member: Member, serializable: bool = True) -> int:
     body = {"key": b64("d/"), "range_end": b64("d0"), "count_only": True}
     body["serializable"] = serializable
     return int(post(member, "/v3/kv/range", body, timeout=5).json().get("count", 0))
