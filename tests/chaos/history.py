@@ -72,6 +72,17 @@ class History:
         }
 
 
+def timeline(history: History, bucket: float = 5.0) -> list[int]:
+    """Determinate operations completed per `bucket` seconds: where the cluster stalled."""
+    counts: list[int] = []
+    for operation in history.snapshot():
+        if operation.known and operation.client >= 0:
+            slot = int(operation.complete // bucket)
+            counts.extend([0] * (slot + 1 - len(counts)))
+            counts[slot] += 1
+    return counts
+
+
 def revision_regressions(history: History) -> list[str]:
     """Places where a client saw the revision go backwards between its own operations."""
     problems = []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.chaos.checker import Result, Verdict, check
 from tests.chaos.harness import KINDS, Cluster, make_cluster
-from tests.chaos.history import History, revision_regressions
+from tests.chaos.history import History, revision_regressions, timeline
 from tests.chaos.nemesis import FAULT_KINDS, Fault, Nemesis
 from tests.chaos.verify import final_reads, lost_writes, wait_converged
 from tests.chaos.workload import run_clients
@@ -61,6 +61,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     history: History | None = None
+    timeline: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +75,7 @@ class Report:
             f"{config.duration:.0f}s, {config.clients} clients on {config.keys} keys"
             + (", serializable reads" if config.serializable else ""),
             "ops: " + ", ".join(f"{name} {count}" for name, count in self.counts.items()),
+            "completed per 5 s: " + " ".join(str(count) for count in self.timeline),
             f"faults ({len(self.faults)}):",
             *("  " + fault.describe() for fault in self.faults),
         ]
@@ -127,6 +129,7 @@ def run(config: Config) -> Report:
         stop.set()
         cluster.stop()
     report.history = history
+    report.timeline = timeline(history)
     report.counts = history.counts()
     checking = time.monotonic()
     report.linearizability = check(history.snapshot())
