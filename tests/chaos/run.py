@@ -125,6 +125,8 @@ def run(config: Config) -> Report:
         report.problems.extend(nemesis.errors)
         report.seconds["traffic"] = time.monotonic() - started - report.seconds["start"]
         _after_healing(cluster, history, keys, report)
+    except Exception as error:  # noqa: BLE001 - a cluster that never recovers is a finding
+        report.problems.append(f"run aborted: {type(error).__name__}: {error}")
     finally:
         stop.set()
         cluster.stop()
