@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 10000
 NAME ?= default
 
-.PHONY: run test install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft cluster clean
+DURATION ?= 300
+NODES ?= 3
+SEED ?= 1
+
+.PHONY: chaos run test install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +54,11 @@ openapi: $(STAMP)
 # A local 3-member cluster (etcd's Procfile ports); Ctrl-C stops all three.
 cluster: $(STAMP)
 	$(PY) deploy/local_cluster.py --size 3
+
+# A longer fault-injection run with the linearizability checker (the default test run has
+# a 60 s one): make chaos SEED=7 DURATION=600 NODES=5
+chaos: $(STAMP) etcd
+	$(PY) -m tests.chaos.run --seed $(SEED) --duration $(DURATION) --nodes $(NODES)
 
 simulate: $(STAMP)
 	$(PY) -m tests.raft.simulate --seeds $(SEEDS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from typing import Protocol
 
@@ -134,6 +135,8 @@ class RaftDriver:
             asyncio.create_task(self._ticker(), name="raft-ticker"),
             asyncio.create_task(self._ready_loop(), name="raft-ready"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(_stop_process_on_failure)
         self._wakeup.set()
 
     async def stop(self) -> None:
@@ -279,3 +282,17 @@ class RaftDriver:
         kept = self.storage.entries(compact_to + 1, self.storage.last_index() + 1)
         await asyncio.to_thread(self.wal.rewrite, snapshot, self.storage.hard_state, kept)
         log.info("snapshot at %d, log compacted to %d", applied, compact_to)
+
+
+def _stop_process_on_failure(task: asyncio.Task) -> None:
+    """A Raft loop that failed (a WAL write hit a full disk, an apply raised) ends the process.
+
+    Raft assumes crash-stop: a member that can no longer persist or apply must not keep
+    running, or it lingers as a member that answers clients but never advances. Exiting
+    is what etcd does (it panics); a restart repairs the torn WAL tail and catches up.
+    """
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical("%s failed, stopping the member", task.get_name(), exc_info=task.exception())
+    logging.shutdown()
+    os._exit(1)

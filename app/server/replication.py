@@ -31,6 +31,7 @@ log = logging.getLogger("keyraft.replication")
 SNAPSHOT_FAMILIES = ("kv", "meta", "lease", "cluster")
 LOG_COMPACTION_ENTRIES = 10_000
 CATCH_UP_ENTRIES = 5_000
+READ_RETRY_S = 0.5  # etcd's readIndexRetryTime
 
 
 class ReplicationLog(Protocol):
@@ -66,7 +67,11 @@ class RaftLog:
         self._applied_changed = asyncio.Event()
         self._read_batch: list[asyncio.Future] = []
         self._reads_in_flight: dict[bytes, list[asyncio.Future]] = {}
-        self._read_contexts = itertools.count(1)
+        # A ReadIndex context must be unique among every member's pending reads: the
+        # leader keeps one entry per context and ignores a duplicate, so two members
+        # counting from the same start would starve each other's reads until timeout.
+        self._read_contexts = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
+        self._read_prefix = server.member.id.to_bytes(8, "big")
         self._pending_indexes: dict[bytes, int] = {}
         self._read_task: asyncio.Task | None = None
         self._publish_task: asyncio.Task | None = None
@@ -177,34 +182,52 @@ class RaftLog:
             raise errors.request_timed_out() from None
 
     async def _read_rounds(self) -> None:
-        """Issue one ReadIndex for every read queued so far, until none are left."""
+        """Issue one ReadIndex for every read queued so far, until none are left.
+
+        A ReadIndex request can be lost (the leader died, a peer stream broke); like etcd,
+        ask again under a fresh context every READ_RETRY_S until one is answered. Any
+        answer releases the batch: every context was issued after its reads arrived.
+        """
         while self._read_batch:
             batch, self._read_batch = self._read_batch, []
-            context = next(self._read_contexts).to_bytes(8, "big")
             deadline = time.monotonic() + self.request_timeout
+            contexts: list[bytes] = []
             try:
-                while True:
-                    await self._wait_for_leader(deadline)
-                    self._reads_in_flight[context] = batch
-                    if self.driver.read_index(context):
+                while not all(future.done() for future in batch):
+                    if time.monotonic() >= deadline:
                         break
-                    await asyncio.sleep(0.05)
-                while context in self._reads_in_flight and time.monotonic() < deadline:
-                    self._applied_changed.clear()
-                    try:
-                        await asyncio.wait_for(
-                            self._applied_changed.wait(), deadline - time.monotonic()
-                        )
-                    except TimeoutError:
-                        break
+                    if not any(context in self._pending_indexes for context in contexts):
+                        await self._wait_for_leader(deadline)
+                        context = self._read_prefix + next(self._read_contexts).to_bytes(8, "big")
+                        self._reads_in_flight[context] = batch
+                        if not self.driver.read_index(context):
+                            self._reads_in_flight.pop(context, None)
+                            await asyncio.sleep(0.05)
+                            continue
+                        contexts.append(context)
+                    await self._wait_applied(batch, min(deadline, time.monotonic() + READ_RETRY_S))
             except errors.EtcdError as error:
                 for future in batch:
                     if not future.done():
                         future.set_exception(error)
-            self._reads_in_flight.pop(context, None)
+            for context in contexts:
+                self._reads_in_flight.pop(context, None)
+                self._pending_indexes.pop(context, None)
             for future in batch:
                 if not future.done():
                     future.set_exception(errors.request_timed_out())
+
+    async def _wait_applied(self, batch: list[asyncio.Future], until: float) -> None:
+        """Wait until `batch` is released or `until` passes, waking on every apply."""
+        while not all(future.done() for future in batch):
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return
+            self._applied_changed.clear()
+            try:
+                await asyncio.wait_for(self._applied_changed.wait(), remaining)
+            except TimeoutError:
+                return
 
     # ---- the state machine's side (called by the driver) ----------------------------------
 

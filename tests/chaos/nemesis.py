@@ -1,0 +1,195 @@
+"""Faults on a seeded schedule, one at a time: inject, hold, heal, pause, repeat.
+
+Kinds: `kill` (kill -9, restart on the same data dir), `pause` (SIGSTOP the leader,
+SIGCONT), `partition` (cut a minority, often the leader, from the rest through the peer
+proxy), `torn-wal` (kill -9, append half a record to the newest WAL segment, restart:
+the member must repair the tail and lose nothing acknowledged), `disk-full` (cap the
+member's file sizes with RLIMIT_FSIZE a little above its largest file: its writes fail
+as on a full disk; it must stop rather than go on half-alive, and come back after a
+restart). The schedule's sleeps
+are the schedule itself; everything else polls with deadlines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import resource
+import signal
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+from tests.chaos.harness import Cluster, wal_files
+from tests.support.servers import Member
+
+FAULT_KINDS = ("kill", "pause", "partition", "torn-wal", "disk-full")
+DISK_HEADROOM_BYTES = 4096
+RESTART_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Fault:
+    kind: str
+    targets: list[str]
+    start: float
+    end: float = 0.0
+    note: str = ""
+
+    def describe(self) -> str:
+        extra = f" ({self.note})" if self.note else ""
+        span = f"{self.start:6.1f}s-{self.end:6.1f}s"
+        return f"{span} {self.kind:<9} {','.join(self.targets)}{extra}"
+
+
+@dataclass
+class Nemesis:
+    cluster: Cluster
+    seed: int
+    kinds: tuple[str, ...] = FAULT_KINDS
+    hold: tuple[float, float] = (1.5, 4.0)
+    gap: tuple[float, float] = (1.0, 3.0)
+    faults: list[Fault] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(f"{self.seed}/nemesis")
+        self.origin = time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() - self.origin
+
+    def run(self, until: float, stop: threading.Event) -> None:
+        """Inject faults until `until` seconds (of this nemesis's clock) have passed.
+
+        Kinds come round in a shuffled cycle, so a run long enough for one cycle sees
+        every kind. Whatever happens, the cluster is healed before returning.
+        """
+        cycle: list[str] = []
+        try:
+            while not stop.wait(self.rng.uniform(*self.gap)):
+                hold = self.rng.uniform(*self.hold)
+                if self.now() + hold + 2 > until:
+                    break
+                if not cycle:
+                    cycle = list(self.kinds)
+                    self.rng.shuffle(cycle)
+                kind = cycle.pop()
+                fault = Fault(kind, [], self.now())
+                self.faults.append(fault)
+                getattr(self, "_" + kind.replace("-", "_"))(fault, hold, stop)
+                fault.end = self.now()
+        except Exception as error:  # noqa: BLE001 - reported, and the run fails on it
+            self.errors.append(f"nemesis: {type(error).__name__}: {error}")
+        finally:
+            self.heal()
+
+    def heal(self) -> None:
+        """Undo every fault: reconnect, resume, restart whoever is down."""
+        self.cluster.proxy.heal()
+        for member in self.cluster.members:
+            if member.process is not None and member.process.poll() is None:
+                os.kill(member.pid, signal.SIGCONT)
+        for member in self.cluster.members:
+            if member.process is None or member.process.poll() is not None:
+                member.process = None
+                try:
+                    member.start(RESTART_TIMEOUT_S)
+                except (RuntimeError, TimeoutError) as error:
+                    self.errors.append(f"restart of {member.name} failed: {error}")
+
+    # ---- fault kinds -----------------------------------------------------------------------
+
+    def _victim(self, prefer_leader: float = 0.5) -> Member:
+        if self.rng.random() < prefer_leader:
+            leader = self.cluster.leader()
+            if leader is not None:
+                return leader
+        return self.rng.choice(self.cluster.members)
+
+    def _kill(self, fault: Fault, hold: float, stop: threading.Event) -> None:
+        member = self._victim()
+        fault.targets = [member.name]
+        member.kill()
+        stop.wait(hold)
+        member.start(RESTART_TIMEOUT_S)
+
+    def _torn_wal(self, fault: Fault, hold: float, stop: threading.Event) -> None:
+        member = self._victim()
+        fault.targets = [member.name]
+        member.kill()
+        if self.cluster.kind != "keyraft":
+            # etcd preallocates its segments, so "the end of the file" is not the end of the
+            # log; for etcd this is a plain kill.
+            fault.note = "plain kill on etcd"
+        else:
+            segments = wal_files(member)
+            if segments:
+                fault.note = tear(segments[-1], self.rng)
+        stop.wait(hold)
+        member.start(RESTART_TIMEOUT_S)
+
+    def _disk_full(self, fault: Fault, hold: float, stop: threading.Event) -> None:
+        member = self._victim()
+        fault.targets = [member.name]
+        files = [path for path in member.data_dir.rglob("*") if path.is_file()]
+        limit = max((path.stat().st_size for path in files), default=0) + DISK_HEADROOM_BYTES
+        unlimited = resource.RLIM_INFINITY
+        resource.prlimit(member.pid, resource.RLIMIT_FSIZE, (limit, unlimited))
+        fault.note = f"files capped at {limit} bytes"
+        stop.wait(hold)
+        if member.process is not None and member.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                resource.prlimit(member.pid, resource.RLIMIT_FSIZE, (unlimited, unlimited))
+            return
+        fault.note += f", member exited with {member.process.returncode}; restarted"
+        member.process = None
+        member.start(RESTART_TIMEOUT_S)
+
+    def _pause(self, fault: Fault, hold: float, stop: threading.Event) -> None:
+        member = self._victim(prefer_leader=1.0)
+        fault.targets = [member.name]
+        os.kill(member.pid, signal.SIGSTOP)
+        try:
+            stop.wait(hold)
+        finally:
+            os.kill(member.pid, signal.SIGCONT)
+
+    def _partition(self, fault: Fault, hold: float, stop: threading.Event) -> None:
+        names = [member.name for member in self.cluster.members]
+        first = self._victim().name
+        minority_size = 1 if len(names) <= 3 else self.rng.choice([1, (len(names) - 1) // 2])
+        others = [name for name in names if name != first]
+        self.rng.shuffle(others)
+        minority = [first, *others[: minority_size - 1]]
+        majority = [name for name in names if name not in minority]
+        fault.targets = minority
+        fault.note = f"cut from {','.join(majority)}"
+        self.cluster.proxy.partition(minority, majority)
+        try:
+            stop.wait(hold)
+        finally:
+            self.cluster.proxy.heal()
+
+
+def tear(segment: os.PathLike, rng: random.Random) -> str:
+    """Append a record cut short (or with a bad checksum) to a keyraft WAL segment.
+
+    Only bytes after the last complete record are touched, so nothing fsynced is lost:
+    this is what a crash in the middle of an append leaves behind.
+    """
+    header = struct.Struct("<IIB")
+    if rng.random() < 0.5:
+        torn = header.pack(4096, 0xDEADBEEF, 1) + bytes(rng.randrange(256) for _ in range(100))
+        what = "half a record"
+    else:
+        payload = bytes(rng.randrange(256) for _ in range(64))
+        torn = header.pack(len(payload), 0xDEADBEEF, 1) + payload
+        what = "a record with a bad checksum"
+    with open(segment, "ab") as handle:
+        handle.write(torn)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return f"appended {what}, {len(torn)} bytes"
