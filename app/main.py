@@ -242,6 +242,7 @@ async def _serve(
         access_log=config.log_level == "debug",
         server_header=False,
         date_header=True,
+        proxy_headers=False,  # no proxy in front by default: do not trust X-Forwarded-*
         timeout_keep_alive=30,
         loop="uvloop",
         http="httptools",
