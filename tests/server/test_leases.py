@@ -49,8 +49,18 @@ class FakeServer:
 
 
 async def _settle() -> None:
+    """Let the expiry loop (checking every 1 ms here) run some 20 passes: what must *not*
+    happen cannot be polled for."""
     for _ in range(20):
         await asyncio.sleep(0.002)
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    """Poll for what must happen, with a deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.001)
 
 
 @pytest.mark.timeout(20)
@@ -73,12 +83,10 @@ def test_expiry_loop(monkeypatch: pytest.MonkeyPatch) -> None:
             await _settle()
             assert server.proposed == []
             clock.now += 0.2
-            await _settle()
-            assert server.proposed and set(server.proposed) == {1}  # failed and retried
-            assert len(server.proposed) > 1
+            await _until(lambda: len(server.proposed) > 1)
+            assert set(server.proposed) == {1}  # failed and retried
             server.failing = False
-            await _settle()
-            assert not lessor.exists(1)
+            await _until(lambda: not lessor.exists(1))
             count = len(server.proposed)
             await _settle()
             assert len(server.proposed) == count  # revoked: never proposed again
