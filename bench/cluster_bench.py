@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import tempfile
 from pathlib import Path
 
 import httpx
 
+from bench.clusters import measure_both, print_ratios
 from bench.kv_bench import wrk
-from tests.support.servers import Member, etcd_cluster, find_leader, keyraft_cluster, start_all
+from tests.support.servers import Member, find_leader, start_all
 
 
 def _peak_rss_mib(members: list[Member]) -> float:
@@ -77,22 +77,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--puts", type=int, default=100_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="cluster-bench-") as directory:
-        root = Path(directory)
-        (root / "etcd").mkdir()
-        (root / "keyraft").mkdir()
-        etcd = measure(etcd_cluster(root / "etcd", 3), args.duration, args.connections, args.puts)
-        keyraft = measure(
-            keyraft_cluster(root / "keyraft", 3, ("--log-level", "warn")),
-            args.duration,
-            args.connections,
-            args.puts,
-        )
-    print(f"{'3 members':<24}{'etcd':>12}{'keyraft':>12}{'ratio':>8}")
-    for name in etcd:
-        print(
-            f"{name:<24}{etcd[name]:>12.0f}{keyraft[name]:>12.0f}{keyraft[name] / etcd[name]:>8.2f}"
-        )
+    etcd, keyraft = measure_both(
+        "cluster-bench-",
+        lambda members: measure(members, args.duration, args.connections, args.puts),
+    )
+    print_ratios(etcd, keyraft)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.cluster_bench import _leader
-from tests.support.servers import Member, etcd_cluster, keyraft_cluster, start_all
+from bench.clusters import measure_both, print_ratios
+from tests.support.servers import Member, find_leader, start_all
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -78,7 +77,7 @@ def _renew_round(client: httpx.Client, members: list[Member], leases: int, per_s
 def measure(members: list[Member], args: argparse.Namespace) -> dict[str, float]:
     start_all(members)
     try:
-        _leader(members)
+        find_leader(members)
         limits = httpx.Limits(max_connections=64)
         with httpx.Client(timeout=30, limits=limits) as client:
             started = time.monotonic()
@@ -113,20 +112,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--per-stream", type=int, default=100)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lease-bench-") as directory:
-        root = Path(directory)
-        (root / "etcd").mkdir()
-        (root / "keyraft").mkdir()
-        etcd = measure(etcd_cluster(root / "etcd", 3), args)
-        keyraft = measure(keyraft_cluster(root / "keyraft", 3, ("--log-level", "warn")), args)
+    etcd, keyraft = measure_both("lease-bench-", lambda members: measure(members, args))
     print(
         f"{args.leases} leases, TTL {args.ttl}s, renewed every {args.ttl / 3:.1f}s "
         f"for {args.duration}s, {args.per_stream} per keepalive stream"
     )
-    print(f"{'3 members':<24}{'etcd':>12}{'keyraft':>12}{'ratio':>8}")
-    for name in etcd:
-        ratio = keyraft[name] / etcd[name] if etcd[name] else float("nan")
-        print(f"{name:<24}{etcd[name]:>12.1f}{keyraft[name]:>12.1f}{ratio:>8.2f}")
+    print_ratios(etcd, keyraft, digits=1)
 
 
 if __name__ == "__main__":
