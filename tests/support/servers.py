@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,10 +24,30 @@ ROOT = Path(__file__).resolve().parents[2]
 _RUNNING: set[subprocess.Popen] = set()
 
 
+# Ports below the kernel's ephemeral range (32768-60999 by default): a port the kernel
+# handed out for bind(0) can be taken again as the source port of any outgoing
+# connection before the server it was meant for binds it ("Address already in use").
+_PORT_RANGE = range(20000, 32768)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nobody listens on and this process has not handed out before."""
+    if len(_handed_out) > len(_PORT_RANGE) // 2:
+        _handed_out.clear()
+    start = random.randrange(len(_PORT_RANGE))
+    for offset in range(len(_PORT_RANGE)):
+        port = _PORT_RANGE[(start + offset) % len(_PORT_RANGE)]
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {_PORT_RANGE}")
 
 
 def keyraft_command() -> list[str]:
