@@ -10,7 +10,9 @@ range. Then the summed peak resident memory of the members after --puts puts.
 from __future__ import annotations
 
 import argparse
+import base64
 import concurrent.futures
+import threading
 from pathlib import Path
 
 import httpx
@@ -45,6 +47,32 @@ def _throughput(
     return results
 
 
+def _put_many(url: str, puts: int, threads: int = 32) -> None:
+    """`puts` puts of 256-byte values, one client per thread (a shared httpx client's
+    pool was seen failing with EBADF under 32 threads)."""
+    value = base64.b64encode(b"v" * 256).decode()
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def put(index: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=30)
+            clients.append(local.client)
+        response = local.client.post(
+            url + "/v3/kv/put",
+            json={"key": base64.b64encode(b"mem/%010d" % index).decode(), "value": value},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"put {index} to {url}: {response.status_code} {response.text}")
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            list(pool.map(put, range(puts)))
+    finally:
+        for client in clients:
+            client.close()
+
+
 def measure(members: list[Member], duration: int, connections: int, puts: int) -> dict[str, float]:
     start_all(members)
     try:
@@ -53,17 +81,7 @@ def measure(members: list[Member], duration: int, connections: int, puts: int) -
         results: dict[str, float] = {}
         if duration > 0:
             results.update(_throughput(members, leader, duration, connections))
-        value = "dg==" * 86  # 258 bytes
-        with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=32)) as client:
-
-            def put(index: int) -> None:
-                client.post(
-                    leader.client_url + "/v3/kv/put",
-                    json={"key": f"bWVt{index:010d}", "value": value},
-                )
-
-            with concurrent.futures.ThreadPoolExecutor(32) as pool:
-                list(pool.map(put, range(puts)))
+        _put_many(leader.client_url, puts)
         results["peak RSS MiB (sum)"] = _peak_rss_mib(members)
         return results
     finally:
