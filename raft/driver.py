@@ -219,6 +219,14 @@ class RaftDriver:
             self.state_machine.on_soft_state(SoftState(self.leader, self.node.raft.role), self.term)
         if ready.snapshot is not None and ready.snapshot.index > 0:
             await self._install_snapshot(ready.snapshot)
+        # A leader may send before its own write is durable (Raft thesis 10.2.1, as etcd
+        # does): acks for these entries come back to a later Ready, handled only after
+        # this write completes, so nothing is applied, answered or announced as committed
+        # before a quorum including the leader holds it durably. Everyone else persists
+        # first: a vote or an append ack is a promise.
+        send_first = self.node.raft.role == StateRole.LEADER
+        if send_first and ready.messages and self.transport is not None:
+            self.transport.send(ready.messages)
         if ready.entries or ready.hard_state is not None:
             await asyncio.to_thread(
                 self.wal.save,
@@ -229,7 +237,7 @@ class RaftDriver:
             self.storage.append(ready.entries)
             if ready.hard_state is not None:
                 self.storage.set_hard_state(ready.hard_state)
-        if ready.messages and self.transport is not None:
+        if not send_first and ready.messages and self.transport is not None:
             self.transport.send(ready.messages)
         if ready.committed_entries:
             self._apply(ready.committed_entries)
