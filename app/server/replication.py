@@ -187,7 +187,9 @@ class RaftLog:
         while True:
             await asyncio.sleep(EXPIRY_SWEEP_S)
             now = time.monotonic()
-            for deadline, future in list(itertools.islice(self._waiters.values(), 4096)):
+            # Failing a future only schedules its waiter (which then leaves the dict), so
+            # the dict does not change under this loop.
+            for deadline, future in self._waiters.values():
                 if deadline > now:
                     break
                 if not future.done():
