@@ -4,7 +4,9 @@
 
 Workloads (wrk, 64 connections): put with unique keys and 256-byte values, to the leader
 and spread over all members; linearizable single-key range on a follower; serializable
-range. Then the summed peak resident memory of the members after --puts puts.
+range; for each, also the CPU the three members used per request (lower is better: the
+ratio there is keyraft's cost over etcd's). Then the summed peak resident memory of the
+members after --puts puts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.clusters import measure_both, print_ratios
+from bench.clusters import cpu_seconds, measure_both, print_ratios
 from bench.kv_bench import wrk
 from tests.support.servers import Member, find_leader, start_all
 
@@ -35,16 +37,29 @@ def _throughput(
     members: list[Member], leader: Member, duration: int, connections: int
 ) -> dict[str, float]:
     follower = next(m for m in members if m is not leader)
-    results = {"put (leader)": wrk(leader.client_url, "put.lua", duration, connections)}
     share = max(1, connections // len(members))
-    with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
-        spread = pool.map(lambda m: wrk(m.client_url, "put.lua", duration, share), members)
-        results["put (all members)"] = sum(spread)
-    results["range (follower)"] = wrk(follower.client_url, "range.lua", duration, connections)
-    results["range (serializable)"] = wrk(
-        follower.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
-    )
-    return results
+
+    def spread(script: str) -> float:
+        with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
+            return sum(pool.map(lambda m: wrk(m.client_url, script, duration, share), members))
+
+    workloads = {
+        "put (leader)": lambda: wrk(leader.client_url, "put.lua", duration, connections),
+        "put (all members)": lambda: spread("put.lua"),
+        "range (follower)": lambda: wrk(follower.client_url, "range.lua", duration, connections),
+        "range (serializable)": lambda: wrk(
+            follower.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
+        ),
+    }
+    results: dict[str, float] = {}
+    cpu_per_request: dict[str, float] = {}
+    for name, run in workloads.items():
+        before = cpu_seconds(members)
+        results[name] = run()
+        used = cpu_seconds(members) - before
+        # Throughput swings with the machine's neighbours; CPU per request much less.
+        cpu_per_request[f"{name} CPU us/req"] = 1e6 * used / (results[name] * duration)
+    return {**results, **cpu_per_request}
 
 
 def _put_many(url: str, puts: int, threads: int = 32) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,16 @@ from pathlib import Path
 from tests.support.servers import Member, etcd_cluster, keyraft_cluster
 
 Measure = Callable[[list[Member]], dict[str, float]]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(members: list[Member]) -> float:
+    """CPU time the members' processes used so far (user + system)."""
+    total = 0
+    for member in members:
+        fields = Path(f"/proc/{member.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / TICKS
 
 
 def measure_both(
@@ -24,7 +35,10 @@ def measure_both(
 
 
 def print_ratios(etcd: dict[str, float], keyraft: dict[str, float], digits: int = 0) -> None:
-    print(f"{'3 members':<24}{'etcd':>12}{'keyraft':>12}{'ratio':>8}")
+    width = max(24, *(len(name) + 2 for name in etcd))
+    print(f"{'3 members':<{width}}{'etcd':>12}{'keyraft':>12}{'ratio':>8}")
     for name in etcd:
         ratio = keyraft[name] / etcd[name] if etcd[name] else float("nan")
-        print(f"{name:<24}{etcd[name]:>12.{digits}f}{keyraft[name]:>12.{digits}f}{ratio:>8.2f}")
+        print(
+            f"{name:<{width}}{etcd[name]:>12.{digits}f}{keyraft[name]:>12.{digits}f}{ratio:>8.2f}"
+        )

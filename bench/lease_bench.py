@@ -13,24 +13,12 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import os
 import time
-from pathlib import Path
 
 import httpx
 
-from bench.clusters import measure_both, print_ratios
+from bench.clusters import cpu_seconds, measure_both, print_ratios
 from tests.support.servers import Member, find_leader, start_all
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(members: list[Member]) -> float:
-    total = 0
-    for member in members:
-        fields = Path(f"/proc/{member.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / TICKS
 
 
 def _grant_all(client: httpx.Client, members: list[Member], args: argparse.Namespace) -> int:
