@@ -14,13 +14,30 @@ BYTES = {"type": "string", "format": "byte", "example": "Zm9v"}
 BOOL = {"type": "boolean"}
 
 
-def _ref(name: str) -> dict:
+def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_content(schema: dict, example: object = None) -> dict:
+    media: dict = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"application/json": media}
+
+
+def request_body(schema_name: str, example: object, required: bool | None = False) -> dict:
+    """An operation's JSON request body (`required` None leaves the key out)."""
+    body = {"content": json_content(ref(schema_name), example)}
+    return body if required is None else {"required": required, **body}
+
+
+def json_response(description: str, schema: dict) -> dict:
+    return {"description": description, "content": json_content(schema)}
 
 
 def _field_schema(item: Field) -> dict:
     if item.kind == "message":
-        schema = _ref(item.message or "")
+        schema = ref(item.message or "")
     elif item.kind == "enum":
         assert item.enum is not None
         schema = {
@@ -53,8 +70,8 @@ def _object(description: str, properties: dict) -> dict:
 
 
 def _responses() -> dict:
-    header = _ref("etcdserverpbResponseHeader")
-    kv = _ref("mvccpbKeyValue")
+    header = ref("etcdserverpbResponseHeader")
+    kv = ref("mvccpbKeyValue")
     return {
         "etcdserverpbResponseHeader": _object(
             "Identifies the answering member and the store's revision when it answered.",
@@ -100,10 +117,10 @@ def _responses() -> dict:
         "etcdserverpbResponseOp": _object(
             "The result of one transaction op; one field is set.",
             {
-                "response_range": _ref("etcdserverpbRangeResponse"),
-                "response_put": _ref("etcdserverpbPutResponse"),
-                "response_delete_range": _ref("etcdserverpbDeleteRangeResponse"),
-                "response_txn": _ref("etcdserverpbTxnResponse"),
+                "response_range": ref("etcdserverpbRangeResponse"),
+                "response_put": ref("etcdserverpbPutResponse"),
+                "response_delete_range": ref("etcdserverpbDeleteRangeResponse"),
+                "response_txn": ref("etcdserverpbTxnResponse"),
             },
         ),
         "etcdserverpbTxnResponse": _object(
@@ -111,7 +128,7 @@ def _responses() -> dict:
             {
                 "header": header,
                 "succeeded": {**BOOL, "description": "every compare held"},
-                "responses": {"type": "array", "items": _ref("etcdserverpbResponseOp")},
+                "responses": {"type": "array", "items": ref("etcdserverpbResponseOp")},
             },
         ),
         "etcdserverpbCompactionResponse": _object("Compaction done.", {"header": header}),
@@ -142,7 +159,7 @@ def _responses() -> dict:
         ),
         "etcdserverpbMemberListResponse": _object(
             "Every member.",
-            {"header": header, "members": {"type": "array", "items": _ref("etcdserverpbMember")}},
+            {"header": header, "members": {"type": "array", "items": ref("etcdserverpbMember")}},
         ),
         "etcdserverpbAlarmMember": _object(
             "An active alarm.",
@@ -155,7 +172,7 @@ def _responses() -> dict:
             "Active alarms.",
             {
                 "header": header,
-                "alarms": {"type": "array", "items": _ref("etcdserverpbAlarmMember")},
+                "alarms": {"type": "array", "items": ref("etcdserverpbAlarmMember")},
             },
         ),
         "mvccpbEvent": _object(
@@ -179,12 +196,12 @@ def _responses() -> dict:
                 },
                 "cancel_reason": {"type": "string"},
                 "fragment": BOOL,
-                "events": {"type": "array", "items": _ref("mvccpbEvent")},
+                "events": {"type": "array", "items": ref("mvccpbEvent")},
             },
         ),
         "etcdserverpbWatchStreamResult": _object(
             "A line of the watch stream.",
-            {"result": _ref("etcdserverpbWatchResponse")},
+            {"result": ref("etcdserverpbWatchResponse")},
         ),
         "etcdserverpbLeaseGrantResponse": _object(
             "The granted lease.",
@@ -219,7 +236,7 @@ def _responses() -> dict:
             "Every lease.",
             {
                 "header": header,
-                "leases": {"type": "array", "items": _ref("etcdserverpbLeaseStatus")},
+                "leases": {"type": "array", "items": ref("etcdserverpbLeaseStatus")},
             },
         ),
         "runtimeStreamError": _object(

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from app import codec, errors
 from app.gojson import GoSyntaxError, next_value
+from app.openapi_schemas import json_response, ref, request_body
 from app.schema import decode_message
 from app.server.etcdserver import EtcdServer
 from app.server.leases import FORWARDED_HEADER
@@ -147,32 +148,20 @@ class KeepAliveResponse(Response):
     summary="Keep leases alive (a stream of requests, one answer line each)",
     response_class=Response,
     openapi_extra={
-        "requestBody": {
-            "required": False,
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/etcdserverpbLeaseKeepAliveRequest"},
-                    "example": {"ID": "7587869204537853190"},
-                }
-            },
-        },
+        "requestBody": request_body(
+            "etcdserverpbLeaseKeepAliveRequest", {"ID": "7587869204537853190"}
+        ),
         "responses": {
-            "200": {
-                "description": 'One `{"result": ...}` line per request object',
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "result": {
-                                    "$ref": "#/components/schemas/etcdserverpbLeaseKeepAliveResponse"
-                                },
-                                "error": {"$ref": "#/components/schemas/runtimeStreamError"},
-                            },
-                        }
-                    }
+            "200": json_response(
+                'One `{"result": ...}` line per request object',
+                {
+                    "type": "object",
+                    "properties": {
+                        "result": ref("etcdserverpbLeaseKeepAliveResponse"),
+                        "error": ref("runtimeStreamError"),
+                    },
                 },
-            }
+            )
         },
     },
 )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.asgi import BodyTooLarge, read_body
 from app.gateway import RPCS, Rpc, body_cap, dispatch, oversized_body
+from app.openapi_schemas import json_response, ref, request_body
 
 router = APIRouter()
 
@@ -48,10 +49,6 @@ def _handler(rpc: Rpc):
     return handle
 
 
-def _schema(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 for _rpc in RPCS.values():
     router.add_api_route(
         _rpc.path,
@@ -61,24 +58,12 @@ for _rpc in RPCS.values():
         tags=[_rpc.tag],
         response_class=Response,
         openapi_extra={
-            "requestBody": {
-                "required": False,
-                "content": {
-                    "application/json": {
-                        "schema": _schema(_rpc.request_schema),
-                        "example": EXAMPLES[_rpc.path.replace("/v3/kv/lease/", "/v3/lease/")],
-                    }
-                },
-            },
+            "requestBody": request_body(
+                _rpc.request_schema, EXAMPLES[_rpc.path.replace("/v3/kv/lease/", "/v3/lease/")]
+            ),
             "responses": {
-                "200": {
-                    "description": "OK",
-                    "content": {"application/json": {"schema": _schema(_rpc.response_schema)}},
-                },
-                "default": {
-                    "description": "etcd's error body",
-                    "content": {"application/json": {"schema": _schema("runtimeError")}},
-                },
+                "200": json_response("OK", ref(_rpc.response_schema)),
+                "default": json_response("etcd's error body", ref("runtimeError")),
             },
         },
     )

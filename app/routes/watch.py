@@ -23,6 +23,7 @@ from app import errors, watch_codec
 from app.asgi import COMMON_HEADERS
 from app.gojson import GoSyntaxError, decode_base64, parse_body
 from app.keys import prefix_end
+from app.openapi_schemas import json_response, ref, request_body
 from app.schema import decode_message
 from app.server.apply import range_end
 from app.server.etcdserver import EtcdServer
@@ -221,23 +222,16 @@ async def serve_watch(server: EtcdServer, receive: Callable, send: Callable) -> 
     tags=["Watch"],
     summary="Watch keys (a stream of newline-delimited JSON messages)",
     openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/etcdserverpbWatchRequest"},
-                    "example": {"create_request": {"key": "Zm9v", "prev_kv": True}},
-                }
-            }
-        },
+        "requestBody": request_body(
+            "etcdserverpbWatchRequest",
+            {"create_request": {"key": "Zm9v", "prev_kv": True}},
+            required=None,
+        ),
         "responses": {
-            "200": {
-                "description": 'One `{"result": WatchResponse}` per line, as events happen',
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": "#/components/schemas/etcdserverpbWatchStreamResult"}
-                    }
-                },
-            }
+            "200": json_response(
+                'One `{"result": WatchResponse}` per line, as events happen',
+                ref("etcdserverpbWatchStreamResult"),
+            )
         },
     },
 )
