@@ -37,12 +37,14 @@ class NoTransport:
 
 
 def make_log(request_timeout: float) -> tuple[RaftLog, DroppingDriver]:
+    """A RaftLog on a dropping driver, its proposal sweeper running (call in a loop)."""
     log = RaftLog.__new__(RaftLog)
     log._init_requests(member_id=1, election_timeout_ms=100)
     log.request_timeout = request_timeout
     log.leader = 2  # a leader is known: the requests are sent, then lost
     log.driver = DroppingDriver()
     log.transport = NoTransport()
+    log._expiry_task = asyncio.create_task(log._expire_proposals())  # as start() does
     return log, log.driver
 
 
@@ -50,7 +52,6 @@ def make_log(request_timeout: float) -> tuple[RaftLog, DroppingDriver]:
 def test_a_lost_proposal_times_out_with_etcds_error_and_is_forgotten() -> None:
     async def scenario() -> None:
         log, driver = make_log(request_timeout=0.3)
-        log._expiry_task = asyncio.create_task(log._expire_proposals())
         started = time.monotonic()
         with pytest.raises(errors.EtcdError) as raised:
             await log.propose("put", {"key": b"k", "value": b"v"})
@@ -69,7 +70,6 @@ def test_a_lost_proposal_times_out_with_etcds_error_and_is_forgotten() -> None:
 def test_many_lost_proposals_all_time_out() -> None:
     async def scenario() -> None:
         log, driver = make_log(request_timeout=0.3)
-        log._expiry_task = asyncio.create_task(log._expire_proposals())
         outcomes = await asyncio.gather(
             *(log.propose("put", {"key": b"k%d" % n}) for n in range(5000)),
             return_exceptions=True,
