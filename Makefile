@@ -37,19 +37,19 @@ chromium:
 test-deps: $(STAMP) etcd chromium
 
 test: test-deps
-	$(VENV)/bin/ruff check app raft storage tests bench deploy
-	$(VENV)/bin/ruff format --check app raft storage tests bench deploy
+	$(VENV)/bin/ruff check app raft storage ctl tests bench deploy
+	$(VENV)/bin/ruff format --check app raft storage ctl tests bench deploy
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app raft storage tests bench
+	$(VENV)/bin/ruff check app raft storage ctl tests bench
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format app raft storage tests bench
-	$(VENV)/bin/ruff check --fix app raft storage tests bench
+	$(VENV)/bin/ruff format app raft storage ctl tests bench
+	$(VENV)/bin/ruff check --fix app raft storage ctl tests bench
 
 openapi: $(STAMP)
-	$(PY) -m app.openapi_export openapi/openapi.json
+	$(PY) -m keyraft.app.openapi_export openapi/openapi.json
 
 # A local 3-member cluster (etcd's Procfile ports); Ctrl-C stops all three.
 cluster: $(STAMP)

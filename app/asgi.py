@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from app.config import KEYRAFT_VERSION
-from app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
-from app.server.etcdserver import EtcdServer
+from keyraft.app.config import KEYRAFT_VERSION
+from keyraft.app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
+from keyraft.app.server.etcdserver import EtcdServer
 
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
@@ -87,7 +87,7 @@ class KeyraftFront:
             await send_bytes(send, 200, b"", None)
             return
         if method == "POST" and path == "/v3/watch":
-            from app.routes.watch import serve_watch
+            from keyraft.app.routes.watch import serve_watch
 
             await serve_watch(self.server, receive, send)
             return

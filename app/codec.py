@@ -11,8 +11,8 @@ from base64 import b64encode
 
 import orjson
 
-from app.errors import EtcdError
-from storage.mvcc.record import KeyValue
+from keyraft.app.errors import EtcdError
+from keyraft.storage.mvcc.record import KeyValue
 
 
 def _b64(data: bytes) -> str:

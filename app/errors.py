@@ -6,7 +6,7 @@ Every failure the API can report is an `EtcdError`; storage errors map to one he
 
 from __future__ import annotations
 
-from storage import errors as storage_errors
+from keyraft.storage import errors as storage_errors
 
 # gRPC code -> HTTP status, as etcd 3.4.23's grpc-gateway answers them.
 HTTP_STATUS = {

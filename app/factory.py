@@ -9,11 +9,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.asgi import KeyraftFront
-from app.config import KEYRAFT_VERSION, ServerConfig
-from app.openapi_schemas import components
-from app.routes import lease, meta, unary, watch
-from app.server.etcdserver import EtcdServer
+from keyraft.app.asgi import KeyraftFront
+from keyraft.app.config import KEYRAFT_VERSION, ServerConfig
+from keyraft.app.openapi_schemas import components
+from keyraft.app.routes import lease, meta, unary, watch
+from keyraft.app.server.etcdserver import EtcdServer
 
 DESCRIPTION = """keyraft speaks etcd v3's HTTP/JSON gateway API. Keys and values are
 base64-encoded; 64-bit integers are strings in answers (numbers or strings in requests);

@@ -10,10 +10,10 @@ import inspect
 import logging
 from dataclasses import dataclass, replace
 
-from app import codec, errors
-from app.schema import decode_request
-from app.server.etcdserver import EtcdServer
-from app.server.request_size import encoded_size
+from keyraft.app import codec, errors
+from keyraft.app.schema import decode_request
+from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.request_size import encoded_size
 
 log = logging.getLogger("keyraft.gateway")
 

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
+from keyraft.app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
 
 LOG_LEVELS = {
     "debug": logging.DEBUG,
@@ -224,8 +224,8 @@ async def _serve(
 ) -> None:
     import uvicorn
 
-    from app.factory import create_app
-    from app.server.etcdserver import DataDirMismatch
+    from keyraft.app.factory import create_app
+    from keyraft.app.server.etcdserver import DataDirMismatch
 
     try:
         front, _server = create_app(config)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import Gauge, Info
 
-from app.config import KEYRAFT_VERSION
+from keyraft.app.config import KEYRAFT_VERSION
 
 if TYPE_CHECKING:
-    from app.server.etcdserver import EtcdServer
+    from keyraft.app.server.etcdserver import EtcdServer
 
 BUILD = Info("keyraft_build", "keyraft's version")
 BUILD.info({"version": KEYRAFT_VERSION})

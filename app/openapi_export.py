@@ -6,12 +6,12 @@ import json
 import sys
 import tempfile
 
-from app.config import ServerConfig
+from keyraft.app.config import ServerConfig
 
 
 def document() -> dict:
-    from app.factory import build_fastapi
-    from app.server.etcdserver import EtcdServer
+    from keyraft.app.factory import build_fastapi
+    from keyraft.app.server.etcdserver import EtcdServer
 
     with tempfile.TemporaryDirectory() as directory:
         server = EtcdServer(ServerConfig(name="openapi", data_dir=directory))

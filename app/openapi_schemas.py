@@ -6,7 +6,7 @@ schemas are written here in etcd's JSON shape: int64 as strings, bytes as base64
 
 from __future__ import annotations
 
-from app.schema import MESSAGES, Field
+from keyraft.app.schema import MESSAGES, Field
 
 INT64 = {"type": "string", "format": "int64", "example": "42"}
 UINT64 = {"type": "string", "format": "uint64", "example": "10276657743932975437"}

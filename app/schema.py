@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app import errors
-from app.gojson import GoSyntaxError, decode_base64, parse_body
+from keyraft.app import errors
+from keyraft.app.gojson import GoSyntaxError, decode_base64, parse_body
 
 
 @dataclass(frozen=True, slots=True)

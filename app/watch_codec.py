@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from app.codec import key_value
-from storage.mvcc.store import Change
-from storage.mvcc.watch import Batch, Watcher, WatchHub
+from keyraft.app.codec import key_value
+from keyraft.storage.mvcc.store import Change
+from keyraft.storage.mvcc.watch import Batch, Watcher, WatchHub
 
 
 def event(hub: WatchHub, change: Change, with_previous: bool) -> dict:

@@ -14,7 +14,7 @@ import random
 import time
 from collections import deque
 
-from raft import (
+from keyraft.raft import (
     Config,
     MemoryStorage,
     Message,

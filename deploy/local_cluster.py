@@ -27,7 +27,7 @@ def commands(size: int, data_root: Path) -> list[list[str]]:
     for index, name in enumerate(names):
         client = f"http://127.0.0.1:{CLIENT_PORTS[index]}"
         result.append([
-            sys.executable, "-m", "app.main",
+            sys.executable, "-m", "keyraft.app.main",
             "--name", name,
             "--data-dir", str(data_root / f"{name}.keyraft"),
             "--listen-client-urls", client,

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from storage.backend import Backend, Batch
-from storage.errors import LeaseExistsError, LeaseNotFoundError
+from keyraft.storage.backend import Backend, Batch
+from keyraft.storage.errors import LeaseExistsError, LeaseNotFoundError
 
 FOREVER = math.inf
 MAX_LEASE_TTL = 9_000_000_000  # seconds, etcd's MaxLeaseTTL

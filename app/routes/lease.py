@@ -16,12 +16,12 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app import codec, errors
-from app.gojson import GoSyntaxError, next_value
-from app.openapi_schemas import json_response, ref, request_body
-from app.schema import decode_message
-from app.server.etcdserver import EtcdServer
-from app.server.leases import FORWARDED_HEADER
+from keyraft.app import codec, errors
+from keyraft.app.gojson import GoSyntaxError, next_value
+from keyraft.app.openapi_schemas import json_response, ref, request_body
+from keyraft.app.schema import decode_message
+from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.leases import FORWARDED_HEADER
 
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]

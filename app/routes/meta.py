@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.config import API_VERSION
-from app.metrics import refresh
+from keyraft.app.config import API_VERSION
+from keyraft.app.metrics import refresh
 
 router = APIRouter()
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.asgi import BodyTooLarge, read_body
-from app.gateway import RPCS, Rpc, body_cap, dispatch, oversized_body
-from app.openapi_schemas import json_response, ref, request_body
+from keyraft.app.asgi import BodyTooLarge, read_body
+from keyraft.app.gateway import RPCS, Rpc, body_cap, dispatch, oversized_body
+from keyraft.app.openapi_schemas import json_response, ref, request_body
 
 router = APIRouter()
 

@@ -19,15 +19,15 @@ import orjson
 from fastapi import APIRouter, Request
 from sse_starlette.sse import EventSourceResponse
 
-from app import errors, watch_codec
-from app.asgi import COMMON_HEADERS
-from app.gojson import GoSyntaxError, decode_base64, parse_body
-from app.keys import prefix_end
-from app.openapi_schemas import json_response, ref, request_body
-from app.schema import decode_message
-from app.server.apply import range_end
-from app.server.etcdserver import EtcdServer
-from storage.mvcc.watch import Watcher
+from keyraft.app import errors, watch_codec
+from keyraft.app.asgi import COMMON_HEADERS
+from keyraft.app.gojson import GoSyntaxError, decode_base64, parse_body
+from keyraft.app.keys import prefix_end
+from keyraft.app.openapi_schemas import json_response, ref, request_body
+from keyraft.app.schema import decode_message
+from keyraft.app.server.apply import range_end
+from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.storage.mvcc.watch import Watcher
 
 router = APIRouter()
 _DECODER = json.JSONDecoder()

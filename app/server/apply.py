@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app import errors
-from storage.errors import StorageError
-from storage.mvcc.record import KeyValue
-from storage.mvcc.store import MVCCStore, RangeOptions, RangeResult, WriteTxn
+from keyraft.app import errors
+from keyraft.storage.errors import StorageError
+from keyraft.storage.mvcc.record import KeyValue
+from keyraft.storage.mvcc.store import MVCCStore, RangeOptions, RangeResult, WriteTxn
 
 Reader = Callable[[bytes, bytes | None, RangeOptions], RangeResult]
 

@@ -17,19 +17,19 @@ from collections.abc import Callable
 
 import msgpack
 
-from app import errors
-from app.config import ETCD_SERVER_VERSION, ServerConfig
-from app.server import validate
-from app.server.apply import Applier, execute_range, is_read_only
-from app.server.leases import LeaseKeeper
-from app.server.membership import Member, cluster_id, member_id
-from app.server.replication import ReplicationLog, make_log
-from app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
-from storage.backend import Backend, RocksBatch
-from storage.errors import StorageError
-from storage.lease import MAX_LEASE_TTL, Lessor
-from storage.mvcc.store import MVCCStore, RangeOptions, WriteTxn, decode_int, encode_int
-from storage.mvcc.watch import WatchHub
+from keyraft.app import errors
+from keyraft.app.config import ETCD_SERVER_VERSION, ServerConfig
+from keyraft.app.server import validate
+from keyraft.app.server.apply import Applier, execute_range, is_read_only
+from keyraft.app.server.leases import LeaseKeeper
+from keyraft.app.server.membership import Member, cluster_id, member_id
+from keyraft.app.server.replication import ReplicationLog, make_log
+from keyraft.app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
+from keyraft.storage.backend import Backend, RocksBatch
+from keyraft.storage.errors import StorageError
+from keyraft.storage.lease import MAX_LEASE_TTL, Lessor
+from keyraft.storage.mvcc.store import MVCCStore, RangeOptions, WriteTxn, decode_int, encode_int
+from keyraft.storage.mvcc.watch import WatchHub
 
 log = logging.getLogger("keyraft.server")
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from app import errors
-from storage.lease import Lessor
+from keyraft.app import errors
+from keyraft.storage.lease import Lessor
 
 if TYPE_CHECKING:
-    from app.server.etcdserver import EtcdServer
+    from keyraft.app.server.etcdserver import EtcdServer
 
 log = logging.getLogger("keyraft.leases")
 

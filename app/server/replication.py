@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgpack
 
-from app import errors
-from raft.driver import RaftDriver
-from raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
-from raft.peer_transport import PeerReceiver, PeerTransport
+from keyraft.app import errors
+from keyraft.raft.io.driver import RaftDriver
+from keyraft.raft.io.peer_transport import PeerReceiver, PeerTransport
+from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
 
 if TYPE_CHECKING:
-    from app.server.etcdserver import EtcdServer
+    from keyraft.app.server.etcdserver import EtcdServer
 
 log = logging.getLogger("keyraft.replication")
 

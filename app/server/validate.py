@@ -5,7 +5,7 @@ Their order matters: etcd answers the first failing check, and clients see which
 
 from __future__ import annotations
 
-from app import errors
+from keyraft.app import errors
 
 NO_END = object()
 

@@ -12,11 +12,11 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from storage.backend import Backend, RocksBatch
-from storage.errors import CompactedError, FutureRevisionError
-from storage.mvcc.key_index import KeyHistory, KeyIndex
-from storage.mvcc.record import KeyValue, decode_record, encode_record
-from storage.mvcc.revision import decode_revision, encode_revision, revision_prefix
+from keyraft.storage.backend import Backend, RocksBatch
+from keyraft.storage.errors import CompactedError, FutureRevisionError
+from keyraft.storage.mvcc.key_index import KeyHistory, KeyIndex
+from keyraft.storage.mvcc.record import KeyValue, decode_record, encode_record
+from keyraft.storage.mvcc.revision import decode_revision, encode_revision, revision_prefix
 
 _INT = struct.Struct(">q")
 META_CURRENT_REVISION = b"current_revision"

@@ -16,9 +16,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from storage.errors import StorageError
-from storage.mvcc.record import KeyValue
-from storage.mvcc.store import Change, MVCCStore, RangeOptions
+from keyraft.storage.errors import StorageError
+from keyraft.storage.mvcc.record import KeyValue
+from keyraft.storage.mvcc.store import Change, MVCCStore, RangeOptions
 
 MAX_QUEUED_CHANGES = 10_000
 CATCH_UP_REVISIONS = 1_000

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from app.config import validate
-from app.main import config_from_flags, main
+from keyraft.app.config import validate
+from keyraft.app.main import config_from_flags, main
 
 MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "keyraft.yaml"
 

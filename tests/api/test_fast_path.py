@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import ServerConfig
-from app.factory import create_app
+from keyraft.app.config import ServerConfig
+from keyraft.app.factory import create_app
 from tests.support.compare import b64
 
 REQUESTS = [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from app import errors
-from app.routes.lease import serve_keepalive
+from keyraft.app import errors
+from keyraft.app.routes.lease import serve_keepalive
 
 
 class FakeServer:

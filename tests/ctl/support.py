@@ -36,7 +36,7 @@ class Result:
 
 
 def ctl_command() -> list[str]:
-    return [sys.executable, "-m", "app.ctl.main"]
+    return [sys.executable, "-m", "keyraft.ctl.main"]
 
 
 def run(
@@ -128,7 +128,7 @@ def invoke(endpoints: str, *args: str, stdin: bytes | None = None) -> Result:
     """
     import io
 
-    from app.ctl.main import main
+    from keyraft.ctl.main import main
 
     streams = (sys.stdin, sys.stdout, sys.stderr)
     out, err = io.BytesIO(), io.BytesIO()

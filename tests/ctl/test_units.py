@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.ctl.errors import InvalidInput
-from app.ctl.gofmt import duration, humanize_bytes, parse_duration, quote
-from app.ctl.requests import prefix_end
-from app.ctl.txn_grammar import argify, parse_compare, parse_operation, read_transaction
+from keyraft.ctl.errors import InvalidInput
+from keyraft.ctl.gofmt import duration, humanize_bytes, parse_duration, quote
+from keyraft.ctl.requests import prefix_end
+from keyraft.ctl.txn_grammar import argify, parse_compare, parse_operation, read_transaction
 
 
 @pytest.mark.parametrize(

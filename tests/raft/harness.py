@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 
-from raft import (
+from keyraft.raft import (
     ConfChange,
     Config,
     EntryType,
@@ -20,7 +20,7 @@ from raft import (
     StateRole,
     decode_conf_change,
 )
-from raft.core import Raft
+from keyraft.raft.core import Raft
 
 
 def make_node(

@@ -27,7 +27,7 @@ import random
 import zlib
 from dataclasses import dataclass, field
 
-from raft import (
+from keyraft.raft import (
     ConfChange,
     ConfChangeType,
     Config,
@@ -43,7 +43,7 @@ from raft import (
     StateRole,
     decode_conf_change,
 )
-from raft.errors import CompactedError, UnavailableError
+from keyraft.raft.errors import CompactedError, UnavailableError
 
 
 class Violation(AssertionError):

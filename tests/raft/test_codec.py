@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raft import (
+from keyraft.raft import (
     CodecError,
     ConfChange,
     ConfChangeType,
@@ -18,7 +18,7 @@ from raft import (
     MessageType,
     Snapshot,
 )
-from raft.codec import (
+from keyraft.raft.codec import (
     decode_conf_change,
     decode_entry,
     decode_hard_state,

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from raft import Config, HardState, MemoryStorage, MessageType, ProposalDropped, StateRole
-from raft.core import Raft
+from keyraft.raft import Config, HardState, MemoryStorage, MessageType, ProposalDropped, StateRole
+from keyraft.raft.core import Raft
 from tests.raft.harness import Cluster, make_node, settle, step_raw
 
 

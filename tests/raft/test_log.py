@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raft import (
+from keyraft.raft import (
     CompactedError,
     ConfState,
     Entry,
@@ -12,7 +12,7 @@ from raft import (
     MemoryStorage,
     UnavailableError,
 )
-from raft.log import RaftLog
+from keyraft.raft.log import RaftLog
 
 
 def ents(start: int, *terms: int) -> list[Entry]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from raft import ConfChange, ConfChangeType, MessageType, ProposalDropped, StateRole
-from raft.codec import encode_conf_change
-from raft.messages import Entry, EntryType, Message
+from keyraft.raft import ConfChange, ConfChangeType, MessageType, ProposalDropped, StateRole
+from keyraft.raft.codec import encode_conf_change
+from keyraft.raft.messages import Entry, EntryType, Message
 from tests.raft.harness import Cluster
 
 

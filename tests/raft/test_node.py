@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raft import (
+from keyraft.raft import (
     ConfChange,
     ConfChangeType,
     HardState,

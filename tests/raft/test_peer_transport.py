@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 import uvicorn
 
-from raft.messages import Entry, Message, MessageType
-from raft.peer_transport import QUEUE_LIMIT, PeerReceiver, PeerTransport
+from keyraft.raft.io.peer_transport import QUEUE_LIMIT, PeerReceiver, PeerTransport
+from keyraft.raft.messages import Entry, Message, MessageType
 from tests.support.servers import free_port
 
 CLUSTER = 7

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from raft.progress import Inflights, Progress, ProgressState
-from raft.quorum import VoteResult, committed_index, has_quorum, vote_result
+from keyraft.raft.progress import Inflights, Progress, ProgressState
+from keyraft.raft.quorum import VoteResult, committed_index, has_quorum, vote_result
 
 
 def test_inflights_fill_and_free_in_order() -> None:

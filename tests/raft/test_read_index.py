@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raft import MessageType, ReadIndexDropped, ReadState
+from keyraft.raft import MessageType, ReadIndexDropped, ReadState
 from tests.raft.harness import Cluster, make_node
 
 

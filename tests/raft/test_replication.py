@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from raft import Entry, MessageType, ProgressState, ProposalDropped, StateRole
-from raft.log import RaftLog
+from keyraft.raft import Entry, MessageType, ProgressState, ProposalDropped, StateRole
+from keyraft.raft.log import RaftLog
 from tests.raft.harness import Cluster, make_node, settle, step_raw
 
 

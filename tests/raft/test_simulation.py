@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import pytest
 
-import raft.leader
-from raft import quorum
-from raft.core import Raft
-from raft.log import RaftLog
+from keyraft.raft import leader as raft_leader
+from keyraft.raft import quorum
+from keyraft.raft.core import Raft
+from keyraft.raft.log import RaftLog
 from tests.raft.simulate import main as simulate_main
 from tests.raft.simulate import nodes_for
 from tests.raft.simulator import Simulation, SimulationConfig, Violation, run_seed
@@ -92,9 +92,9 @@ def commit_by_counting_old_terms(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def read_without_heartbeat_quorum(monkeypatch: pytest.MonkeyPatch) -> None:
     def read_index(node: Raft, message: object) -> None:
-        raft.leader._answer_read(node, message, node.log.committed)  # type: ignore[arg-type]
+        raft_leader._answer_read(node, message, node.log.committed)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(raft.leader, "read_index", read_index)
+    monkeypatch.setattr(raft_leader, "read_index", read_index)
 
 
 BUGS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], int]] = {

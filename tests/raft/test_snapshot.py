@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from raft import (
+from keyraft.raft import (
     Config,
     ConfState,
     MemoryStorage,

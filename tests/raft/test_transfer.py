@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raft import MessageType, StateRole
+from keyraft.raft import MessageType, StateRole
 from tests.raft.harness import Cluster
 
 

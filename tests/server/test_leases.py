@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from app import errors
-from app.server import leases
-from app.server.leases import LeaseKeeper
-from storage.lease import Lessor
+from keyraft.app import errors
+from keyraft.app.server import leases
+from keyraft.app.server.leases import LeaseKeeper
+from keyraft.storage.lease import Lessor
 
 
 class Clock:

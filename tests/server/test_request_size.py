@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.gateway import RPCS
-from app.schema import MESSAGES, Field, decode_request
-from app.server.request_size import encoded_size
+from keyraft.app.gateway import RPCS
+from keyraft.app.schema import MESSAGES, Field, decode_request
+from keyraft.app.server.request_size import encoded_size
 
 INT64 = st.integers(-(2**63), 2**63 - 1)
 UINT64 = st.integers(0, 2**64 - 1)

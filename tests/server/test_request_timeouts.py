@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from app import errors
-from app.server import replication
-from app.server.replication import RaftLog
+from keyraft.app import errors
+from keyraft.app.server import replication
+from keyraft.app.server.replication import RaftLog
 
 
 class DroppingDriver:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.backend import Backend
-from storage.errors import LeaseExistsError, LeaseNotFoundError
-from storage.lease import Lessor
+from keyraft.storage.backend import Backend
+from keyraft.storage.errors import LeaseExistsError, LeaseNotFoundError
+from keyraft.storage.lease import Lessor
 
 
 class Clock:

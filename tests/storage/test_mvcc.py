@@ -11,11 +11,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from storage.backend import Backend
-from storage.errors import CompactedError, FutureRevisionError
-from storage.mvcc.record import KeyValue, decode_record, encode_record
-from storage.mvcc.revision import decode_revision, encode_revision
-from storage.mvcc.store import MVCCStore, RangeOptions
+from keyraft.storage.backend import Backend
+from keyraft.storage.errors import CompactedError, FutureRevisionError
+from keyraft.storage.mvcc.record import KeyValue, decode_record, encode_record
+from keyraft.storage.mvcc.revision import decode_revision, encode_revision
+from keyraft.storage.mvcc.store import MVCCStore, RangeOptions
 
 KEYS = st.sampled_from([b"a", b"b", b"ba", b"c", b"d\xff", b"e"])
 VALUES = st.binary(max_size=8)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from storage.backend import Backend
-from storage.mvcc import watch
-from storage.mvcc.store import MVCCStore
-from storage.mvcc.watch import Watcher, WatchHub
+from keyraft.storage.backend import Backend
+from keyraft.storage.mvcc import watch
+from keyraft.storage.mvcc.store import MVCCStore
+from keyraft.storage.mvcc.watch import Watcher, WatchHub
 
 
 def _write(store: MVCCStore, count: int, prefix: bytes = b"k") -> None:

@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 def keyraft_command() -> list[str]:
-    return [sys.executable, "-m", "app.main"]
+    return [sys.executable, "-m", "keyraft.app.main"]
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.ctl.context import global_options, state
+from keyraft.ctl.context import global_options, state
 
 
 @click.group("member")

@@ -15,9 +15,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from app.ctl.client import ClientConfig, GatewayClient
-from app.ctl.gofmt import parse_duration
-from app.ctl.output import FORMATS, Printer, make_printer
+from keyraft.ctl.client import ClientConfig, GatewayClient
+from keyraft.ctl.gofmt import parse_duration
+from keyraft.ctl.output import FORMATS, Printer, make_printer
 
 
 def _env(name: str) -> list[str]:

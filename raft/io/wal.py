@@ -18,7 +18,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from .codec import (
+from ..codec import (
     decode_entry,
     decode_hard_state,
     decode_snapshot,
@@ -26,7 +26,7 @@ from .codec import (
     encode_hard_state,
     encode_snapshot,
 )
-from .messages import Entry, HardState, Snapshot
+from ..messages import Entry, HardState, Snapshot
 
 _RECORD = struct.Struct("<IIB")
 ENTRY, HARD_STATE, SNAPSHOT = 1, 2, 3

@@ -6,11 +6,11 @@ import time
 
 import click
 
-from app.ctl.client import unb64
-from app.ctl.context import global_options, state
-from app.ctl.errors import CtlError
-from app.ctl.gofmt import duration
-from app.ctl.output.base import Health, Status
+from keyraft.ctl.client import unb64
+from keyraft.ctl.context import global_options, state
+from keyraft.ctl.errors import CtlError
+from keyraft.ctl.gofmt import duration
+from keyraft.ctl.output.base import Health, Status
 
 
 def _endpoints(cluster: bool) -> list[str]:

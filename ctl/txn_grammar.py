@@ -16,9 +16,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from app.ctl.client import b64
-from app.ctl.errors import CtlError, InvalidInput
-from app.ctl.requests import (
+from keyraft.ctl.client import b64
+from keyraft.ctl.errors import CtlError, InvalidInput
+from keyraft.ctl.requests import (
     GetOptions,
     PutOptions,
     delete_request,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.ctl.gofmt import humanize_bytes
-from app.ctl.output.base import Status, hex_id, number
+from keyraft.ctl.gofmt import humanize_bytes
+from keyraft.ctl.output.base import Status, hex_id, number
 
 MEMBER_HEADER = ["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"]
 STATUS_HEADER = [

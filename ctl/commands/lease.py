@@ -6,10 +6,10 @@ import time
 
 import click
 
-from app.ctl.client import StreamBroken
-from app.ctl.context import global_options, state
-from app.ctl.errors import CtlError, EndpointsUnreachable, ServerError
-from app.ctl.requests import parse_lease_id
+from keyraft.ctl.client import StreamBroken
+from keyraft.ctl.context import global_options, state
+from keyraft.ctl.errors import CtlError, EndpointsUnreachable, ServerError
+from keyraft.ctl.requests import parse_lease_id
 
 
 def _lease(text: str) -> int:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.ctl.client import unb64
-from app.ctl.gofmt import quote
-from app.ctl.output.base import Health, Printer, Status, number, write
+from keyraft.ctl.client import unb64
+from keyraft.ctl.gofmt import quote
+from keyraft.ctl.output.base import Health, Printer, Status, number, write
 
 
 def _bool(value: object) -> str:

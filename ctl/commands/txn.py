@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import click
 
-from app.ctl.context import global_options, state
-from app.ctl.txn_grammar import read_transaction
+from keyraft.ctl.context import global_options, state
+from keyraft.ctl.txn_grammar import read_transaction
 
 
 def _lines(interactive: bool) -> Iterator[str]:

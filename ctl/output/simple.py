@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from app.ctl.client import unb64
-from app.ctl.output.base import Health, Printer, Status, hex_id, lease_id, number, write
-from app.ctl.output.tables import endpoint_status_rows, member_rows
+from keyraft.ctl.client import unb64
+from keyraft.ctl.output.base import Health, Printer, Status, hex_id, lease_id, number, write
+from keyraft.ctl.output.tables import endpoint_status_rows, member_rows
 
 
 class SimplePrinter(Printer):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from app.ctl.output import gojson
-from app.ctl.output.base import Health, Printer, Status, write
+from keyraft.ctl.output import gojson
+from keyraft.ctl.output.base import Health, Printer, Status, write
 
 
 class JsonPrinter(Printer):

@@ -7,15 +7,15 @@ import sys
 
 import click
 
-from app.ctl.commands.endpoint import endpoint
-from app.ctl.commands.kv import compaction, delete, get, put
-from app.ctl.commands.lease import lease
-from app.ctl.commands.member import member
-from app.ctl.commands.misc import completion, version
-from app.ctl.commands.txn import txn
-from app.ctl.commands.watch import watch
-from app.ctl.context import global_options, state
-from app.ctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, CtlError
+from keyraft.ctl.commands.endpoint import endpoint
+from keyraft.ctl.commands.kv import compaction, delete, get, put
+from keyraft.ctl.commands.lease import lease
+from keyraft.ctl.commands.member import member
+from keyraft.ctl.commands.misc import completion, version
+from keyraft.ctl.commands.txn import txn
+from keyraft.ctl.commands.watch import watch
+from keyraft.ctl.context import global_options, state
+from keyraft.ctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, CtlError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

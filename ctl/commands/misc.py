@@ -8,7 +8,7 @@ from importlib import metadata
 import click
 from click.shell_completion import get_completion_class
 
-from app.ctl.context import global_options
+from keyraft.ctl.context import global_options
 
 API_VERSION = "3.4"
 
@@ -17,7 +17,7 @@ def client_version() -> str:
     try:
         return metadata.version("keyraft")
     except metadata.PackageNotFoundError:
-        from app.config import KEYRAFT_VERSION
+        from keyraft.app.config import KEYRAFT_VERSION
 
         return KEYRAFT_VERSION
 

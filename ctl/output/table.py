@@ -9,9 +9,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from app.ctl.client import unb64
-from app.ctl.output.base import Health, Printer, Status, lease_id, number
-from app.ctl.output.tables import MEMBER_HEADER, STATUS_HEADER, endpoint_status_rows, member_rows
+from keyraft.ctl.client import unb64
+from keyraft.ctl.output.base import Health, Printer, Status, lease_id, number
+from keyraft.ctl.output.tables import (
+    MEMBER_HEADER,
+    STATUS_HEADER,
+    endpoint_status_rows,
+    member_rows,
+)
 
 KV_HEADER = ["KEY", "VALUE", "CREATE REVISION", "MOD REVISION", "VERSION", "LEASE"]
 

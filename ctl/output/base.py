@@ -52,7 +52,7 @@ class Printer:
     name = "simple"
 
     def unsupported(self) -> None:
-        from app.ctl.errors import CtlError
+        from keyraft.ctl.errors import CtlError
 
         raise CtlError(f"{self.name} is not supported as output format")
 

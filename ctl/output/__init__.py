@@ -6,10 +6,10 @@ them (`simple`, `json` and `fields` exactly as etcdctl 3.4 prints them).
 
 from __future__ import annotations
 
-from app.ctl.output.base import Printer
-from app.ctl.output.fields import FieldsPrinter
-from app.ctl.output.json import JsonPrinter
-from app.ctl.output.simple import SimplePrinter
+from keyraft.ctl.output.base import Printer
+from keyraft.ctl.output.fields import FieldsPrinter
+from keyraft.ctl.output.json import JsonPrinter
+from keyraft.ctl.output.simple import SimplePrinter
 
 FORMATS = ("simple", "json", "fields", "table")
 
@@ -20,7 +20,7 @@ def make_printer(kind: str, hex_output: bool = False, value_only: bool = False) 
     if kind == "fields":
         return FieldsPrinter()
     if kind == "table":
-        from app.ctl.output.table import TablePrinter  # rich is slow to import; load on use
+        from keyraft.ctl.output.table import TablePrinter  # rich is slow to import; load on use
 
         return TablePrinter(hex_output)
     return SimplePrinter(hex_output, value_only)

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from app.ctl.context import global_options, state
-from app.ctl.errors import CtlError
-from app.ctl.requests import (
+from keyraft.ctl.context import global_options, state
+from keyraft.ctl.errors import CtlError
+from keyraft.ctl.requests import (
     SORT_ORDERS,
     SORT_TARGETS,
     GetOptions,

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import click
 
-from app.ctl.client import GatewayClient, StreamBroken
-from app.ctl.context import global_options, state
-from app.ctl.errors import CtlError, EndpointsUnreachable, InvalidInput
-from app.ctl.output import Printer
-from app.ctl.requests import key_range, to_bytes
-from app.ctl.txn_grammar import argify
+from keyraft.ctl.client import GatewayClient, StreamBroken
+from keyraft.ctl.context import global_options, state
+from keyraft.ctl.errors import CtlError, EndpointsUnreachable, InvalidInput
+from keyraft.ctl.output import Printer
+from keyraft.ctl.requests import key_range, to_bytes
+from keyraft.ctl.txn_grammar import argify
 
 RETRY_PAUSE = 0.2
 _PRINT_LOCK = threading.Lock()

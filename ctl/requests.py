@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from app.ctl.client import b64
-from app.ctl.errors import CtlError
-from app.keys import prefix_end
+from keyraft.app.keys import prefix_end
+from keyraft.ctl.client import b64
+from keyraft.ctl.errors import CtlError
 
 SORT_TARGETS = ("KEY", "VERSION", "CREATE", "MODIFY", "VALUE")
 _PROTO_TARGETS = {"MODIFY": "MOD"}  # etcdctl's flag word vs the proto enum name

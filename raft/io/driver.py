@@ -16,9 +16,9 @@ import os
 import random
 from typing import Protocol
 
-from .config import Config
-from .errors import ProposalDropped, RaftError, ReadIndexDropped
-from .messages import (
+from ..config import Config
+from ..errors import ProposalDropped, RaftError, ReadIndexDropped
+from ..messages import (
     NO_LEADER,
     ConfState,
     Entry,
@@ -29,8 +29,8 @@ from .messages import (
     SoftState,
     StateRole,
 )
-from .node import RawNode
-from .storage import MemoryStorage
+from ..node import RawNode
+from ..storage import MemoryStorage
 from .wal import WriteAheadLog
 
 log = logging.getLogger("keyraft.raft")

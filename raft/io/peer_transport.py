@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .codec import decode_message, encode_message
-from .errors import CodecError
-from .messages import Message, MessageType
+from ..codec import decode_message, encode_message
+from ..errors import CodecError
+from ..messages import Message, MessageType
 
 log = logging.getLogger("keyraft.transport")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from app.ctl.errors import CommandTimeout, CtlError, EndpointsUnreachable, ServerError
+from keyraft.ctl.errors import CommandTimeout, CtlError, EndpointsUnreachable, ServerError
 
 GRPC_UNAVAILABLE = 14
 
