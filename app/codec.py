@@ -1,8 +1,10 @@
 """etcd's JSON conventions for answers: proto field names, bytes as base64, 64-bit
 integers as strings, zero values omitted, messages always present once set.
 
-The server layer answers with plain dicts in proto field order holding native values;
-`encode` is the one place they become bytes, for every route and the fast path alike.
+The server layer answers with plain dicts in proto field order holding native values,
+their header holding only the revision; `encode_response` fills in the member's identity
+(as etcd's v3rpc header filler does) and is the one place answers become bytes, for every
+route and the fast path alike.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from base64 import b64encode
 import orjson
 
 from keyraft.app.errors import EtcdError
-from keyraft.storage.mvcc.record import KeyValue
+from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.results import KeyValue
 
 
 def _b64(data: bytes) -> str:
@@ -58,6 +61,28 @@ def to_json_value(value: object) -> object:
 
 def encode(response: dict) -> bytes:
     return orjson.dumps(to_json_value(response))
+
+
+def header(server: EtcdServer, revision: int) -> dict:
+    """A ResponseHeader: who answers, at which revision and Raft term."""
+    return {
+        "cluster_id": server.cluster_id,
+        "member_id": server.member.id,
+        "revision": revision,
+        "raft_term": server.term,
+    }
+
+
+def response_json(server: EtcdServer, response: dict) -> dict:
+    """A server answer as JSON values, its header (if it has one) filled in."""
+    found = response.get("header")
+    if found is not None:
+        response["header"] = header(server, found.get("revision", 0))
+    return to_json_value(response)  # type: ignore[return-value]
+
+
+def encode_response(server: EtcdServer, response: dict) -> bytes:
+    return orjson.dumps(response_json(server, response))
 
 
 def encode_error(error: EtcdError) -> bytes:

@@ -1,12 +1,14 @@
-"""etcd's error table: gRPC codes, HTTP statuses and messages, word for word.
+"""etcd's error table: every failure a client sees, as {"error", "message", "code"} with
+grpc-gateway's HTTP status.
 
-Clients match on these messages, so they are copied exactly from what etcd 3.4 answers.
-Every failure the API can report is an `EtcdError`; storage errors map to one here.
+The server raises typed errors (`keyraft.app.server.errors`); this is the ONE place they
+get their gRPC code, as etcd's v3rpc layer alone maps its server errors. Failures found by
+the face itself (a body that is not JSON, a message too large to read) are `EtcdError`s.
 """
 
 from __future__ import annotations
 
-from keyraft.storage import errors as storage_errors
+from keyraft.app.server import errors as server_errors
 
 # gRPC code -> HTTP status, as etcd 3.4.23's grpc-gateway answers them.
 HTTP_STATUS = {
@@ -29,13 +31,36 @@ HTTP_STATUS = {
     16: 401,
 }
 
+UNKNOWN = 2
 INVALID_ARGUMENT = 3
 NOT_FOUND = 5
 PERMISSION_DENIED = 7
 RESOURCE_EXHAUSTED = 8
 FAILED_PRECONDITION = 9
 OUT_OF_RANGE = 11
+INTERNAL = 13
 UNAVAILABLE = 14
+
+GRPC_CODE: dict[type[server_errors.ServerError], int] = {
+    server_errors.KeyNotProvided: INVALID_ARGUMENT,
+    server_errors.KeyNotFound: INVALID_ARGUMENT,
+    server_errors.ValueProvided: INVALID_ARGUMENT,
+    server_errors.LeaseProvided: INVALID_ARGUMENT,
+    server_errors.TooManyOps: INVALID_ARGUMENT,
+    server_errors.DuplicateKey: INVALID_ARGUMENT,
+    server_errors.RequestTooLarge: INVALID_ARGUMENT,
+    server_errors.InvalidSortOption: INVALID_ARGUMENT,
+    server_errors.MalformedRequest: INTERNAL,
+    server_errors.Compacted: OUT_OF_RANGE,
+    server_errors.FutureRevision: OUT_OF_RANGE,
+    server_errors.LeaseTTLTooLarge: OUT_OF_RANGE,
+    server_errors.LeaseNotFound: NOT_FOUND,
+    server_errors.LeaseExists: FAILED_PRECONDITION,
+    server_errors.NoSpace: RESOURCE_EXHAUSTED,
+    server_errors.NoLeader: UNAVAILABLE,
+    server_errors.RequestTimedOut: UNAVAILABLE,
+    server_errors.ServerStopped: UNAVAILABLE,
+}
 
 
 class EtcdError(Exception):
@@ -51,92 +76,23 @@ class EtcdError(Exception):
         return HTTP_STATUS.get(self.code, 500)
 
 
+def from_server(error: server_errors.ServerError) -> EtcdError:
+    return EtcdError(GRPC_CODE.get(type(error), UNKNOWN), error.message)
+
+
+def as_etcd(error: EtcdError | server_errors.ServerError) -> EtcdError:
+    return error if isinstance(error, EtcdError) else from_server(error)
+
+
 def invalid(message: str) -> EtcdError:
     return EtcdError(INVALID_ARGUMENT, message)
 
 
 def key_not_provided() -> EtcdError:
-    return invalid("etcdserver: key is not provided")
-
-
-def key_not_found() -> EtcdError:
-    return invalid("etcdserver: key not found")
-
-
-def value_provided() -> EtcdError:
-    return invalid("etcdserver: value is provided")
-
-
-def lease_provided() -> EtcdError:
-    return invalid("etcdserver: lease is provided")
-
-
-def too_many_ops() -> EtcdError:
-    return invalid("etcdserver: too many operations in txn request")
-
-
-def duplicate_key() -> EtcdError:
-    return invalid("etcdserver: duplicate key given in txn request")
-
-
-def request_too_large() -> EtcdError:
-    return invalid("etcdserver: request is too large")
-
-
-def invalid_sort_option() -> EtcdError:
-    return invalid("etcdserver: invalid sort option")
-
-
-def compacted() -> EtcdError:
-    return EtcdError(OUT_OF_RANGE, "etcdserver: mvcc: required revision has been compacted")
-
-
-def future_revision() -> EtcdError:
-    return EtcdError(OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision")
-
-
-def lease_not_found() -> EtcdError:
-    return EtcdError(NOT_FOUND, "etcdserver: requested lease not found")
-
-
-def lease_exists() -> EtcdError:
-    return EtcdError(FAILED_PRECONDITION, "etcdserver: lease already exists")
-
-
-def lease_ttl_too_large() -> EtcdError:
-    return EtcdError(OUT_OF_RANGE, "etcdserver: too large lease TTL")
+    return from_server(server_errors.KeyNotProvided())
 
 
 def message_too_large(size: int, limit: int) -> EtcdError:
     return EtcdError(
         RESOURCE_EXHAUSTED, f"grpc: received message larger than max ({size} vs. {limit})"
     )
-
-
-def no_space() -> EtcdError:
-    return EtcdError(RESOURCE_EXHAUSTED, "etcdserver: mvcc: database space exceeded")
-
-
-def no_leader() -> EtcdError:
-    return EtcdError(UNAVAILABLE, "etcdserver: no leader")
-
-
-def request_timed_out() -> EtcdError:
-    return EtcdError(UNAVAILABLE, "etcdserver: request timed out")
-
-
-def server_stopped() -> EtcdError:
-    return EtcdError(UNAVAILABLE, "etcdserver: server stopped")
-
-
-_FROM_STORAGE = {
-    storage_errors.CompactedError: compacted,
-    storage_errors.FutureRevisionError: future_revision,
-    storage_errors.KeyNotFoundError: key_not_found,
-    storage_errors.LeaseNotFoundError: lease_not_found,
-    storage_errors.LeaseExistsError: lease_exists,
-}
-
-
-def from_storage(error: storage_errors.StorageError) -> EtcdError:
-    return _FROM_STORAGE[type(error)]()

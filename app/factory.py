@@ -74,9 +74,6 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
                 routes=app.routes,
             )
             schema.setdefault("components", {})["schemas"] = components()
-            schema["components"]["securitySchemes"] = {
-                "ApiKey": {"type": "apiKey", "name": "Authorization", "in": "header"}
-            }
             app.openapi_schema = schema
         return app.openapi_schema
 

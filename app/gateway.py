@@ -6,18 +6,24 @@ alike, so both answer byte for byte the same.
 
 from __future__ import annotations
 
-import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from keyraft.app import codec, errors
 from keyraft.app.schema import decode_request
+from keyraft.app.server import requests
+from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.request_size import encoded_size
 
 log = logging.getLogger("keyraft.gateway")
 
-JSON = b"application/json"
+
+def _untyped(message: dict) -> dict:
+    """For RPCs whose request carries nothing the server uses yet."""
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +31,8 @@ class Rpc:
     path: str
     request_schema: str
     response_schema: str
-    method: str  # the EtcdServer method serving it (sync or async)
+    build: Callable[[dict], Any]  # decoded request message -> the server's typed request
+    serve: Callable[[EtcdServer, Any], Awaitable[dict]]  # the EtcdServer method serving it
     summary: str
     tag: str
 
@@ -40,7 +47,8 @@ _LEASE_RPCS = (
         "/v3/lease/grant",
         "etcdserverpbLeaseGrantRequest",
         "etcdserverpbLeaseGrantResponse",
-        "lease_grant",
+        requests.lease_grant_from,
+        EtcdServer.lease_grant,
         "Grant a lease",
         "Lease",
     ),
@@ -49,7 +57,8 @@ _LEASE_RPCS = (
             "/v3/lease/revoke",
             "etcdserverpbLeaseRevokeRequest",
             "etcdserverpbLeaseRevokeResponse",
-            "lease_revoke",
+            requests.lease_revoke_from,
+            EtcdServer.lease_revoke,
             "Revoke a lease and delete its keys",
             "Lease",
         ),
@@ -60,7 +69,8 @@ _LEASE_RPCS = (
             "/v3/lease/timetolive",
             "etcdserverpbLeaseTimeToLiveRequest",
             "etcdserverpbLeaseTimeToLiveResponse",
-            "lease_time_to_live",
+            requests.lease_time_to_live_from,
+            EtcdServer.lease_time_to_live,
             "How long a lease has left",
             "Lease",
         ),
@@ -71,7 +81,8 @@ _LEASE_RPCS = (
             "/v3/lease/leases",
             "etcdserverpbLeaseLeasesRequest",
             "etcdserverpbLeaseLeasesResponse",
-            "lease_leases",
+            _untyped,
+            EtcdServer.lease_leases,
             "List leases",
             "Lease",
         ),
@@ -86,7 +97,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/range",
             "etcdserverpbRangeRequest",
             "etcdserverpbRangeResponse",
-            "range",
+            requests.range_from,
+            EtcdServer.range,
             "Get keys in a range",
             "KV",
         ),
@@ -94,7 +106,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/put",
             "etcdserverpbPutRequest",
             "etcdserverpbPutResponse",
-            "put",
+            requests.put_from,
+            EtcdServer.put,
             "Put a key",
             "KV",
         ),
@@ -102,7 +115,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/deleterange",
             "etcdserverpbDeleteRangeRequest",
             "etcdserverpbDeleteRangeResponse",
-            "delete_range",
+            requests.delete_range_from,
+            EtcdServer.delete_range,
             "Delete keys in a range",
             "KV",
         ),
@@ -110,7 +124,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/txn",
             "etcdserverpbTxnRequest",
             "etcdserverpbTxnResponse",
-            "txn",
+            requests.txn_from,
+            EtcdServer.txn,
             "Run a transaction",
             "KV",
         ),
@@ -118,7 +133,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/kv/compaction",
             "etcdserverpbCompactionRequest",
             "etcdserverpbCompactionResponse",
-            "compact",
+            requests.compact_from,
+            EtcdServer.compact,
             "Compact the key-value history",
             "KV",
         ),
@@ -126,7 +142,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/maintenance/status",
             "etcdserverpbStatusRequest",
             "etcdserverpbStatusResponse",
-            "status",
+            _untyped,
+            EtcdServer.status,
             "Status of this member",
             "Maintenance",
         ),
@@ -134,7 +151,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/maintenance/alarm",
             "etcdserverpbAlarmRequest",
             "etcdserverpbAlarmResponse",
-            "alarm",
+            _untyped,
+            EtcdServer.alarm,
             "List, raise or clear alarms",
             "Maintenance",
         ),
@@ -142,7 +160,8 @@ RPCS: dict[str, Rpc] = {
             "/v3/cluster/member/list",
             "etcdserverpbMemberListRequest",
             "etcdserverpbMemberListResponse",
-            "member_list",
+            _untyped,
+            EtcdServer.member_list,
             "List the members",
             "Cluster",
         ),
@@ -168,15 +187,14 @@ async def dispatch(server: EtcdServer, rpc: Rpc, body: bytes) -> tuple[int, byte
         # exact size is only worth computing for large bodies.
         if 2 * len(body) > limit and (size := encoded_size(request)) > limit:
             raise errors.message_too_large(size, limit)
-        response = getattr(server, rpc.method)(request)
-        if inspect.isawaitable(response):
-            response = await response
-        return 200, codec.encode(response)
-    except errors.EtcdError as error:
+        response = await rpc.serve(server, rpc.build(request))
+        return 200, codec.encode_response(server, response)
+    except (errors.EtcdError, ServerError) as failure:
+        error = errors.as_etcd(failure)
         return error.http_status, codec.encode_error(error)
     except Exception:  # a bug must still answer in etcd's shape, and be logged
         log.exception("internal error serving %s", rpc.path)
-        error = errors.EtcdError(13, "etcdserver: internal error")
+        error = errors.EtcdError(errors.INTERNAL, "etcdserver: internal error")
         return 500, codec.encode_error(error)
 
 

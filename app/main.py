@@ -225,7 +225,7 @@ async def _serve(
     import uvicorn
 
     from keyraft.app.factory import create_app
-    from keyraft.app.server.etcdserver import DataDirMismatch
+    from keyraft.app.server.state_machine import DataDirMismatch
 
     try:
         front, _server = create_app(config)
@@ -253,7 +253,7 @@ async def _serve(
         ", ".join(config.listen_client_urls),
         config.data_dir,
     )
-    peers = _PeerServer(_server.log.receiver, peer_sockets)
+    peers = _PeerServer(_server.peer_receiver, peer_sockets)
     peer_task = asyncio.create_task(peers.serve())
     try:
         await server.serve(sockets=sockets)

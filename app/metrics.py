@@ -22,9 +22,9 @@ APPLIED_INDEX = Gauge("etcd_server_apply_index", "The applied index")
 
 
 def refresh(server: EtcdServer) -> None:
-    HAS_LEADER.set(1 if server.log.has_leader() else 0)
-    CURRENT_REVISION.set(server.log.read_revision())
-    COMPACT_REVISION.set(max(server.store.compact_revision, 0))
-    KEYS_TOTAL.set(len(server.store.index))
-    DB_SIZE.set(server.backend.size_bytes())
-    APPLIED_INDEX.set(server.applied_index)
+    HAS_LEADER.set(1 if server.has_leader() else 0)
+    CURRENT_REVISION.set(server.current_revision)
+    COMPACT_REVISION.set(max(server.compact_revision, 0))
+    KEYS_TOTAL.set(server.key_count())
+    DB_SIZE.set(server.db_size())
+    APPLIED_INDEX.set(server.applied_index())

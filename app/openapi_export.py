@@ -1,4 +1,4 @@
-"""Write the OpenAPI document of the app: `python -m app.openapi_export openapi/openapi.json`."""
+"""Write the OpenAPI document of the app: `python -m keyraft.app.openapi_export openapi/openapi.json`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def document() -> dict:
         try:
             return build_fastapi(server, manage_server=False).openapi()
         finally:
-            server.backend.close()
+            server.close()
 
 
 def render() -> str:

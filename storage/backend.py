@@ -119,9 +119,6 @@ class Backend:
                 total += family.property_int_value(name) or 0
         return total
 
-    def compact_range(self, family: str) -> None:
-        self._tables[family].compact_range(None, None)
-
     def close(self) -> None:
         for table in self._tables.values():
             table.close()

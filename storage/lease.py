@@ -156,9 +156,6 @@ class Lessor:
         if lease is not None and self.primary:
             self._set_expiry(lease, self.clock())
 
-    def next_expiry(self) -> float:
-        return self._heap[0][0] if self._heap else FOREVER
-
     def _set_expiry(self, lease: Lease, expiry: float) -> None:
         lease.expiry = expiry
         heapq.heappush(self._heap, (expiry, lease.id))

@@ -20,8 +20,10 @@ from keyraft.app import codec, errors
 from keyraft.app.gojson import GoSyntaxError, next_value
 from keyraft.app.openapi_schemas import json_response, ref, request_body
 from keyraft.app.schema import decode_message
+from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.leases import FORWARDED_HEADER
+from keyraft.app.server.requests import LeaseKeepAlive, lease_keep_alive_from
 
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
@@ -79,18 +81,19 @@ async def serve_keepalive(server: EtcdServer, scope: dict, receive: Receive, sen
     body_done = False
     answered = 0
     while True:
-        requests, buffer, error = _split(buffer, body_done)
-        if error is not None and answered == 0 and not requests:
+        keepalives, buffer, error = _split(buffer, body_done)
+        if error is not None and answered == 0 and not keepalives:
             await stream.refuse(errors.EtcdError(UNKNOWN, error), 500)
             return
         # Every request already here is renewed at once (a follower forwards them to
         # the leader together); the answers still go out in request order.
         outcomes = await asyncio.gather(
-            *(server.lease_keep_alive(request, forwarded) for request in requests),
+            *(server.lease_keep_alive(request, forwarded) for request in keepalives),
             return_exceptions=True,
         )
         for outcome in outcomes:
-            if isinstance(outcome, errors.EtcdError):
+            if isinstance(outcome, ServerError):
+                outcome = errors.from_server(outcome)
                 if not stream.started:
                     await stream.start(outcome.http_status)
                 await stream.line(_stream_error(outcome))
@@ -98,7 +101,9 @@ async def serve_keepalive(server: EtcdServer, scope: dict, receive: Receive, sen
                 break
             if isinstance(outcome, BaseException):
                 raise outcome
-            await stream.line(orjson.dumps({"result": codec.to_json_value(outcome)}) + b"\n")
+            await stream.line(
+                orjson.dumps({"result": codec.response_json(server, outcome)}) + b"\n"
+            )
             answered += 1
         if error is not None or body_done:
             break
@@ -110,10 +115,10 @@ async def serve_keepalive(server: EtcdServer, scope: dict, receive: Receive, sen
     await stream.end()
 
 
-def _split(buffer: bytes, body_done: bool) -> tuple[list[dict], bytes, str | None]:
+def _split(buffer: bytes, body_done: bool) -> tuple[list[LeaseKeepAlive], bytes, str | None]:
     """The complete requests at the front of `buffer`, what is left, and the error that
     ends the stream (a value that is not a keepalive request), if any."""
-    requests: list[dict] = []
+    requests: list[LeaseKeepAlive] = []
     while True:
         try:
             found = next_value(buffer)
@@ -126,7 +131,8 @@ def _split(buffer: bytes, body_done: bool) -> tuple[list[dict], bytes, str | Non
         value, end = found
         buffer = buffer[end:]
         try:
-            requests.append(decode_message("etcdserverpbLeaseKeepAliveRequest", value))
+            message = decode_message("etcdserverpbLeaseKeepAliveRequest", value)
+            requests.append(lease_keep_alive_from(message))
         except errors.EtcdError as error:
             return requests, b"", error.message
 

@@ -14,7 +14,7 @@ router = APIRouter()
 @router.get("/health", tags=["Meta"], summary="Whether this member can serve")
 async def health(request: Request) -> Response:
     # etcd answers JSON with a text/plain content type; clients rely on the body only.
-    if request.app.state.server.log.has_leader():
+    if request.app.state.server.has_leader():
         return Response(b'{"health":"true"}', media_type="text/plain; charset=utf-8")
     return Response(b'{"health":"false"}', status_code=503, media_type="text/plain; charset=utf-8")
 

@@ -19,7 +19,7 @@ import orjson
 from fastapi import APIRouter, Request
 from sse_starlette.sse import EventSourceResponse
 
-from keyraft.app import errors, watch_codec
+from keyraft.app import codec, errors, watch_codec
 from keyraft.app.asgi import COMMON_HEADERS
 from keyraft.app.gojson import GoSyntaxError, decode_base64, parse_body
 from keyraft.app.keys import prefix_end
@@ -39,7 +39,7 @@ def _watcher(create: dict, watch_id: int) -> tuple[Watcher, int]:
     filters = set(create.get("filters", []))
     watcher = Watcher(
         key=key,
-        end=range_end(create),
+        end=range_end(create.get("range_end", b"")),
         next_revision=0,
         watch_id=watch_id,
         no_put=0 in filters,
@@ -93,10 +93,16 @@ class WatchStream:
             if watcher is not None:
                 self.hub.remove(watcher)
                 await self.write(
-                    watch_codec.response(self.server.header(), watch_id, canceled=True)
+                    watch_codec.response(
+                        codec.header(self.server, self.server.current_revision),
+                        watch_id,
+                        canceled=True,
+                    )
                 )
         elif "progress_request" in request:
-            await self.write(watch_codec.response(self.server.header(), -1))
+            await self.write(
+                watch_codec.response(codec.header(self.server, self.server.current_revision), -1)
+            )
 
     async def create(self, create: dict) -> None:
         watch_id = create.get("watch_id", 0)
@@ -108,7 +114,7 @@ class WatchStream:
         elif watch_id in self.watchers:
             await self.write(
                 watch_codec.response(
-                    self.server.header(),
+                    codec.header(self.server, self.server.current_revision),
                     -1,
                     created=True,
                     canceled=True,
@@ -118,7 +124,11 @@ class WatchStream:
             return
         watcher, start = _watcher(create, watch_id)
         self.watchers[watch_id] = watcher
-        await self.write(watch_codec.response(self.server.header(), watch_id, created=True))
+        await self.write(
+            watch_codec.response(
+                codec.header(self.server, self.server.current_revision), watch_id, created=True
+            )
+        )
         self.hub.add(watcher, start)
         task = asyncio.create_task(self.pump(watcher))
         self.tasks.add(task)
@@ -133,11 +143,11 @@ class WatchStream:
             batch = await self.hub.next_batch(watcher)
             if not batch:
                 break
-            header = self.server.header(watcher.batch_revision)
+            header = codec.header(self.server, watcher.batch_revision)
             events = watch_codec.events_of(self.hub, watcher, batch)
             await self.write(watch_codec.response(header, watcher.watch_id, events=events))
         if watcher.compact_revision or watcher.cancel_reason:
-            header = self.server.header(0)
+            header = codec.header(self.server, 0)
             await self.write(
                 watch_codec.response(
                     header,
@@ -154,7 +164,11 @@ class WatchStream:
         while not watcher.canceled:
             await asyncio.sleep(interval)
             if watcher.synced and not watcher.queued and not watcher.canceled:
-                await self.write(watch_codec.response(self.server.header(), watcher.watch_id))
+                await self.write(
+                    watch_codec.response(
+                        codec.header(self.server, self.server.current_revision), watcher.watch_id
+                    )
+                )
 
     async def run(self, receive: Callable) -> None:
         text = ""
@@ -286,25 +300,25 @@ async def sse_events(server: EtcdServer, watcher: Watcher, start: int) -> AsyncI
     hub = server.watch_hub
     hub.add(watcher, start)
     try:
-        created = watch_codec.response(server.header(), created=True)
+        created = watch_codec.response(codec.header(server, server.current_revision), created=True)
         yield {"event": "created", "data": orjson.dumps(created).decode()}
         interval = server.config.sse_progress_interval_s
         while True:
             try:
                 batch = await asyncio.wait_for(hub.next_batch(watcher), interval)
             except TimeoutError:
-                progress = watch_codec.response(server.header())
+                progress = watch_codec.response(codec.header(server, server.current_revision))
                 yield {"event": "progress", "data": orjson.dumps(progress).decode()}
                 continue
             if not batch:
                 break
             for revision, changes in batch:
                 events = watch_codec.events_of(hub, watcher, [(revision, changes)])
-                result = watch_codec.response(server.header(revision), events=events)
+                result = watch_codec.response(codec.header(server, revision), events=events)
                 yield {"id": str(revision), "data": orjson.dumps(result).decode()}
         if watcher.compact_revision or watcher.cancel_reason:
             canceled = watch_codec.response(
-                server.header(0),
+                codec.header(server, 0),
                 canceled=True,
                 compact_revision=watcher.compact_revision,
                 cancel_reason=watcher.cancel_reason,

@@ -1,187 +1,257 @@
-"""EtcdServer: turns validated requests into proposals, waits until they are applied,
-and answers; serves linearizable reads behind a read barrier, serializable ones locally.
+"""EtcdServer: the etcdserver role, knowing no HTTP.
 
-The replication log (app.server.replication) decides how a proposal becomes durable and
-ordered; this class only validates, applies deterministically and answers. Every applied
-proposal's batch carries its log index ("consistent index"), so a restart never applies
-one twice or skips one.
+A write is validated, registered in `Waits`, proposed through Raft and answered when this
+member applies it (every member applies every entry; only the one holding the waiter
+answers). A linearizable read waits for a ReadIndex round (`LinearizableReads`), a
+serializable one is served locally. Failures are typed `ServerError`s; the face maps them
+to etcd's codes and fills in the response headers.
+
+The Raft driver calls this class through its StateMachine and RaftEvents protocols
+(`apply`, `restore`, `on_soft_state`, ...): it forwards the state's part to the
+`StateMachine` and completes the waiting requests and reads.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import os
-import struct
-import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
-import msgpack
-
-from keyraft.app import errors
-from keyraft.app.config import ETCD_SERVER_VERSION, ServerConfig
-from keyraft.app.server import validate
-from keyraft.app.server.apply import Applier, execute_range, is_read_only
+from keyraft.app.server import errors, validate
+from keyraft.app.server.apply import execute_range, is_read_only, is_serializable
+from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper
+from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.membership import Member, cluster_id, member_id
-from keyraft.app.server.replication import ReplicationLog, make_log
 from keyraft.app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
-from keyraft.storage.backend import Backend, RocksBatch
+from keyraft.app.server.requests import (
+    AlarmType,
+    Compact,
+    DeleteRange,
+    LeaseGrant,
+    LeaseKeepAlive,
+    LeaseRevoke,
+    LeaseTimeToLive,
+    Proposal,
+    Publish,
+    Put,
+    Range,
+    Txn,
+    encode_proposal,
+)
+from keyraft.app.server.state_machine import StateMachine
+from keyraft.app.server.waits import Waits, wait_for_event
+from keyraft.raft.io.clock import Clock, SystemClock
+from keyraft.raft.io.driver import RaftDriver
+from keyraft.raft.io.peer_transport import PeerReceiver, PeerTransport
+from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
+from keyraft.storage.backend import Backend
 from keyraft.storage.errors import StorageError
-from keyraft.storage.lease import MAX_LEASE_TTL, Lessor
-from keyraft.storage.mvcc.store import MVCCStore, RangeOptions, WriteTxn, decode_int, encode_int
+from keyraft.storage.lease import MAX_LEASE_TTL
+from keyraft.storage.mvcc.store import RangeOptions, RangeResult
 from keyraft.storage.mvcc.watch import WatchHub
 
 log = logging.getLogger("keyraft.server")
 
-META_CONSISTENT_INDEX = b"consistent_index"
-META_CLUSTER_ID = b"cluster_id"
-META_MEMBER_ID = b"member_id"
-
-
-_UINT64 = struct.Struct(">Q")
-
-
-class DataDirMismatch(Exception):
-    """The data dir was created for another member or cluster."""
-
-
 QUOTA_CHECK_INTERVAL_S = 1.0
+PROPOSAL_SWEEP_S = 0.1
+PUBLISH_RETRY_S = 0.2
+# The state machine is RocksDB itself, so a Raft "snapshot" is only a sync and a log
+# compaction: cheap enough to keep the in-memory log short even when --snapshot-count
+# (etcd's default 100,000) is large.
+LOG_COMPACTION_ENTRIES = 10_000
+CATCH_UP_ENTRIES = 5_000
 
 
-def _serializable_txn(request: dict) -> bool:
-    """etcd serves a read-only txn locally only if every range in it is serializable."""
-    for op in request.get("success", []) + request.get("failure", []):
-        if "request_range" in op and not op["request_range"].get("serializable"):
-            return False
-        if "request_txn" in op and not _serializable_txn(op["request_txn"]):
-            return False
-    return True
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    member_id: int
+    alarm: int
 
 
 class EtcdServer:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.backend = Backend(config.kv_dir)
-        self.store = MVCCStore(self.backend)
-        self.lessor = Lessor()
-        self._restore_leases()
-        self.applier = Applier(self.store, self.lessor.exists)
-        self.leases = LeaseKeeper(self, self.lessor)
-        peer_urls = config.initial_advertise_peer_urls
+        self.clock = clock or SystemClock()
+        self.state = StateMachine(Backend(config.kv_dir))
+        token = config.initial_cluster_token
         self.member = Member(
-            member_id(peer_urls, config.initial_cluster_token),
+            member_id(config.initial_advertise_peer_urls, token),
             config.name,
-            list(peer_urls),
+            list(config.initial_advertise_peer_urls),
             list(config.advertise_client_urls),
         )
         self.members = {
-            member_id(urls, config.initial_cluster_token): Member(
-                member_id(urls, config.initial_cluster_token), name, urls
-            )
+            member_id(urls, token): Member(member_id(urls, token), name, urls)
             for name, urls in config.cluster_members().items()
         }
         self.cluster_id = cluster_id(list(self.members))
-        self._bootstrap_or_check_identity()
-        self.applied_index = decode_int(self.backend.get("meta", META_CONSISTENT_INDEX), 0)
-        self.alarms: list[tuple[int, int]] = []
+        try:
+            self.state.claim(self.cluster_id, self.member.id, config.data_dir)
+        except Exception:
+            self.state.backend.close()
+            raise
+        election_timeout_s = config.election_timeout_ms / 1000
+        self.request_timeout = 5.0 + 2 * election_timeout_s
+        self.leader_wait = 3 * election_timeout_s
+        self.leader = NO_LEADER
+        self.term = 0
+        self.alarms: list[Alarm] = []
         self._stopped = False
-        self.watch_hub = WatchHub(lambda: self.store)
-        self.store.listeners.append(self.watch_hub.notify)
-        self.log: ReplicationLog = make_log(self)
-        self._quota_checked_at = 0.0
-        self._backend_bytes = 0
-        self.started_at = time.monotonic()
+        self._leader_known = asyncio.Event()
+        self._ids = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
+        self._quota_checked_at = float("-inf")
+        self._tasks: list[asyncio.Task] = []
+        self.waits = Waits(self.clock, self.request_timeout)
+        self.watch_hub = WatchHub(lambda: self.state.store)
+        self.state.store.listeners.append(self.watch_hub.notify)
+        self.driver = RaftDriver(
+            node_id=self.member.id,
+            voters=tuple(sorted(self.members)),
+            wal_dir=os.path.join(config.data_dir, "member", "wal"),
+            state_machine=self,
+            tick_seconds=config.heartbeat_interval_ms / 1000,
+            election_ticks=max(2, config.election_timeout_ms // config.heartbeat_interval_ms),
+            snapshot_count=min(config.snapshot_count, LOG_COMPACTION_ENTRIES),
+            catch_up_entries=min(CATCH_UP_ENTRIES, max(1, config.snapshot_count // 2)),
+        )
+        self.term = self.driver.term
+        self.reads = LinearizableReads(
+            self.member.id,
+            self.clock,
+            self.request_timeout,
+            self.driver.read_index,
+            self._wait_for_leader,
+            lambda: self.state.applied_index,
+        )
+        self.leases = LeaseKeeper(
+            self.state.lessor,
+            self.clock,
+            election_timeout_s,
+            self.propose,
+            self._leader_client_urls,
+        )
+        peers = {
+            member.id: member.peer_urls[0]
+            for member in self.members.values()
+            if member.id != self.member.id
+        }
+        self.transport = PeerTransport(
+            self.member.id,
+            self.cluster_id,
+            peers,
+            self.driver.report_unreachable,
+            self.driver.report_snapshot,
+        )
+        self.peer_receiver = PeerReceiver(self.cluster_id, self.driver.step)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
-    def _bootstrap_or_check_identity(self) -> None:
-        """A new data dir records whose member it is (the bootstrap entry, index 1); an
-        existing one must belong to this member of this cluster."""
-        stored_cluster = self.backend.get("cluster", META_CLUSTER_ID)
-        stored_member = self.backend.get("cluster", META_MEMBER_ID)
-        if stored_cluster is None:
-            batch = self.backend.new_batch()
-            batch.put("cluster", META_CLUSTER_ID, _UINT64.pack(self.cluster_id))
-            batch.put("cluster", META_MEMBER_ID, _UINT64.pack(self.member.id))
-            self.backend.write(batch)
-            self.backend.sync()
-            return
-        (old_cluster,) = _UINT64.unpack(stored_cluster)
-        (old_member,) = _UINT64.unpack(stored_member or bytes(8))
-        if old_cluster != self.cluster_id or old_member != self.member.id:
-            self.backend.close()
-            raise DataDirMismatch(
-                f"data dir {self.config.data_dir} belongs to member {old_member:x} of "
-                f"cluster {old_cluster:x}, not to member "
-                f"{self.member.id:x} of cluster {self.cluster_id:x} (check --name, "
-                "--initial-advertise-peer-urls and --initial-cluster-token)"
-            )
-
     async def start(self) -> None:
-        await self.log.start()
+        self.transport.start()
+        self.driver.start(self.transport)
+        self._tasks = [
+            asyncio.create_task(self._publish(), name="publish-member"),
+            asyncio.create_task(self.waits.expire_forever(PROPOSAL_SWEEP_S), name="expire"),
+        ]
         await self.leases.start()
 
     async def stop(self) -> None:
         self._stopped = True
         await self.leases.stop()
-        await self.log.stop()
-        self.backend.sync()
-        self.backend.close()
+        for task in self._tasks:
+            task.cancel()
+        await self.driver.stop()
+        await self.transport.stop()
+        self.waits.fail_all(errors.ServerStopped())
+        self.reads.stop(errors.ServerStopped())
+        self.state.close()
 
-    # ---- identity ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the data dir of a server that was never started."""
+        self.driver.wal.close()
+        self.state.close()
 
-    def header(self, revision: int | None = None) -> dict:
-        return {
-            "cluster_id": self.cluster_id,
-            "member_id": self.member.id,
-            "revision": self.log.read_revision() if revision is None else revision,
-            "raft_term": self.log.term,
-        }
+    async def _publish(self) -> None:
+        """Tell the cluster this member's client URLs (member list shows them)."""
+        request = Publish(self.member.id, tuple(self.member.client_urls))
+        while True:
+            try:
+                await self.propose(request)
+                return
+            except errors.ServerError:
+                await self.clock.sleep(PUBLISH_RETRY_S)
+
+    # ---- what this member knows ----------------------------------------------------------
+
+    @property
+    def current_revision(self) -> int:
+        return self.state.store.current_revision
+
+    @property
+    def compact_revision(self) -> int:
+        return self.state.store.compact_revision
+
+    @property
+    def commit_index(self) -> int:
+        return self.driver.commit
+
+    def has_leader(self) -> bool:
+        return self.leader != NO_LEADER
+
+    def key_count(self) -> int:
+        return len(self.state.store.index)
+
+    def db_size(self) -> int:
+        return self.state.backend.size_bytes()
+
+    def client_urls(self, member: int) -> list[str]:
+        if member == self.member.id:
+            return self.member.client_urls
+        return self.state.client_urls(member)
 
     # ---- KV ----------------------------------------------------------------------------
 
-    async def range(self, request: dict) -> dict:
+    async def range(self, request: Range) -> dict:
         validate.check_range(request)
-        if not request.get("serializable"):
-            await self.log.read_barrier()
-        revision = self.log.read_revision()
-        response = self._read(lambda: execute_range(self._reader(revision), request))
-        response["header"] = self.header(response["header"]["revision"])
-        return response
+        if not request.serializable:
+            await self.reads.barrier()
+        revision = self.current_revision
+        return self._read(lambda: execute_range(self._reader(revision), request))
 
-    async def put(self, request: dict) -> dict:
+    async def put(self, request: Put) -> dict:
         validate.check_put(request)
-        return await self._propose("put", request)
+        return await self.propose(request)
 
-    async def delete_range(self, request: dict) -> dict:
+    async def delete_range(self, request: DeleteRange) -> dict:
         validate.check_delete(request)
-        return await self._propose("delete_range", request)
+        return await self.propose(request)
 
-    async def txn(self, request: dict) -> dict:
+    async def txn(self, request: Txn) -> dict:
         validate.check_txn(request, self.config.max_txn_ops)
-        if is_read_only(request):
-            if not _serializable_txn(request):
-                await self.log.read_barrier()
-            revision = self.log.read_revision()
-            response = self._read(
-                lambda: self.applier.read_txn(request, self._reader(revision), revision)
-            )
-            response["header"] = self.header(revision)
-            return response
-        return await self._propose("txn", request)
+        if not is_read_only(request):
+            return await self.propose(request)
+        if not is_serializable(request):
+            await self.reads.barrier()
+        revision = self.current_revision
+        applier = self.state.applier
+        return self._read(lambda: applier.read_txn(request, self._reader(revision), revision))
 
-    async def compact(self, request: dict) -> dict:
-        return await self._propose("compact", request)
+    async def compact(self, request: Compact) -> dict:
+        return await self.propose(request)
 
-    def _reader(self, revision: int) -> Callable:
-        store = self.store
+    def _reader(self, revision: int):
+        store = self.state.store
 
-        def read(key: bytes, end: bytes | None, options: RangeOptions):
+        def read(key: bytes, end: bytes | None, options: RangeOptions) -> RangeResult:
             return store.range(key, end, options, revision)
 
         return read
 
-    def _read(self, run: Callable[[], dict]) -> dict:
+    @staticmethod
+    def _read(run) -> dict:
         try:
             return run()
         except StorageError as error:
@@ -197,185 +267,151 @@ class EtcdServer:
         ticks = self.config.election_timeout_ms // heartbeat
         return -(-(3 * ticks // 2) * heartbeat // 1000)
 
-    async def lease_grant(self, request: dict) -> dict:
-        ttl = request.get("TTL", 0)
-        if ttl > MAX_LEASE_TTL:
-            raise errors.lease_ttl_too_large()
-        lease_id = request.get("ID", 0) or _new_lease_id()
-        return await self._propose(
-            "lease_grant", {"ID": lease_id, "TTL": max(ttl, self.min_lease_ttl)}
-        )
+    async def lease_grant(self, request: LeaseGrant) -> dict:
+        if request.ttl > MAX_LEASE_TTL:
+            raise errors.LeaseTTLTooLarge
+        lease_id = request.lease_id or _new_lease_id()
+        return await self.propose(LeaseGrant(max(request.ttl, self.min_lease_ttl), lease_id))
 
-    async def lease_revoke(self, request: dict) -> dict:
-        return await self._propose("lease_revoke", {"ID": request.get("ID", 0)})
+    async def lease_revoke(self, request: LeaseRevoke) -> dict:
+        return await self.propose(request)
 
-    async def lease_keep_alive(self, request: dict, forwarded: bool = False) -> dict:
-        lease_id = request.get("ID", 0)
-        ttl = await self.leases.keep_alive(lease_id, forwarded)
-        return {"header": self.header(), "ID": lease_id, "TTL": ttl}
+    async def lease_keep_alive(self, request: LeaseKeepAlive, forwarded: bool = False) -> dict:
+        ttl = await self.leases.keep_alive(request.lease_id, forwarded)
+        return {
+            "header": {"revision": self.current_revision},
+            "ID": request.lease_id,
+            "TTL": ttl,
+        }
 
-    async def lease_time_to_live(self, request: dict) -> dict:
+    async def lease_time_to_live(self, request: LeaseTimeToLive) -> dict:
         """Only the leader knows how long a lease has left: followers ask it."""
         if not self.leases.leading:
-            answer = await self.leases.forward("/v3/lease/timetolive", request)
+            message = {"ID": request.lease_id, "keys": request.keys}
+            answer = await self.leases.forward("/v3/lease/timetolive", message)
             revision = int(answer.get("header", {}).get("revision", 0))
-            answer["header"] = self.header(revision)
+            answer["header"] = {"revision": revision}
             return answer
-        lease_id = request.get("ID", 0)
-        lease = self.lessor.time_to_live(lease_id)
+        header = {"revision": self.current_revision}
+        lessor = self.state.lessor
+        lease = lessor.time_to_live(request.lease_id)
         if lease is None:
-            return {"header": self.header(), "ID": lease_id, "TTL": -1}
+            return {"header": header, "ID": request.lease_id, "TTL": -1}
         response = {
-            "header": self.header(),
-            "ID": lease_id,
-            "TTL": self.lessor.remaining_seconds(lease),
+            "header": header,
+            "ID": request.lease_id,
+            "TTL": lessor.remaining_seconds(lease),
             "grantedTTL": lease.ttl,
         }
-        if request.get("keys"):
+        if request.keys:
             response["keys"] = sorted(lease.keys)
         return response
 
-    def lease_leases(self, request: dict) -> dict:
-        leases = [{"ID": lease.id} for lease in self.lessor.by_expiry()]
-        return {"header": self.header(), "leases": leases}
+    async def lease_leases(self, _request: object = None) -> dict:
+        leases = [{"ID": lease.id} for lease in self.state.lessor.by_expiry()]
+        return {"header": {"revision": self.current_revision}, "leases": leases}
 
-    async def wait_for_leader(self) -> None:
-        await self.log.wait_for_leader()
+    async def _leader_client_urls(self) -> list[str]:
+        await self._wait_for_leader(self.clock.now() + self.leader_wait)
+        return self.client_urls(self.leader)
 
-    async def propose_internal(self, kind: str, request: dict) -> dict:
-        return await self._propose(kind, request)
+    # ---- maintenance and cluster -------------------------------------------------------
 
-    def _restore_leases(self) -> None:
-        live = (
-            (key, history.lease)
-            for key, history in self.store.index.scan(b"", None, True)
-            if history.live and history.lease
-        )
-        self.lessor.restore(self.backend, live)
-
-    # ---- maintenance -------------------------------------------------------------------
-
-    def status(self, request: dict | None = None) -> dict:
+    async def status(self, _request: object = None) -> dict:
+        backend = self.state.backend
         return {
-            "header": self.header(),
+            "header": {"revision": self.current_revision},
             "version": ETCD_SERVER_VERSION,
-            "dbSize": self.backend.size_bytes(),
-            "leader": self.log.leader,
-            "raftIndex": self.log.commit_index,
-            "raftTerm": self.log.term,
-            "raftAppliedIndex": self.applied_index,
-            "dbSizeInUse": self.backend.live_bytes(),
+            "dbSize": backend.size_bytes(),
+            "leader": self.leader,
+            "raftIndex": self.driver.commit,
+            "raftTerm": self.term,
+            "raftAppliedIndex": self.state.applied_index,
+            "dbSizeInUse": backend.live_bytes(),
         }
 
-    def member_list(self, request: dict | None = None) -> dict:
-        header = self.header()
-        del header["revision"]
-        members = []
-        for member in self.members.values():
-            entry: dict = {"ID": member.id, "name": member.name, "peerURLs": member.peer_urls}
-            entry["clientURLs"] = self.client_urls(member.id)
-            members.append(entry)
-        return {"header": header, "members": members}
+    async def member_list(self, _request: object = None) -> dict:
+        members = [
+            {
+                "ID": member.id,
+                "name": member.name,
+                "peerURLs": member.peer_urls,
+                "clientURLs": self.client_urls(member.id),
+            }
+            for member in self.members.values()
+        ]
+        return {"header": {}, "members": members}
 
-    def client_urls(self, member: int) -> list[str]:
-        if member == self.member.id:
-            return self.member.client_urls
-        stored = self.backend.get("cluster", b"client_urls/" + _UINT64.pack(member))
-        return msgpack.unpackb(stored) if stored else []
-
-    def alarm(self, request: dict) -> dict:
-        return {"alarms": [{"memberID": m, "alarm": a} for m, a in self.alarms]}
+    async def alarm(self, _request: object = None) -> dict:
+        return {"alarms": [{"memberID": a.member_id, "alarm": a.alarm} for a in self.alarms]}
 
     # ---- proposals ---------------------------------------------------------------------
 
-    async def _propose(self, kind: str, request: dict) -> dict:
+    async def propose(self, request: Proposal) -> dict:
+        """Propose `request` through Raft and return its applied result (or raise it)."""
         if self._stopped:
-            raise errors.server_stopped()
-        size = encoded_size(request) + RAFT_REQUEST_OVERHEAD
-        if size > self.config.max_request_bytes:
-            raise errors.request_too_large()
-        if kind in ("put", "txn") and self._over_quota():
-            raise errors.no_space()
-        return await self.log.propose(kind, request)
+            raise errors.ServerStopped
+        if encoded_size(request) + RAFT_REQUEST_OVERHEAD > self.config.max_request_bytes:
+            raise errors.RequestTooLarge
+        if isinstance(request, Put | Txn) and self._over_quota():
+            raise errors.NoSpace
+        if self.leader == NO_LEADER:
+            await self._wait_for_leader(self.clock.now() + self.leader_wait)
+        request_id = next(self._ids)
+        waiting = self.waits.register(request_id)
+        try:
+            self.driver.propose([encode_proposal(request_id, request)])
+            return await waiting
+        finally:
+            self.waits.forget(request_id)
+
+    async def _wait_for_leader(self, deadline: float) -> None:
+        while self.leader == NO_LEADER:
+            self._leader_known.clear()
+            remaining = deadline - self.clock.now()
+            if not await wait_for_event(self.clock, self._leader_known, remaining):
+                raise errors.NoLeader
 
     def _over_quota(self) -> bool:
-        now = time.monotonic()
+        now = self.clock.now()
         if now - self._quota_checked_at > QUOTA_CHECK_INTERVAL_S:
             self._quota_checked_at = now
-            self._backend_bytes = self.backend.live_bytes()
-            if self._backend_bytes > self.config.quota_backend_bytes and not self.alarms:
-                self.alarms.append((self.member.id, 1))
+            over = self.state.backend.live_bytes() > self.config.quota_backend_bytes
+            if over and not self.alarms:
+                self.alarms.append(Alarm(self.member.id, AlarmType.NOSPACE))
         return bool(self.alarms)
 
-    def _annotate(self, batch: RocksBatch) -> None:
-        batch.put("meta", META_CONSISTENT_INDEX, encode_int(self.applied_index))
+    # ---- called by the Raft driver -----------------------------------------------------
 
-    def apply_entry(self, index: int, kind: str, request: dict) -> dict | Exception:
-        """Apply one proposal at log `index` in its own MVCC transaction (its batch records
-        the index); errors leave no change but the index."""
-        self.applied_index = index
-        try:
-            if kind in ("publish", "noop"):
-                txn = self.store.write(self._annotate)
-                if kind == "publish":
-                    key = b"client_urls/" + _UINT64.pack(request["member"])
-                    txn.put_raw("cluster", key, msgpack.packb(request["client_urls"]))
-                txn.end()
-                return {}
-            if kind == "compact":
-                self.store.compact(request.get("revision", 0), self._annotate)
-                return {"header": self.header(self.store.current_revision)}
-            txn = self.store.write(self._annotate)
-            try:
-                response = self._apply_write(kind, request, txn)
-            finally:
-                for change in txn.end():
-                    self.lessor.key_changed(change.kv.key, change.kv.lease)
-            response["header"] = self.header(self.store.current_revision)
-            return response
-        except errors.EtcdError as error:
-            return error
-        except StorageError as error:
-            return errors.from_storage(error)
+    def applied_index(self) -> int:
+        return self.state.applied_index
 
-    def _apply_write(self, kind: str, request: dict, txn: WriteTxn) -> dict:
-        if kind == "put":
-            return self.applier.put(request, txn)
-        if kind == "delete_range":
-            return self.applier.delete_range(request, txn)
-        if kind == "txn":
-            return self.applier.write_txn(request, txn)
-        if kind == "lease_grant":
-            lease = self.lessor.grant(request["ID"], request["TTL"], txn.batch)
-            return {"header": {}, "ID": lease.id, "TTL": lease.ttl}
-        if kind == "lease_revoke":
-            # Every attached key goes in this one transaction: one revision for all.
-            for key in self.lessor.revoke(request["ID"], txn.batch):
-                txn.delete_range(key, None)
-            return {}
-        raise errors.EtcdError(13, f"etcdserver: unknown request kind {kind!r}")
+    def apply(self, entries: list[Entry]) -> None:
+        for request_id, outcome in self.state.apply(entries):
+            self.waits.trigger(request_id, outcome)
+        self.reads.on_applied()
 
-    def restore_from(self, dump: list) -> None:
-        """Replace the whole state with a snapshot received from the leader."""
-        backend = self.backend
-        identity = {("cluster", META_CLUSTER_ID), ("cluster", META_MEMBER_ID)}
-        batch = backend.new_batch()
-        for family, _rows in dump:
-            for key, _value in backend.iterate(family):
-                if (family, key) not in identity:
-                    batch.delete(family, key)
-        for family, rows in dump:
-            for key, value in rows:
-                if (family, key) not in identity:
-                    batch.put(family, key, value)
-        backend.write(batch)
-        listeners = self.store.listeners
-        self.store = MVCCStore(backend)
-        self.store.listeners = listeners
-        self._restore_leases()
-        self.applier = Applier(self.store, self.lessor.exists)
+    def make_durable(self) -> None:
+        self.state.make_durable()
+
+    def snapshot_data(self) -> bytes:
+        return self.state.snapshot_data()
+
+    def restore(self, data: bytes) -> None:
+        self.state.restore(data)
         self.watch_hub.desync_all()
-        self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
+
+    def on_soft_state(self, soft_state: SoftState, term: int) -> None:
+        if soft_state.leader != self.leader:
+            log.info("leader is now %x (term %d)", soft_state.leader, term)
+        self.leader = soft_state.leader
+        self.term = term
+        self.leases.set_leading(soft_state.role == StateRole.LEADER)
+        if self.leader != NO_LEADER:
+            self._leader_known.set()
+
+    def on_read_states(self, read_states: list[ReadState]) -> None:
+        self.reads.on_read_states(read_states)
 
 
 def _new_lease_id() -> int:

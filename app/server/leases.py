@@ -13,15 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import httpx
 
-from keyraft.app import errors
+from keyraft.app.server import errors
+from keyraft.app.server.requests import LeaseRevoke
+from keyraft.raft.io.clock import Clock
 from keyraft.storage.lease import Lessor
-
-if TYPE_CHECKING:
-    from keyraft.app.server.etcdserver import EtcdServer
 
 log = logging.getLogger("keyraft.leases")
 
@@ -35,9 +34,19 @@ FORWARDED = {FORWARDED_HEADER: "1"}
 
 
 class LeaseKeeper:
-    def __init__(self, server: EtcdServer, lessor: Lessor) -> None:
-        self.server = server
+    def __init__(
+        self,
+        lessor: Lessor,
+        clock: Clock,
+        election_timeout_s: float,
+        propose_revoke: Callable[[LeaseRevoke], Awaitable[object]],
+        leader_client_urls: Callable[[], Awaitable[list[str]]],
+    ) -> None:
         self.lessor = lessor
+        self.clock = clock
+        self.election_timeout_s = election_timeout_s
+        self._propose_revoke = propose_revoke
+        self._leader_client_urls = leader_client_urls
         self.leading = False
         self._revoking: set[int] = set()
         self._revoke_tasks: set[asyncio.Task] = set()
@@ -67,14 +76,14 @@ class LeaseKeeper:
             return
         self.leading = leading
         if leading:
-            self.lessor.promote(self.server.config.election_timeout_ms / 1000)
+            self.lessor.promote(self.election_timeout_s)
         else:
             self.lessor.demote()
             self._revoking.clear()
 
     async def _expire_forever(self) -> None:
         while True:
-            await asyncio.sleep(EXPIRY_CHECK_S)
+            await self.clock.sleep(EXPIRY_CHECK_S)
             if not self.leading:
                 continue
             room = MAX_PENDING_REVOKES - len(self._revoking)
@@ -87,9 +96,9 @@ class LeaseKeeper:
 
     async def _revoke(self, lease_id: int) -> None:
         try:
-            await self.server.propose_internal("lease_revoke", {"ID": lease_id})
-        except errors.EtcdError as error:
-            if error.code != errors.NOT_FOUND:
+            await self._propose_revoke(LeaseRevoke(lease_id))
+        except errors.ServerError as error:
+            if not isinstance(error, errors.LeaseNotFound):
                 log.info("revoking expired lease %x failed: %s; will retry", lease_id, error)
                 self.lessor.retry_expiry(lease_id)
         finally:
@@ -104,7 +113,7 @@ class LeaseKeeper:
         if self.leading:
             return self.lessor.renew(lease_id)
         if forwarded:
-            raise errors.no_leader()
+            raise errors.NoLeader
         future = asyncio.get_running_loop().create_future()
         self._forward_queue.append((lease_id, future))
         if self._forward_task is None or self._forward_task.done():
@@ -120,7 +129,7 @@ class LeaseKeeper:
                     if not future.done():
                         future.set_result(ttl)
             except Exception as error:  # every waiter hears about it
-                failure = error if isinstance(error, errors.EtcdError) else errors.no_leader()
+                failure = error if isinstance(error, errors.ServerError) else errors.NoLeader()
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(failure)
@@ -132,10 +141,10 @@ class LeaseKeeper:
         for line in response.content.splitlines():
             message = json.loads(line)
             if "result" not in message:
-                raise errors.no_leader()
+                raise errors.NoLeader
             ttls.append(int(message["result"].get("TTL", 0)))
         if len(ttls) != len(lease_ids):
-            raise errors.no_leader()
+            raise errors.NoLeader
         return ttls
 
     async def forward(self, path: str, request: dict) -> dict:
@@ -143,19 +152,18 @@ class LeaseKeeper:
         response = await self._to_leader(path, json.dumps(request).encode())
         answer = response.json()
         if response.status_code != 200:
-            raise errors.EtcdError(answer.get("code", 14), answer.get("message", ""))
+            raise errors.from_message(answer.get("message", ""))
         return answer
 
     async def _to_leader(
         self, path: str, body: bytes, headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        await self.server.wait_for_leader()
-        urls = self.server.client_urls(self.server.log.leader)
+        urls = await self._leader_client_urls()
         if not urls:
-            raise errors.no_leader()
+            raise errors.NoLeader
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT_S)
         try:
             return await self._client.post(urls[0] + path, content=body, headers=headers)
         except httpx.HTTPError:
-            raise errors.no_leader() from None
+            raise errors.NoLeader from None

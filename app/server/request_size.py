@@ -1,6 +1,14 @@
-"""Protobuf-encoded sizes of requests: etcd's size limits are on the encoded message."""
+"""Protobuf-encoded sizes of requests: etcd's size limits are on the encoded message.
+
+Works on decoded request messages (dicts of proto fields, as the face decodes them) and on
+typed requests alike; a transaction's ops are sized as the RequestOp wrappers they are.
+"""
 
 from __future__ import annotations
+
+from dataclasses import is_dataclass
+
+from keyraft.app.server.requests import Txn
 
 
 def _varint_length(value: int) -> int:
@@ -13,12 +21,26 @@ def _varint_length(value: int) -> int:
     return length
 
 
-def encoded_size(message: dict) -> int:
-    """Size of `message` (a decoded request dict) as protobuf, one-byte tags assumed."""
-    total = 0
-    for value in message.values():
-        total += _field_size(value)
-    return total
+def encoded_size(message: object) -> int:
+    """Size of `message` as protobuf, one-byte tags assumed."""
+    if isinstance(message, dict):
+        return sum(_field_size(value) for value in message.values())
+    if isinstance(message, Txn):
+        ops = message.success + message.failure
+        return sum(_field_size(compare) for compare in message.compare) + sum(
+            _op_size(op) for op in ops
+        )
+    return sum(_field_size(getattr(message, name)) for name in message.__slots__)
+
+
+def _op_size(op: object) -> int:
+    """A RequestOp holding `op` (None: an op with no request set), as a repeated field."""
+    inner = 0 if op is None else _embedded(encoded_size(op))
+    return _embedded(inner)
+
+
+def _embedded(size: int) -> int:
+    return 1 + _varint_length(size) + size
 
 
 def _field_size(value: object) -> int:
@@ -29,10 +51,9 @@ def _field_size(value: object) -> int:
     if isinstance(value, bytes | str):
         length = len(value)
         return 1 + _varint_length(length) + length if length else 0
-    if isinstance(value, dict):
-        inner = encoded_size(value)
-        return 1 + _varint_length(inner) + inner
-    if isinstance(value, list):
+    if isinstance(value, dict) or is_dataclass(value):
+        return _embedded(encoded_size(value))
+    if isinstance(value, list | tuple):
         return sum(_field_size(item) or 2 for item in value)
     return 0
 

@@ -5,62 +5,64 @@ Their order matters: etcd answers the first failing check, and clients see which
 
 from __future__ import annotations
 
-from keyraft.app import errors
+from keyraft.app.server import errors
+from keyraft.app.server.requests import Compare, DeleteRange, Op, Put, Range, SortTarget, Txn
 
-NO_END = object()
+_SORT_TARGETS = frozenset(SortTarget)
 
 
-def check_range(request: dict) -> None:
-    if not request.get("key"):
-        raise errors.key_not_provided()
-    if request.get("sort_target", 0) not in (0, 1, 2, 3, 4):
+def check_range(request: Range) -> None:
+    if not request.key:
+        raise errors.KeyNotProvided
+    if request.sort_target not in _SORT_TARGETS:
         # etcd 3.4.23 crashes on an unknown sort target; we refuse it instead.
-        raise errors.invalid_sort_option()
+        raise errors.InvalidSortOption
 
 
-def check_put(request: dict) -> None:
-    if not request.get("key"):
-        raise errors.key_not_provided()
-    if request.get("ignore_value") and request.get("value"):
-        raise errors.value_provided()
-    if request.get("ignore_lease") and request.get("lease"):
-        raise errors.lease_provided()
+def check_put(request: Put) -> None:
+    if not request.key:
+        raise errors.KeyNotProvided
+    if request.ignore_value and request.value:
+        raise errors.ValueProvided
+    if request.ignore_lease and request.lease:
+        raise errors.LeaseProvided
 
 
-def check_delete(request: dict) -> None:
-    if not request.get("key"):
-        raise errors.key_not_provided()
+def check_delete(request: DeleteRange) -> None:
+    if not request.key:
+        raise errors.KeyNotProvided
 
 
-def check_txn(request: dict, max_ops: int) -> None:
+def check_txn(request: Txn, max_ops: int) -> None:
     _check_txn_ops(request, max_ops)
-    _check_intervals(request.get("success", []))
-    _check_intervals(request.get("failure", []))
+    _check_intervals(request.success)
+    _check_intervals(request.failure)
 
 
-def _check_txn_ops(request: dict, max_ops: int) -> None:
-    compares = request.get("compare", [])
-    count = max(len(compares), len(request.get("success", [])), len(request.get("failure", [])))
+def _check_txn_ops(request: Txn, max_ops: int) -> None:
+    count = max(len(request.compare), len(request.success), len(request.failure))
     if count > max_ops:
-        raise errors.too_many_ops()
-    for compare in compares:
-        if not compare.get("key"):
-            raise errors.key_not_provided()
-    for op in request.get("success", []) + request.get("failure", []):
+        raise errors.TooManyOps
+    compare: Compare
+    for compare in request.compare:
+        if not compare.key:
+            raise errors.KeyNotProvided
+    for op in request.success + request.failure:
         _check_op(op, max_ops - count)
 
 
-def _check_op(op: dict, max_ops: int) -> None:
-    if "request_range" in op:
-        check_range(op["request_range"])
-    elif "request_put" in op:
-        check_put(op["request_put"])
-    elif "request_delete_range" in op:
-        check_delete(op["request_delete_range"])
-    elif "request_txn" in op:
-        _check_txn_ops(op["request_txn"], max_ops)
-    else:
-        raise errors.key_not_found()
+def _check_op(op: Op, max_ops: int) -> None:
+    match op:
+        case Range():
+            check_range(op)
+        case Put():
+            check_put(op)
+        case DeleteRange():
+            check_delete(op)
+        case Txn():
+            _check_txn_ops(op, max_ops)
+        case None:
+            raise errors.KeyNotFound
 
 
 class _Deletes:
@@ -86,37 +88,33 @@ class _Deletes:
         self.intervals.extend(other.intervals)
 
 
-def _check_intervals(ops: list[dict]) -> tuple[set[bytes], _Deletes]:
+def _check_intervals(ops: tuple[Op, ...]) -> tuple[set[bytes], _Deletes]:
     """etcd's rule: no key is written twice by one transaction, across nesting levels
     (except in the two exclusive branches of one nested txn)."""
     deletes = _Deletes()
     for op in ops:
-        delete = op.get("request_delete_range")
-        if delete is not None:
-            deletes.add(delete.get("key", b""), delete.get("range_end") or None)
+        if isinstance(op, DeleteRange):
+            deletes.add(op.key, op.range_end or None)
     puts: set[bytes] = set()
     for op in ops:
-        nested = op.get("request_txn")
-        if nested is None:
+        if not isinstance(op, Txn):
             continue
-        puts_then, deletes_then = _check_intervals(nested.get("success", []))
-        puts_else, deletes_else = _check_intervals(nested.get("failure", []))
+        puts_then, deletes_then = _check_intervals(op.success)
+        puts_else, deletes_else = _check_intervals(op.failure)
         for key in puts_then:
             if key in puts or deletes.covers(key):
-                raise errors.duplicate_key()
+                raise errors.DuplicateKey
             puts.add(key)
         for key in puts_else:
             if (key in puts and key not in puts_then) or deletes.covers(key):
-                raise errors.duplicate_key()
+                raise errors.DuplicateKey
             puts.add(key)
         deletes.union(deletes_then)
         deletes.union(deletes_else)
     for op in ops:
-        put = op.get("request_put")
-        if put is None:
+        if not isinstance(op, Put):
             continue
-        key = put.get("key", b"")
-        if key in puts or deletes.covers(key):
-            raise errors.duplicate_key()
-        puts.add(key)
+        if op.key in puts or deletes.covers(op.key):
+            raise errors.DuplicateKey
+        puts.add(op.key)
     return puts, deletes

@@ -192,6 +192,14 @@ class MVCCStore:
 
     # ---- recovery ----------------------------------------------------------------------
 
+    def reload(self) -> None:
+        """Forget what is in memory and read the state again from the backend (after the
+        backend's contents were replaced by a snapshot). Listeners stay attached."""
+        if self._group is not None:
+            raise RuntimeError("reload inside an open write group")
+        self.index = KeyIndex()
+        self._restore()
+
     def _restore(self) -> None:
         last_main = 1
         for revision_key, data in self.backend.iterate("kv"):

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 
-from keyraft.app import errors
 from keyraft.app.routes.lease import serve_keepalive
+from keyraft.app.server import errors
+from keyraft.app.server.requests import LeaseKeepAlive
 
 
 class FakeServer:
-    async def lease_keep_alive(self, request: dict, forwarded: bool = False) -> dict:
-        if request.get("ID") == 13:
-            raise errors.no_leader()
-        return {"header": {"revision": 1}, "ID": request.get("ID", 0), "TTL": 60}
+    cluster_id = 1
+    member = SimpleNamespace(id=2)
+    term = 3
+
+    async def lease_keep_alive(self, request: LeaseKeepAlive, forwarded: bool = False) -> dict:
+        if request.lease_id == 13:
+            raise errors.NoLeader
+        return {"header": {"revision": 1}, "ID": request.lease_id, "TTL": 60}
 
 
 def run(chunks: list[bytes]) -> tuple[int, list[bytes]]:

@@ -1,0 +1,136 @@
+"""The server's typed errors: one class per way a request can fail, named for what went
+wrong. The messages are etcd's, word for word (clients match on them); which gRPC code and
+HTTP status each one gets is the face's business (`keyraft.app.errors`), as etcd's v3rpc
+layer alone maps its server errors.
+"""
+
+from __future__ import annotations
+
+from keyraft.storage import errors as storage_errors
+
+
+class ServerError(Exception):
+    """A request the server refused or could not complete."""
+
+    message = "etcdserver: unknown error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else type(self).message
+        super().__init__(self.message)
+
+
+# ---- the request is wrong ------------------------------------------------------------------
+
+
+class KeyNotProvided(ServerError):
+    message = "etcdserver: key is not provided"
+
+
+class KeyNotFound(ServerError):
+    message = "etcdserver: key not found"
+
+
+class ValueProvided(ServerError):
+    message = "etcdserver: value is provided"
+
+
+class LeaseProvided(ServerError):
+    message = "etcdserver: lease is provided"
+
+
+class TooManyOps(ServerError):
+    message = "etcdserver: too many operations in txn request"
+
+
+class DuplicateKey(ServerError):
+    message = "etcdserver: duplicate key given in txn request"
+
+
+class RequestTooLarge(ServerError):
+    message = "etcdserver: request is too large"
+
+
+class InvalidSortOption(ServerError):
+    message = "etcdserver: invalid sort option"
+
+
+class MalformedRequest(ServerError):
+    """A log entry that does not decode to a known request: every member answers this,
+    none crashes."""
+
+    message = "etcdserver: malformed request"
+
+
+# ---- the request names what is not there --------------------------------------------------
+
+
+class Compacted(ServerError):
+    message = "etcdserver: mvcc: required revision has been compacted"
+
+
+class FutureRevision(ServerError):
+    message = "etcdserver: mvcc: required revision is a future revision"
+
+
+class LeaseNotFound(ServerError):
+    message = "etcdserver: requested lease not found"
+
+
+class LeaseExists(ServerError):
+    message = "etcdserver: lease already exists"
+
+
+class LeaseTTLTooLarge(ServerError):
+    message = "etcdserver: too large lease TTL"
+
+
+# ---- the cluster cannot serve it now -------------------------------------------------------
+
+
+class NoSpace(ServerError):
+    message = "etcdserver: mvcc: database space exceeded"
+
+
+class NoLeader(ServerError):
+    message = "etcdserver: no leader"
+
+
+class RequestTimedOut(ServerError):
+    message = "etcdserver: request timed out"
+
+
+class ServerStopped(ServerError):
+    message = "etcdserver: server stopped"
+
+
+_FROM_STORAGE: dict[type[storage_errors.StorageError], type[ServerError]] = {
+    storage_errors.CompactedError: Compacted,
+    storage_errors.FutureRevisionError: FutureRevision,
+    storage_errors.KeyNotFoundError: KeyNotFound,
+    storage_errors.LeaseNotFoundError: LeaseNotFound,
+    storage_errors.LeaseExistsError: LeaseExists,
+}
+
+
+def from_storage(error: storage_errors.StorageError) -> ServerError:
+    return _FROM_STORAGE[type(error)]()
+
+
+def _all_classes() -> list[type[ServerError]]:
+    found: list[type[ServerError]] = []
+    pending = [ServerError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+_BY_MESSAGE = {cls.message: cls for cls in _all_classes() if cls is not ServerError}
+
+
+def from_message(message: str) -> ServerError:
+    """The typed error another member answered with (by etcd's message); unknown messages
+    stay a plain ServerError carrying the text."""
+    cls = _BY_MESSAGE.get(message)
+    return cls() if cls is not None else ServerError(message)

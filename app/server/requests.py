@@ -1,0 +1,328 @@
+"""Typed requests: what a client (or the server itself) asks, as frozen dataclasses.
+
+Field names are etcd's proto names, so a decoded request message builds its dataclass
+directly. A request that changes state travels through the Raft log in the one codec
+below (`encode_proposal` / `decode_proposal`), and is applied by a `match` over these
+classes: a new kind of request, or a renamed field, breaks at import time rather than
+after it is committed on every member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import Any
+
+import msgpack
+
+# ---- etcd's enums (requests carry their numbers; these name them) ------------------------
+
+
+class SortOrder(IntEnum):
+    NONE = 0
+    ASCEND = 1
+    DESCEND = 2
+
+
+class SortTarget(IntEnum):
+    KEY = 0
+    VERSION = 1
+    CREATE = 2
+    MOD = 3
+    VALUE = 4
+
+
+class CompareResult(IntEnum):
+    EQUAL = 0
+    GREATER = 1
+    LESS = 2
+    NOT_EQUAL = 3
+
+
+class CompareTarget(IntEnum):
+    VERSION = 0
+    CREATE = 1
+    MOD = 2
+    VALUE = 3
+    LEASE = 4
+
+
+class AlarmType(IntEnum):
+    NONE = 0
+    NOSPACE = 1
+    CORRUPT = 2
+
+
+# ---- KV --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    key: bytes = b""
+    range_end: bytes = b""  # b"" one key; b"\0" every key >= key; else [key, range_end)
+    limit: int = 0
+    revision: int = 0
+    sort_order: int = SortOrder.NONE
+    sort_target: int = SortTarget.KEY
+    serializable: bool = False
+    keys_only: bool = False
+    count_only: bool = False
+    min_mod_revision: int = 0
+    max_mod_revision: int = 0
+    min_create_revision: int = 0
+    max_create_revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    key: bytes = b""
+    value: bytes = b""
+    lease: int = 0
+    prev_kv: bool = False
+    ignore_value: bool = False
+    ignore_lease: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRange:
+    key: bytes = b""
+    range_end: bytes = b""
+    prev_kv: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    result: int = CompareResult.EQUAL
+    target: int = CompareTarget.VERSION
+    key: bytes = b""
+    version: int = 0
+    create_revision: int = 0
+    mod_revision: int = 0
+    value: bytes = b""
+    lease: int = 0
+    range_end: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    compare: tuple[Compare, ...] = ()
+    success: tuple[Op, ...] = ()
+    failure: tuple[Op, ...] = ()
+
+
+# An op of a transaction; None stands for an op with no request set (etcd refuses it).
+Op = Range | Put | DeleteRange | Txn | None
+
+
+@dataclass(frozen=True, slots=True)
+class Compact:
+    revision: int = 0
+    physical: bool = False
+
+
+# ---- leases ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    ttl: int = 0
+    lease_id: int = 0  # 0: the server picks one (before proposing, so all members agree)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRevoke:
+    lease_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseKeepAlive:
+    lease_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseTimeToLive:
+    lease_id: int = 0
+    keys: bool = False
+
+
+# ---- cluster ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A member announces its client URLs (member list shows them)."""
+
+    member_id: int = 0
+    client_urls: tuple[str, ...] = ()
+
+
+Proposal = Put | DeleteRange | Txn | Compact | LeaseGrant | LeaseRevoke | Publish
+
+
+# ---- from decoded request messages (proto field names) ----------------------------------
+
+
+def range_from(message: dict) -> Range:
+    return Range(**message)
+
+
+def put_from(message: dict) -> Put:
+    return Put(**message)
+
+
+def delete_range_from(message: dict) -> DeleteRange:
+    return DeleteRange(**message)
+
+
+def compare_from(message: dict) -> Compare:
+    return Compare(**message)
+
+
+def _op_from(message: dict) -> Op:
+    # The first request set wins, in the proto's field order.
+    if "request_range" in message:
+        return Range(**message["request_range"])
+    if "request_put" in message:
+        return Put(**message["request_put"])
+    if "request_delete_range" in message:
+        return DeleteRange(**message["request_delete_range"])
+    if "request_txn" in message:
+        return txn_from(message["request_txn"])
+    return None
+
+
+def txn_from(message: dict) -> Txn:
+    return Txn(
+        tuple(Compare(**compare) for compare in message.get("compare", ())),
+        tuple(_op_from(op) for op in message.get("success", ())),
+        tuple(_op_from(op) for op in message.get("failure", ())),
+    )
+
+
+def compact_from(message: dict) -> Compact:
+    return Compact(**message)
+
+
+def lease_grant_from(message: dict) -> LeaseGrant:
+    return LeaseGrant(message.get("TTL", 0), message.get("ID", 0))
+
+
+def lease_revoke_from(message: dict) -> LeaseRevoke:
+    return LeaseRevoke(message.get("ID", 0))
+
+
+def lease_keep_alive_from(message: dict) -> LeaseKeepAlive:
+    return LeaseKeepAlive(message.get("ID", 0))
+
+
+def lease_time_to_live_from(message: dict) -> LeaseTimeToLive:
+    return LeaseTimeToLive(message.get("ID", 0), message.get("keys", False))
+
+
+# ---- the Raft log codec ------------------------------------------------------------------
+#
+# An entry is msgpack [request_id, [tag, field, ...]] with fields in declaration order;
+# a transaction's compares and ops nest the same way (an empty op is nil). Decoding checks
+# every field's type, so a malformed entry is refused the same way on every member.
+
+
+class MalformedProposal(ValueError):
+    """A log entry that is not a proposal this version knows."""
+
+    def __init__(self, why: str, request_id: int = 0) -> None:
+        super().__init__(why)
+        self.request_id = request_id
+
+
+_TAGS: dict[type, int] = {
+    Put: 1,
+    DeleteRange: 2,
+    Txn: 3,
+    Compact: 4,
+    LeaseGrant: 5,
+    LeaseRevoke: 6,
+    Publish: 7,
+    Range: 8,  # only inside a transaction
+}
+_BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
+_SCALARS = {"bytes": bytes, "int": int, "bool": bool}
+# class -> ((field name, python type), ...), for the classes made of scalars only
+_LAYOUT: dict[type, tuple[tuple[str, type], ...]] = {
+    cls: tuple((item.name, _SCALARS[str(item.type)]) for item in fields(cls))
+    for cls in (Range, Put, DeleteRange, Compare, Compact, LeaseGrant, LeaseRevoke)
+}
+
+
+def encode_proposal(request_id: int, request: Proposal) -> bytes:
+    return msgpack.packb([request_id, _to_wire(request)], use_bin_type=True)
+
+
+def decode_proposal(data: bytes) -> tuple[int, Proposal]:
+    """(request id, request); raises MalformedProposal for anything else."""
+    try:
+        decoded = msgpack.unpackb(data, raw=False)
+    except Exception as error:  # msgpack raises several unrelated types
+        raise MalformedProposal(f"not msgpack: {error}") from None
+    if not (isinstance(decoded, list) and len(decoded) == 2 and type(decoded[0]) is int):
+        raise MalformedProposal("not [request id, request]")
+    request_id, wire = decoded
+    try:
+        request = _from_wire(wire, top=True)
+    except MalformedProposal as error:
+        raise MalformedProposal(str(error), request_id) from None
+    return request_id, request  # type: ignore[return-value]
+
+
+def _to_wire(request: Any) -> list | None:
+    if request is None:
+        return None
+    cls = type(request)
+    if cls is Txn:
+        return [
+            _TAGS[Txn],
+            [_scalar_wire(compare) for compare in request.compare],
+            [_to_wire(op) for op in request.success],
+            [_to_wire(op) for op in request.failure],
+        ]
+    if cls is Publish:
+        return [_TAGS[Publish], request.member_id, list(request.client_urls)]
+    return [_TAGS[cls], *(getattr(request, name) for name, _ in _LAYOUT[cls])]
+
+
+def _scalar_wire(request: Any) -> list:
+    return [getattr(request, name) for name, _ in _LAYOUT[type(request)]]
+
+
+def _from_wire(wire: object, top: bool = False) -> Any:
+    if wire is None and not top:
+        return None
+    if not isinstance(wire, list) or not wire or type(wire[0]) is not int:
+        raise MalformedProposal("not a tagged request")
+    cls = _BY_TAG.get(wire[0])
+    if cls is None or (top and cls is Range):
+        raise MalformedProposal(f"unknown request tag {wire[0]}")
+    if cls is Txn:
+        if len(wire) != 4 or not all(isinstance(part, list) for part in wire[1:]):
+            raise MalformedProposal("malformed txn")
+        return Txn(
+            tuple(_scalars(Compare, item) for item in wire[1]),
+            tuple(_from_wire(op) for op in wire[2]),
+            tuple(_from_wire(op) for op in wire[3]),
+        )
+    if cls is Publish:
+        if len(wire) != 3 or type(wire[1]) is not int or not isinstance(wire[2], list):
+            raise MalformedProposal("malformed publish")
+        if not all(isinstance(url, str) for url in wire[2]):
+            raise MalformedProposal("malformed publish")
+        return Publish(wire[1], tuple(wire[2]))
+    return _scalars(cls, wire[1:])
+
+
+def _scalars(cls: type, values: object) -> Any:
+    layout = _LAYOUT[cls]
+    if not isinstance(values, list) or len(values) != len(layout):
+        raise MalformedProposal(f"malformed {cls.__name__}")
+    for value, (name, kind) in zip(values, layout, strict=True):
+        if type(value) is not kind:
+            raise MalformedProposal(f"{cls.__name__}.{name}: not {kind.__name__}")
+    return cls(*values)

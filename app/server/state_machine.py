@@ -1,0 +1,211 @@
+"""The replicated state machine: backend, MVCC store, lessor and the consistent index.
+
+The Raft driver hands it committed entries in log order; each proposal is applied in its
+own MVCC transaction whose batch also records the entry's index (the "consistent index"),
+so a restart never applies an entry twice or skips one. Apply is deterministic: it reads
+no clock and no random number, and an entry that cannot be applied (malformed, or refused
+by a check) yields the same error result on every member, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+import msgpack
+
+from keyraft.app.server import errors
+from keyraft.app.server.apply import Applier
+from keyraft.app.server.requests import (
+    Compact,
+    DeleteRange,
+    LeaseGrant,
+    LeaseRevoke,
+    MalformedProposal,
+    Proposal,
+    Publish,
+    Put,
+    Txn,
+    decode_proposal,
+)
+from keyraft.raft.messages import Entry
+from keyraft.storage.backend import Backend, RocksBatch
+from keyraft.storage.errors import StorageError
+from keyraft.storage.lease import Lessor
+from keyraft.storage.mvcc.store import MVCCStore, WriteTxn, decode_int, encode_int
+
+log = logging.getLogger("keyraft.state")
+
+META_CONSISTENT_INDEX = b"consistent_index"
+META_CLUSTER_ID = b"cluster_id"
+META_MEMBER_ID = b"member_id"
+CLIENT_URLS_PREFIX = b"client_urls/"
+SNAPSHOT_FAMILIES = ("kv", "meta", "lease", "cluster")
+_IDENTITY = {("cluster", META_CLUSTER_ID), ("cluster", META_MEMBER_ID)}
+_UINT64 = struct.Struct(">Q")
+
+# What applying one entry gave: (request id, response dict or the error to answer).
+Applied = tuple[int, "dict | errors.ServerError"]
+
+
+class DataDirMismatch(Exception):
+    """The data dir was created for another member or cluster."""
+
+
+class StateMachine:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.store = MVCCStore(backend)
+        self.lessor = Lessor()
+        self._restore_leases()
+        self.applier = Applier(self.store, self.lessor.exists)
+        self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
+
+    # ---- identity ----------------------------------------------------------------------
+
+    def claim(self, cluster_id: int, member_id: int, data_dir: str) -> None:
+        """A new data dir records whose member it is; an existing one must belong to this
+        member of this cluster."""
+        stored_cluster = self.backend.get("cluster", META_CLUSTER_ID)
+        if stored_cluster is None:
+            batch = self.backend.new_batch()
+            batch.put("cluster", META_CLUSTER_ID, _UINT64.pack(cluster_id))
+            batch.put("cluster", META_MEMBER_ID, _UINT64.pack(member_id))
+            self.backend.write(batch)
+            self.backend.sync()
+            return
+        (old_cluster,) = _UINT64.unpack(stored_cluster)
+        (old_member,) = _UINT64.unpack(self.backend.get("cluster", META_MEMBER_ID) or bytes(8))
+        if old_cluster != cluster_id or old_member != member_id:
+            raise DataDirMismatch(
+                f"data dir {data_dir} belongs to member {old_member:x} of "
+                f"cluster {old_cluster:x}, not to member "
+                f"{member_id:x} of cluster {cluster_id:x} (check --name, "
+                "--initial-advertise-peer-urls and --initial-cluster-token)"
+            )
+
+    def client_urls(self, member_id: int) -> list[str]:
+        """The client URLs a member published (empty until it has)."""
+        stored = self.backend.get("cluster", CLIENT_URLS_PREFIX + _UINT64.pack(member_id))
+        return msgpack.unpackb(stored) if stored else []
+
+    # ---- apply -------------------------------------------------------------------------
+
+    def apply(self, entries: list[Entry]) -> list[Applied]:
+        """Apply committed entries above the applied index, as one backend write; the
+        outcome of every proposal, by request id."""
+        outcomes: list[Applied] = []
+        self.store.begin_group()
+        try:
+            for entry in entries:
+                if entry.index <= self.applied_index:
+                    continue
+                if not entry.data:  # a new leader's empty entry, or a conf change
+                    self._apply_noop(entry.index)
+                    continue
+                try:
+                    request_id, request = decode_proposal(entry.data)
+                except MalformedProposal as error:
+                    log.error("entry %d is not a proposal: %s", entry.index, error)
+                    self._apply_noop(entry.index)
+                    outcomes.append((error.request_id, errors.MalformedRequest()))
+                    continue
+                outcomes.append((request_id, self.apply_request(entry.index, request)))
+        finally:
+            self.store.end_group()
+        return outcomes
+
+    def apply_request(self, index: int, request: Proposal) -> dict | errors.ServerError:
+        """Apply one proposal at log `index` in its own MVCC transaction (its batch records
+        the index); a refused one changes nothing but the index."""
+        self.applied_index = index
+        try:
+            if isinstance(request, Compact):
+                self.store.compact(request.revision, self._record_index)
+                return {"header": {"revision": self.store.current_revision}}
+            txn = self.store.write(self._record_index)
+            try:
+                response = self._apply_write(request, txn)
+            finally:
+                for change in txn.end():
+                    self.lessor.key_changed(change.kv.key, change.kv.lease)
+            response["header"] = {"revision": self.store.current_revision}
+            return response
+        except errors.ServerError as error:
+            return error
+        except StorageError as error:
+            return errors.from_storage(error)
+
+    def _apply_write(self, request: Proposal, txn: WriteTxn) -> dict:
+        match request:
+            case Put():
+                return self.applier.put(request, txn)
+            case DeleteRange():
+                return self.applier.delete_range(request, txn)
+            case Txn():
+                return self.applier.write_txn(request, txn)
+            case LeaseGrant():
+                lease = self.lessor.grant(request.lease_id, request.ttl, txn.batch)
+                return {"header": {}, "ID": lease.id, "TTL": lease.ttl}
+            case LeaseRevoke():
+                # Every attached key goes in this one transaction: one revision for all.
+                for key in self.lessor.revoke(request.lease_id, txn.batch):
+                    txn.delete_range(key, None)
+                return {}
+            case Publish():
+                key = CLIENT_URLS_PREFIX + _UINT64.pack(request.member_id)
+                txn.put_raw("cluster", key, msgpack.packb(list(request.client_urls)))
+                return {}
+        raise errors.MalformedRequest  # pragma: no cover - decode_proposal admits no other
+
+    def _apply_noop(self, index: int) -> None:
+        self.applied_index = index
+        self.store.write(self._record_index).end()
+
+    def _record_index(self, batch: RocksBatch) -> None:
+        batch.put("meta", META_CONSISTENT_INDEX, encode_int(self.applied_index))
+
+    # ---- durability and snapshots ------------------------------------------------------
+
+    def make_durable(self) -> None:
+        self.backend.sync()
+
+    def snapshot_data(self) -> bytes:
+        backend = self.backend
+        dump = [
+            [family, [[key, value] for key, value in backend.iterate(family)]]
+            for family in SNAPSHOT_FAMILIES
+        ]
+        return msgpack.packb(dump, use_bin_type=True)
+
+    def restore(self, data: bytes) -> None:
+        """Replace the whole state with a snapshot from the leader, in place: the store,
+        lessor and applier objects stay, so nothing holding them goes stale. The
+        member's own identity is kept."""
+        dump = msgpack.unpackb(data, raw=False)
+        backend = self.backend
+        batch = backend.new_batch()
+        for family in SNAPSHOT_FAMILIES:
+            for key, _value in backend.iterate(family):
+                if (family, key) not in _IDENTITY:
+                    batch.delete(family, key)
+        for family, rows in dump:
+            for key, value in rows:
+                if (family, key) not in _IDENTITY:
+                    batch.put(family, key, value)
+        backend.write(batch)
+        self.store.reload()
+        self._restore_leases()
+        self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
+
+    def _restore_leases(self) -> None:
+        live = (
+            (key, history.lease)
+            for key, history in self.store.index.scan(b"", None, True)
+            if history.live and history.lease
+        )
+        self.lessor.restore(self.backend, live)
+
+    def close(self) -> None:
+        self.backend.sync()
+        self.backend.close()
