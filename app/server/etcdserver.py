@@ -25,6 +25,7 @@ from keyraft.app.server.leases import LeaseKeeper
 from keyraft.app.server.membership import Member, cluster_id, member_id
 from keyraft.app.server.replication import ReplicationLog, make_log
 from keyraft.app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
+from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.storage.backend import Backend, RocksBatch
 from keyraft.storage.errors import StorageError
 from keyraft.storage.lease import MAX_LEASE_TTL, Lessor
@@ -376,6 +377,10 @@ class EtcdServer:
         self.applier = Applier(self.store, self.lessor.exists)
         self.watch_hub.desync_all()
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
+
+    def watch(self, spec: WatchSpec, watch_id: int = 0) -> Watch:
+        """Open a watch; its changes queue up from now on (see app.server.watches)."""
+        return open_watch(self.watch_hub, spec, watch_id)
 
 
 def _new_lease_id() -> int:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 from keyraft.app import errors
 from keyraft.app.routes.lease import serve_keepalive
 
 
 class FakeServer:
+    config = SimpleNamespace(grpc_limit_bytes=2 * 1024 * 1024)
+
     async def lease_keep_alive(self, request: dict, forwarded: bool = False) -> dict:
         if request.get("ID") == 13:
             raise errors.no_leader()
