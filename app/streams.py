@@ -123,6 +123,11 @@ class RequestDecoder:
         self._literal = b""
         self._pending = 0
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held: the unfinished value (and, during a feed, the chunk)."""
+        return len(self._buffer)
+
     def feed(self, chunk: bytes) -> list[object]:
         if self.error is not None or not chunk:
             return []
