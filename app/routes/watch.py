@@ -13,7 +13,8 @@ sending them), while the watches go on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -106,7 +107,7 @@ class WatchStream:
         if create.get("progress_notify"):
             self._spawn(self.progress(watch))
 
-    def _spawn(self, work) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
