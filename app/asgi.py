@@ -1,9 +1,10 @@
 """The ASGI front: etcd's HTTP conventions around the FastAPI app, and a lean fast path.
 
 Every response gets etcd's CORS headers and a Server header; OPTIONS is answered 200
-before routing, as etcd does; /v3beta/ is rewritten to /v3/. The unary RPCs can be served
-straight from here (no router, no middleware stack: FastAPI costs ~100 µs a request) by
-the same dispatcher the FastAPI routes call, so both paths answer identically.
+before routing, as etcd does; /v3beta/ is rewritten to /v3/. The unary RPCs and the
+gateway streams (watch, keepalive) can be served straight from here (no router, no
+middleware stack: FastAPI costs ~100 µs a request) by the same dispatcher and stream
+handlers the FastAPI routes call, so both paths answer identically.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Awaitable, Callable
 
 from keyraft.app.config import KEYRAFT_VERSION
 from keyraft.app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
+from keyraft.app.routes.lease import serve_keepalive
+from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.streams import StreamHandler
 
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
@@ -25,6 +29,14 @@ CORS_HEADERS = [
 ]
 SERVER_HEADER = (b"server", f"keyraft/{KEYRAFT_VERSION}".encode())
 COMMON_HEADERS = [*CORS_HEADERS, SERVER_HEADER]
+
+
+# The gateway streams, by path; their FastAPI routes (streams.StreamRoute) serve the same
+# handlers when the fast path is off.
+STREAMS: dict[str, StreamHandler] = {
+    "/v3/watch": serve_watch,
+    "/v3/lease/keepalive": serve_keepalive,
+}
 
 
 class BodyTooLarge(Exception):
@@ -71,6 +83,19 @@ async def serve_unary(server: EtcdServer, path: str, receive: Receive, send: Sen
     await send_bytes(send, status, payload, b"application/json")
 
 
+def with_common_headers(send: Send) -> Send:
+    """`send`, adding etcd's CORS headers and the Server header a response lacks."""
+
+    async def send_with_headers(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            names = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [header for header in COMMON_HEADERS if header[0] not in names]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return send_with_headers
+
+
 class KeyraftFront:
     def __init__(self, server: EtcdServer, app: Callable, fast_path: bool = True) -> None:
         self.server = server
@@ -86,22 +111,14 @@ class KeyraftFront:
         if method == "OPTIONS":
             await send_bytes(send, 200, b"", None)
             return
-        if method == "POST" and path == "/v3/watch":
-            from keyraft.app.routes.watch import serve_watch
-
-            await serve_watch(self.server, receive, send)
-            return
-        if self.fast_path and method == "POST" and path in RPCS:
-            await serve_unary(self.server, path, receive, send)
-            return
+        if self.fast_path and method == "POST":
+            if path in RPCS:
+                await serve_unary(self.server, path, receive, send)
+                return
+            stream = STREAMS.get(path)
+            if stream is not None:
+                await stream(self.server, scope, receive, with_common_headers(send))
+                return
         if path != scope["path"]:
             scope = {**scope, "path": path, "raw_path": path.encode()}
-
-        async def send_with_headers(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [header for header in COMMON_HEADERS if header[0] not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, with_common_headers(send))

@@ -1,27 +1,91 @@
-"""etcd's watch responses in JSON, built once per change and shared by every watcher."""
+"""etcd's watch responses in JSON; each change is encoded once for all its watchers.
+
+A change watched by a thousand watchers must not be encoded a thousand times, so encoded
+events are kept in a bounded LRU per server, keyed by what identifies an event in etcd's
+history: (mod revision, key, deleted, with prev_kv). Revisions are the same on every
+member, so an entry never goes stale; only the prev_kv of an event encoded after its
+previous version was compacted away may differ, as in etcd.
+"""
 
 from __future__ import annotations
 
-import orjson
+import weakref
+from collections import OrderedDict
 
+from keyraft.app import codec
 from keyraft.app.codec import key_value
-from keyraft.storage.mvcc.store import Change
-from keyraft.storage.mvcc.watch import Batch, Watcher, WatchHub
+from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.watches import Batch, Change, Watch
+
+EVENT_CACHE_ENTRIES = 65_536
+EVENT_CACHE_BYTES = 64 * 1024 * 1024
+_ENTRY_OVERHEAD = 200  # a rough size of an entry's dicts and key tuple
 
 
-def event(hub: WatchHub, change: Change, with_previous: bool) -> dict:
-    cached = change.encoded.get(with_previous)
-    if cached is None:
-        cached = {}
+class EventCache:
+    """Encoded events, least recently used evicted first, bounded in count and bytes."""
+
+    def __init__(
+        self, max_entries: int = EVENT_CACHE_ENTRIES, max_bytes: int = EVENT_CACHE_BYTES
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.encodings = 0  # events encoded (cache misses)
+        self._entries: OrderedDict[tuple, tuple[dict, int]] = OrderedDict()
+        self._bytes = 0
+
+    def event(self, watch: Watch, change: Change, with_previous: bool) -> dict:
+        kv = change.kv
+        key = (kv.mod_revision, kv.key, change.deleted, with_previous)
+        entries = self._entries
+        found = entries.get(key)
+        if found is not None:
+            entries.move_to_end(key)
+            return found[0]
+        encoded: dict = {}
         if change.deleted:
-            cached["type"] = "DELETE"
-        cached["kv"] = key_value(change.kv)
+            encoded["type"] = "DELETE"
+        encoded["kv"] = key_value(kv)
+        cost = _ENTRY_OVERHEAD + len(kv.key) + len(kv.value)
         if with_previous:
-            previous = hub.previous(change)
+            previous = watch.previous(change)
             if previous is not None:
-                cached["prev_kv"] = key_value(previous)
-        change.encoded[with_previous] = cached
-    return cached
+                encoded["prev_kv"] = key_value(previous)
+                cost += len(previous.key) + len(previous.value)
+        self.encodings += 1
+        entries[key] = (encoded, cost)
+        self._bytes += cost
+        while len(entries) > self.max_entries or (
+            self._bytes > self.max_bytes and len(entries) > 1
+        ):
+            _key, (_encoded, evicted) = entries.popitem(last=False)
+            self._bytes -= evicted
+        return encoded
+
+    def events(self, watch: Watch, batch: Batch) -> list[dict]:
+        with_previous = watch.prev_kv
+        return [
+            self.event(watch, change, with_previous)
+            for _revision, changes in batch
+            for change in changes
+        ]
+
+
+_CACHES: weakref.WeakKeyDictionary[EtcdServer, EventCache] = weakref.WeakKeyDictionary()
+
+
+def cache_for(server: EtcdServer) -> EventCache:
+    """The event cache of a server (one per server: revisions are per cluster)."""
+    cache = _CACHES.get(server)
+    if cache is None:
+        cache = _CACHES[server] = EventCache()
+    return cache
+
+
+def server_header(server: EtcdServer, revision: int | None = None) -> dict:
+    """The response header for `revision` (None: the current one); the one place stream
+    answers take it from the server."""
+    return codec.header(server, server.current_revision if revision is None else revision)
 
 
 def header_json(header: dict) -> dict:
@@ -43,13 +107,3 @@ def response(header: dict, watch_id: int = 0, **fields: object) -> dict:
     if fields.get("events"):
         result["events"] = fields["events"]
     return result
-
-
-def events_of(hub: WatchHub, watcher: Watcher, batch: Batch) -> list[dict]:
-    return [
-        event(hub, change, watcher.prev_kv) for _revision, changes in batch for change in changes
-    ]
-
-
-def line(result: dict) -> bytes:
-    return orjson.dumps({"result": result}) + b"\n"

@@ -9,147 +9,91 @@ is refused like a unary call (500, gRPC code 2); a later one just ends the strea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 
-import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from keyraft.app import codec, errors
-from keyraft.app.gojson import GoSyntaxError, next_value
 from keyraft.app.openapi_schemas import json_response, ref, request_body
 from keyraft.app.schema import decode_message
 from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.leases import FORWARDED_HEADER
 from keyraft.app.server.requests import LeaseKeepAlive, lease_keep_alive_from
-
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
+from keyraft.app.streams import (
+    LineWriter,
+    Receive,
+    RequestDecoder,
+    Scope,
+    Send,
+    ValueTooLarge,
+    stream_route,
+    too_large,
+    value_limit,
+)
 
 router = APIRouter()
-JSON_HEADERS = [(b"content-type", b"application/json")]
-UNKNOWN = 2
 
 
-class _Stream:
-    """The response side: headers go out with the first line (or at the end)."""
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.started = False
-
-    async def start(self, status: int = 200, extra: list | None = None) -> None:
-        if not self.started:
-            self.started = True
-            headers = [*JSON_HEADERS, *(extra or [])]
-            await self.send({"type": "http.response.start", "status": status, "headers": headers})
-
-    async def line(self, payload: bytes) -> None:
-        await self.start()
-        await self.send({"type": "http.response.body", "body": payload, "more_body": True})
-
-    async def end(self) -> None:
-        await self.start()
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def refuse(self, error: errors.EtcdError, status: int) -> None:
-        body = codec.encode_error(error)
-        await self.start(status, [(b"content-length", str(len(body)).encode())])
-        await self.send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-def _stream_error(error: errors.EtcdError) -> bytes:
-    """grpc-gateway's mid-stream error (runtime.StreamError; empty details omitted),
-    written without the line delimiter, as its handleForwardResponseStreamError does."""
-    body = {
-        "error": {
-            "grpc_code": error.code,
-            "http_code": error.http_status,
-            "message": error.message,
-            "http_status": HTTPStatus(error.http_status).phrase,
-        }
-    }
-    return orjson.dumps(body)
-
-
-async def serve_keepalive(server: EtcdServer, scope: dict, receive: Receive, send: Send) -> None:
+async def serve_keepalive(server: EtcdServer, scope: Scope, receive: Receive, send: Send) -> None:
     forwarded = any(name == FORWARDED_HEADER.encode() for name, _ in scope.get("headers", []))
-    stream = _Stream(send)
-    buffer = b""
+    writer = LineWriter(send)
+    decoder = RequestDecoder(value_limit(server))
     body_done = False
+    values: list[object] = []
     answered = 0
     while True:
-        keepalives, buffer, error = _split(buffer, body_done)
-        if error is not None and answered == 0 and not keepalives:
-            await stream.refuse(errors.EtcdError(UNKNOWN, error), 500)
+        requests: list[LeaseKeepAlive] = []
+        error: str | None = None
+        for value in values:
+            try:
+                message = decode_message("etcdserverpbLeaseKeepAliveRequest", value)
+                requests.append(lease_keep_alive_from(message))
+            except errors.EtcdError as refused:
+                error = refused.message
+                break
+        oversized = decoder.error if isinstance(decoder.error, ValueTooLarge) else None
+        if error is None and decoder.error is not None and oversized is None:
+            error = str(decoder.error)
+        if error is not None and answered == 0 and not requests:
+            await writer.refuse(error)
             return
         # Every request already here is renewed at once (a follower forwards them to
         # the leader together); the answers still go out in request order.
         outcomes = await asyncio.gather(
-            *(server.lease_keep_alive(request, forwarded) for request in keepalives),
+            *(server.lease_keep_alive(request, forwarded) for request in requests),
             return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, ServerError):
-                outcome = errors.from_server(outcome)
-                if not stream.started:
-                    await stream.start(outcome.http_status)
-                await stream.line(_stream_error(outcome))
-                error = outcome.message
+                failure = errors.from_server(outcome)
+                await writer.stream_error(failure)
+                error = failure.message
                 break
             if isinstance(outcome, BaseException):
                 raise outcome
-            await stream.line(
-                orjson.dumps({"result": codec.response_json(server, outcome)}) + b"\n"
-            )
+            await writer.result(codec.response_json(server, outcome))
             answered += 1
+        if error is None and oversized is not None:
+            await writer.stream_error(too_large(server, oversized.size))
+            break
         if error is not None or body_done:
             break
         message = await receive()
         if message["type"] == "http.disconnect":
             return
-        buffer += message.get("body", b"")
+        values = decoder.feed(message.get("body", b""))
         body_done = not message.get("more_body", False)
-    await stream.end()
+        if body_done:
+            values += decoder.finish()
+    await writer.end()
 
 
-def _split(buffer: bytes, body_done: bool) -> tuple[list[LeaseKeepAlive], bytes, str | None]:
-    """The complete requests at the front of `buffer`, what is left, and the error that
-    ends the stream (a value that is not a keepalive request), if any."""
-    requests: list[LeaseKeepAlive] = []
-    while True:
-        try:
-            found = next_value(buffer)
-        except GoSyntaxError as error:
-            if not body_done and str(error) == "unexpected EOF":
-                return requests, buffer, None
-            return requests, b"", str(error)
-        if found is None:
-            return requests, buffer, None
-        value, end = found
-        buffer = buffer[end:]
-        try:
-            message = decode_message("etcdserverpbLeaseKeepAliveRequest", value)
-            requests.append(lease_keep_alive_from(message))
-        except errors.EtcdError as error:
-            return requests, b"", error.message
-
-
-class KeepAliveResponse(Response):
-    """Hands the raw ASGI channel to `serve_keepalive` (a stream in both directions)."""
-
-    def __init__(self, server: EtcdServer) -> None:
-        super().__init__()
-        self.server = server
-
-    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
-        await serve_keepalive(self.server, scope, receive, send)
-
-
-@router.post(
+stream_route(
+    router,
     "/v3/lease/keepalive",
+    serve_keepalive,
+    name="keepalive",
     tags=["Lease"],
     summary="Keep leases alive (a stream of requests, one answer line each)",
     response_class=Response,
@@ -171,5 +115,3 @@ class KeepAliveResponse(Response):
         },
     },
 )
-async def keepalive(request: Request) -> Response:
-    return KeepAliveResponse(request.app.state.server)

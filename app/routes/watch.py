@@ -5,83 +5,70 @@ cancel, progress) and answers with newline-delimited `{"result": ...}` messages,
 flushed on its own. Like etcd, the response stays open after the request body ends (so
 `curl -d` can watch), and closing the connection cancels the stream's watches.
 The first message decides the status: a request that fails before anything was sent is
-answered 500 with etcd's error body (gRPC code 2), as etcd's gateway does.
+answered 500 with etcd's error body (gRPC code 2), as etcd's gateway does; once the
+stream is under way a bad request ends the reading of requests (etcd's gateway stops
+sending them), while the watches go on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
 from keyraft.app import codec, errors, watch_codec
-from keyraft.app.asgi import COMMON_HEADERS
-from keyraft.app.gojson import GoSyntaxError, decode_base64, parse_body
+from keyraft.app.gojson import decode_base64
 from keyraft.app.keys import prefix_end
 from keyraft.app.openapi_schemas import json_response, ref, request_body
 from keyraft.app.schema import decode_message
 from keyraft.app.server.apply import range_end
 from keyraft.app.server.etcdserver import EtcdServer
-from keyraft.storage.mvcc.watch import Watcher
+from keyraft.app.server.watches import Watch, WatchSpec
+from keyraft.app.streams import (
+    LineWriter,
+    Receive,
+    RequestDecoder,
+    Scope,
+    Send,
+    ValueTooLarge,
+    sse_message,
+    stream_route,
+    too_large,
+    value_limit,
+)
 
 router = APIRouter()
-_DECODER = json.JSONDecoder()
 DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 
 
-def _watcher(create: dict, watch_id: int) -> tuple[Watcher, int]:
-    key = create.get("key") or b"\x00"
+def watch_spec(create: dict) -> WatchSpec:
+    """A decoded WatchCreateRequest as the server's WatchSpec."""
     filters = set(create.get("filters", []))
-    watcher = Watcher(
-        key=key,
+    return WatchSpec(
+        key=create.get("key") or b"\x00",
         end=range_end(create.get("range_end", b"")),
-        next_revision=0,
-        watch_id=watch_id,
+        start_revision=create.get("start_revision", 0),
+        prev_kv=bool(create.get("prev_kv")),
         no_put=0 in filters,
         no_delete=1 in filters,
-        prev_kv=bool(create.get("prev_kv")),
     )
-    return watcher, create.get("start_revision", 0)
 
 
 class WatchStream:
-    def __init__(self, server: EtcdServer, send: Callable) -> None:
+    def __init__(self, server: EtcdServer, writer: LineWriter) -> None:
         self.server = server
-        self.hub = server.watch_hub
-        self._send = send
-        self._lock = asyncio.Lock()
-        self.started = False
-        self.watchers: dict[int, Watcher] = {}
+        self.writer = writer
+        self.events = watch_codec.cache_for(server)
+        self.watches: dict[int, Watch] = {}
         self.tasks: set[asyncio.Task] = set()
         self.next_id = 0
 
-    async def write(self, result: dict) -> None:
-        async with self._lock:
-            if not self.started:
-                self.started = True
-                headers = [*COMMON_HEADERS, (b"content-type", b"application/json")]
-                await self._send({"type": "http.response.start", "status": 200, "headers": headers})
-            await self._send(
-                {"type": "http.response.body", "body": watch_codec.line(result), "more_body": True}
-            )
-
-    async def fail(self, error: errors.EtcdError) -> None:
-        """Before anything was sent, a failure is the whole (500) answer."""
-        body = orjson.dumps({"error": error.message, "message": error.message, "code": 2})
-        headers = [
-            *COMMON_HEADERS,
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        async with self._lock:
-            self.started = True
-            await self._send({"type": "http.response.start", "status": 500, "headers": headers})
-            await self._send({"type": "http.response.body", "body": body})
+    def header(self, revision: int | None = None) -> dict:
+        return watch_codec.server_header(self.server, revision)
 
     async def handle(self, message: object) -> None:
         request = decode_message("etcdserverpbWatchRequest", message)
@@ -89,152 +76,129 @@ class WatchStream:
             await self.create(request["create_request"])
         elif "cancel_request" in request:
             watch_id = request["cancel_request"].get("watch_id", 0)
-            watcher = self.watchers.pop(watch_id, None)
-            if watcher is not None:
-                self.hub.remove(watcher)
-                await self.write(
-                    watch_codec.response(
-                        codec.header(self.server, self.server.current_revision),
-                        watch_id,
-                        canceled=True,
-                    )
+            watch = self.watches.pop(watch_id, None)
+            if watch is not None:
+                watch.cancel()
+                await self.writer.result(
+                    watch_codec.response(self.header(), watch_id, canceled=True)
                 )
         elif "progress_request" in request:
-            await self.write(
-                watch_codec.response(codec.header(self.server, self.server.current_revision), -1)
-            )
+            await self.writer.result(watch_codec.response(self.header(), -1))
 
     async def create(self, create: dict) -> None:
         watch_id = create.get("watch_id", 0)
         if watch_id == 0:
-            while self.next_id in self.watchers:
+            while self.next_id in self.watches:
                 self.next_id += 1
             watch_id = self.next_id
             self.next_id += 1
-        elif watch_id in self.watchers:
-            await self.write(
+        elif watch_id in self.watches:
+            await self.writer.result(
                 watch_codec.response(
-                    codec.header(self.server, self.server.current_revision),
-                    -1,
-                    created=True,
-                    canceled=True,
-                    cancel_reason=DUPLICATE_ID,
+                    self.header(), -1, created=True, canceled=True, cancel_reason=DUPLICATE_ID
                 )
             )
             return
-        watcher, start = _watcher(create, watch_id)
-        self.watchers[watch_id] = watcher
-        await self.write(
-            watch_codec.response(
-                codec.header(self.server, self.server.current_revision), watch_id, created=True
-            )
-        )
-        self.hub.add(watcher, start)
-        task = asyncio.create_task(self.pump(watcher))
+        # Opened before it is announced, so no change between the two is missed.
+        watch = self.server.watch(watch_spec(create), watch_id)
+        self.watches[watch_id] = watch
+        await self.writer.result(watch_codec.response(self.header(), watch_id, created=True))
+        self._spawn(self.pump(watch))
+        if create.get("progress_notify"):
+            self._spawn(self.progress(watch))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-        if create.get("progress_notify"):
-            progress = asyncio.create_task(self.progress(watcher))
-            self.tasks.add(progress)
-            progress.add_done_callback(self.tasks.discard)
 
-    async def pump(self, watcher: Watcher) -> None:
-        while True:
-            batch = await self.hub.next_batch(watcher)
-            if not batch:
-                break
-            header = codec.header(self.server, watcher.batch_revision)
-            events = watch_codec.events_of(self.hub, watcher, batch)
-            await self.write(watch_codec.response(header, watcher.watch_id, events=events))
-        if watcher.compact_revision or watcher.cancel_reason:
-            header = codec.header(self.server, 0)
-            await self.write(
+    async def pump(self, watch: Watch) -> None:
+        while batch := await watch.next_batch():
+            header = self.header(watch.batch_revision)
+            events = self.events.events(watch, batch)
+            await self.writer.result(watch_codec.response(header, watch.watch_id, events=events))
+        if watch.compact_revision or watch.cancel_reason:
+            await self.writer.result(
                 watch_codec.response(
-                    header,
-                    watcher.watch_id,
+                    self.header(0),
+                    watch.watch_id,
                     canceled=True,
-                    compact_revision=watcher.compact_revision,
-                    cancel_reason=watcher.cancel_reason,
+                    compact_revision=watch.compact_revision,
+                    cancel_reason=watch.cancel_reason,
                 )
             )
-            self.watchers.pop(watcher.watch_id, None)
+            self.watches.pop(watch.watch_id, None)
 
-    async def progress(self, watcher: Watcher) -> None:
+    async def progress(self, watch: Watch) -> None:
         interval = self.server.config.watch_progress_notify_interval_s
-        while not watcher.canceled:
+        while not watch.canceled:
             await asyncio.sleep(interval)
-            if watcher.synced and not watcher.queued and not watcher.canceled:
-                await self.write(
-                    watch_codec.response(
-                        codec.header(self.server, self.server.current_revision), watcher.watch_id
-                    )
-                )
+            if watch.idle:
+                await self.writer.result(watch_codec.response(self.header(), watch.watch_id))
 
-    async def run(self, receive: Callable) -> None:
-        text = ""
-        body_done = False
+    async def run(self, receive: Receive) -> None:
+        decoder = RequestDecoder(value_limit(self.server))
+        reading = True
         try:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     return
-                if body_done:
+                if not reading:
                     continue
-                text += message.get("body", b"").decode("utf-8", errors="replace")
-                body_done = not message.get("more_body", False)
-                text = await self._consume(text, body_done)
-                if text is None:
-                    return
+                values = decoder.feed(message.get("body", b""))
+                if not message.get("more_body", False):
+                    values += decoder.finish()
+                    reading = False
+                for value in values:
+                    try:
+                        await self.handle(value)
+                    except errors.EtcdError as error:
+                        if await self._refused(error.message):
+                            return
+                        reading = False
+                        break
+                else:
+                    if isinstance(decoder.error, ValueTooLarge):
+                        await self.writer.stream_error(too_large(self.server, decoder.error.size))
+                        return
+                    if decoder.error is not None:
+                        if await self._refused(str(decoder.error)):
+                            return
+                        reading = False
         finally:
-            for watcher in self.watchers.values():
-                self.hub.remove(watcher)
+            for watch in self.watches.values():
+                watch.cancel()
             for task in list(self.tasks):
                 task.cancel()
-            if self.started:
-                with contextlib.suppress(Exception):
-                    await self._send(
-                        {"type": "http.response.body", "body": b"", "more_body": False}
-                    )
+            if self.writer.started:
+                await self.writer.end()
 
-    async def _consume(self, text: str, body_done: bool) -> str | None:
-        """Handle every complete request object in `text`; return what is left, or None
-        when the stream failed."""
-        position = 0
-        while True:
-            while position < len(text) and text[position] in " \t\r\n":
-                position += 1
-            if position >= len(text):
-                return ""
-            try:
-                value, position = _DECODER.raw_decode(text, position)
-            except json.JSONDecodeError:
-                rest = text[position:]
-                try:
-                    parse_body(rest.encode())
-                except GoSyntaxError as error:
-                    if str(error) != "unexpected EOF" or body_done:
-                        return await self._error(errors.invalid(str(error)))
-                return rest
-            try:
-                await self.handle(value)
-            except errors.EtcdError as error:
-                return await self._error(error)
-
-    async def _error(self, error: errors.EtcdError) -> str | None:
-        if not self.started:
-            await self.fail(error)
-            return None
-        return ""  # etcd drops a bad message once the stream is under way
+    async def _refused(self, message: str) -> bool:
+        """A request that cannot be served: before anything was sent it is the whole
+        answer (True: the stream is over); later etcd drops it and reads no more."""
+        if self.writer.started:
+            return False
+        await self.writer.refuse(message)
+        return True
 
 
-async def serve_watch(server: EtcdServer, receive: Callable, send: Callable) -> None:
-    await WatchStream(server, send).run(receive)
+async def serve_watch(server: EtcdServer, scope: Scope, receive: Receive, send: Send) -> None:
+    await WatchStream(server, LineWriter(send)).run(receive)
 
 
-@router.post(
+stream_route(
+    router,
     "/v3/watch",
+    serve_watch,
+    name="watch_route",
     tags=["Watch"],
     summary="Watch keys (a stream of newline-delimited JSON messages)",
+    description=(
+        "The body is a stream of WatchRequest objects (create, cancel, progress); the "
+        "answer stays open after the body ends, and closing the connection cancels the "
+        "stream's watches."
+    ),
     openapi_extra={
         "requestBody": request_body(
             "etcdserverpbWatchRequest",
@@ -249,8 +213,6 @@ async def serve_watch(server: EtcdServer, receive: Callable, send: Callable) -> 
         },
     },
 )
-async def watch_route(request: Request) -> None:  # pragma: no cover - served by the ASGI front
-    """Documented here; the ASGI front serves it (it must read and write concurrently)."""
 
 
 def _query_bytes(params: dict, name: str) -> bytes | None:
@@ -265,7 +227,7 @@ def _query_bytes(params: dict, name: str) -> bytes | None:
     return None
 
 
-def sse_watcher(params: dict, last_event_id: str | None) -> tuple[Watcher, int]:
+def sse_spec(params: dict, last_event_id: str | None) -> WatchSpec:
     key = _query_bytes(params, "key")
     if not key:
         raise errors.key_not_provided()
@@ -293,39 +255,40 @@ def sse_watcher(params: dict, last_event_id: str | None) -> tuple[Watcher, int]:
             "start_revision and Last-Event-ID must be revisions (integers)"
         ) from None
     create["start_revision"] = start
-    return _watcher(create, 0)
+    return watch_spec(create)
 
 
-async def sse_events(server: EtcdServer, watcher: Watcher, start: int) -> AsyncIterator[dict]:
-    hub = server.watch_hub
-    hub.add(watcher, start)
+async def sse_events(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[dict]:
+    """The watch opens when the response starts, and closes with it."""
+    watch = server.watch(spec)
+    cache = watch_codec.cache_for(server)
     try:
-        created = watch_codec.response(codec.header(server, server.current_revision), created=True)
-        yield {"event": "created", "data": orjson.dumps(created).decode()}
+        created = watch_codec.response(watch_codec.server_header(server), created=True)
+        yield sse_message(created, event="created")
         interval = server.config.sse_progress_interval_s
         while True:
             try:
-                batch = await asyncio.wait_for(hub.next_batch(watcher), interval)
+                batch = await asyncio.wait_for(watch.next_batch(), interval)
             except TimeoutError:
-                progress = watch_codec.response(codec.header(server, server.current_revision))
-                yield {"event": "progress", "data": orjson.dumps(progress).decode()}
+                progress = watch_codec.response(watch_codec.server_header(server))
+                yield sse_message(progress, event="progress")
                 continue
             if not batch:
                 break
             for revision, changes in batch:
-                events = watch_codec.events_of(hub, watcher, [(revision, changes)])
-                result = watch_codec.response(codec.header(server, revision), events=events)
-                yield {"id": str(revision), "data": orjson.dumps(result).decode()}
-        if watcher.compact_revision or watcher.cancel_reason:
+                events = cache.events(watch, [(revision, changes)])
+                header = watch_codec.server_header(server, revision)
+                yield sse_message(watch_codec.response(header, events=events), id=revision)
+        if watch.compact_revision or watch.cancel_reason:
             canceled = watch_codec.response(
-                codec.header(server, 0),
+                watch_codec.server_header(server, 0),
                 canceled=True,
-                compact_revision=watcher.compact_revision,
-                cancel_reason=watcher.cancel_reason,
+                compact_revision=watch.compact_revision,
+                cancel_reason=watch.cancel_reason,
             )
-            yield {"event": "canceled", "data": orjson.dumps(canceled).decode()}
+            yield sse_message(canceled, event="canceled")
     finally:
-        hub.remove(watcher)
+        watch.cancel()
 
 
 @router.get(
@@ -341,14 +304,10 @@ async def sse_events(server: EtcdServer, watcher: Watcher, start: int) -> AsyncI
     ),
 )
 async def watch_sse(request: Request):
-    from fastapi.responses import Response
-
     server: EtcdServer = request.app.state.server
     try:
-        watcher, start = sse_watcher(
-            dict(request.query_params), request.headers.get("last-event-id")
-        )
+        spec = sse_spec(dict(request.query_params), request.headers.get("last-event-id"))
     except errors.EtcdError as error:
-        body = orjson.dumps({"error": error.message, "message": error.message, "code": error.code})
+        body = codec.encode_error(error)
         return Response(body, status_code=error.http_status, media_type="application/json")
-    return EventSourceResponse(sse_events(server, watcher, start), ping=15)
+    return EventSourceResponse(sse_events(server, spec), ping=15)

@@ -43,6 +43,7 @@ from keyraft.app.server.requests import (
 )
 from keyraft.app.server.state_machine import StateMachine
 from keyraft.app.server.waits import Waits, wait_for_event
+from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
 from keyraft.raft.io.peer_transport import PeerReceiver, PeerTransport
@@ -412,6 +413,12 @@ class EtcdServer:
 
     def on_read_states(self, read_states: list[ReadState]) -> None:
         self.reads.on_read_states(read_states)
+
+    # ---- watches -----------------------------------------------------------------------
+
+    def watch(self, spec: WatchSpec, watch_id: int = 0) -> Watch:
+        """Open a watch; its changes queue up from now on (see app.server.watches)."""
+        return open_watch(self.watch_hub, spec, watch_id)
 
 
 def _new_lease_id() -> int:

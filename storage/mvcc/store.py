@@ -53,7 +53,6 @@ class Change:
     kv: KeyValue
     deleted: bool
     previous: tuple[int, int] | None = None
-    encoded: dict = field(default_factory=dict)
 
 
 @dataclass

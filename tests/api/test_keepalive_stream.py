@@ -13,6 +13,7 @@ from keyraft.app.server.requests import LeaseKeepAlive
 
 
 class FakeServer:
+    config = SimpleNamespace(grpc_limit_bytes=2 * 1024 * 1024)
     cluster_id = 1
     member = SimpleNamespace(id=2)
     term = 3
