@@ -15,7 +15,7 @@ from collections import OrderedDict
 from keyraft.app import codec
 from keyraft.app.codec import key_value
 from keyraft.app.server.etcdserver import EtcdServer
-from keyraft.app.server.watches import Batch, Change, Watch
+from keyraft.app.server.watches import Change, RevisionChanges, Watch
 
 EVENT_CACHE_ENTRIES = 65_536
 EVENT_CACHE_BYTES = 64 * 1024 * 1024
@@ -62,7 +62,7 @@ class EventCache:
             self._bytes -= evicted
         return encoded
 
-    def events(self, watch: Watch, batch: Batch) -> list[dict]:
+    def events(self, watch: Watch, batch: RevisionChanges) -> list[dict]:
         with_previous = watch.prev_kv
         return [
             self.event(watch, change, with_previous)

@@ -30,7 +30,9 @@ KV_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 SMALL_WRITE_BUFFER_BYTES = 1024 * 1024
 
 
-class Batch(Protocol):
+class Writes(Protocol):
+    """What a batch of writes accepts (RocksBatch, or a stand-in in tests)."""
+
     def put(self, family: str, key: bytes, value: bytes) -> None: ...
     def delete(self, family: str, key: bytes) -> None: ...
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from keyraft.storage.backend import Backend, Batch
+from keyraft.storage.backend import Backend, Writes
 from keyraft.storage.errors import LeaseExistsError, LeaseNotFoundError
 
 FOREVER = math.inf
@@ -54,7 +54,7 @@ class Lessor:
 
     # ---- replicated state (called while applying) -------------------------------------
 
-    def grant(self, lease_id: int, ttl: int, batch: Batch) -> Lease:
+    def grant(self, lease_id: int, ttl: int, batch: Writes) -> Lease:
         if lease_id in self.leases:
             raise LeaseExistsError
         lease = Lease(lease_id, ttl)
@@ -64,7 +64,7 @@ class Lessor:
             self._set_expiry(lease, self.clock() + ttl)
         return lease
 
-    def revoke(self, lease_id: int, batch: Batch) -> list[bytes]:
+    def revoke(self, lease_id: int, batch: Writes) -> list[bytes]:
         """Forget the lease; return its keys (sorted) for the caller to delete in the same
         transaction."""
         lease = self.leases.pop(lease_id, None)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from keyraft.storage.mvcc.record import KeyValue
 from keyraft.storage.mvcc.store import Change
-from keyraft.storage.mvcc.watch import Batch, Watcher, WatchHub
+from keyraft.storage.mvcc.watch import RevisionChanges, Watcher, WatchHub
 
-__all__ = ["Batch", "Change", "KeyValue", "Watch", "WatchSpec", "open_watch"]
+__all__ = ["RevisionChanges", "Change", "KeyValue", "Watch", "WatchSpec", "open_watch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class Watch:
     def prev_kv(self) -> bool:
         return self.spec.prev_kv
 
-    async def next_batch(self) -> Batch:
+    async def next_batch(self) -> RevisionChanges:
         """The next changes: (revision, changes) pairs in revision order, at most a
         catch-up's worth of revisions. Waits until there are some; [] once canceled."""
         return await self._hub.next_batch(self._watcher)

@@ -111,7 +111,7 @@ class MVCCStore:
         kvs = [self._read_record(main, sub, pending) for main, sub in visible]
         return RangeResult(kvs, count, current)
 
-    def read_revision(self, main: int, sub: int) -> KeyValue | None:
+    def record_at(self, main: int, sub: int) -> KeyValue | None:
         """The record written at (main, sub), if history still holds it."""
         data = self.backend.get("kv", encode_revision(main, sub))
         if data is None and self._group_pending is not None:

@@ -24,7 +24,7 @@ MAX_QUEUED_CHANGES = 10_000
 CATCH_UP_REVISIONS = 1_000
 MAX_LAG_REVISIONS = 1_000_000
 
-Batch = list[tuple[int, list[Change]]]
+RevisionChanges = list[tuple[int, list[Change]]]
 
 
 @dataclass(eq=False)
@@ -37,7 +37,7 @@ class Watcher:
     no_delete: bool = False
     prev_kv: bool = False
     synced: bool = False
-    queued: Batch = field(default_factory=list)
+    queued: RevisionChanges = field(default_factory=list)
     queued_changes: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     canceled: bool = False
@@ -83,10 +83,10 @@ class WatchHub:
             watcher.synced = False
             watcher.wake.set()
 
-    def notify(self, committed: Batch) -> None:
+    def notify(self, committed: RevisionChanges) -> None:
         """Queue committed transactions' matching changes on every synced watcher. Watchers
         asking the same thing share the matching work."""
-        matches: dict[tuple, Batch] = {}
+        matches: dict[tuple, RevisionChanges] = {}
         last_revision = committed[-1][0]
         for watcher in self.watchers:
             if not watcher.synced:
@@ -114,7 +114,7 @@ class WatchHub:
                     watcher.wake.set()
             watcher.next_revision = max(watcher.next_revision, last_revision + 1)
 
-    async def next_batch(self, watcher: Watcher) -> Batch:
+    async def next_batch(self, watcher: Watcher) -> RevisionChanges:
         """Wait for the watcher's next changes (several revisions at most a catch-up's
         worth). Returns [] once the watcher is canceled."""
         while not watcher.canceled:
@@ -132,7 +132,7 @@ class WatchHub:
             await watcher.wake.wait()
         return []
 
-    def _catch_up(self, watcher: Watcher) -> Batch:
+    def _catch_up(self, watcher: Watcher) -> RevisionChanges:
         store = self.store
         current = store.current_revision
         start = watcher.next_revision
@@ -145,7 +145,7 @@ class WatchHub:
             self.remove(watcher)
             return []
         end = min(current + 1, start + CATCH_UP_REVISIONS)
-        batch: Batch = []
+        batch: RevisionChanges = []
         for revision, changes in store.history(start, end):
             matched = [change for change in changes if watcher.matches(change)]
             if matched:
@@ -160,7 +160,7 @@ class WatchHub:
         """The version a change replaced (for prev_kv), if history still has it."""
         store = self.store
         if change.previous is not None:
-            return store.read_revision(*change.previous)
+            return store.record_at(*change.previous)
         revision = change.kv.mod_revision - 1
         if revision < max(store.compact_revision, 1):
             return None
