@@ -42,7 +42,7 @@ def tick_heartbeat(raft: Replica) -> None:
         raft.election_elapsed = 0
         if raft.check_quorum:
             raft.step(Message(type=MessageType.CHECK_QUORUM))
-        if raft.role == StateRole.LEADER and raft.lead_transferee != NO_LEADER:
+        if raft.role == StateRole.LEADER and raft.leader_transferee != NO_LEADER:
             abort_leader_transfer(raft)  # the transferee did not take over in time
     if raft.role != StateRole.LEADER:
         return
@@ -52,7 +52,7 @@ def tick_heartbeat(raft: Replica) -> None:
 
 
 def abort_leader_transfer(raft: Replica) -> None:
-    raft.lead_transferee = NO_LEADER
+    raft.leader_transferee = NO_LEADER
 
 
 # ---- appending and replicating ----
@@ -157,7 +157,7 @@ def propose(raft: Replica, m: Message) -> None:
         raise ProposalDropped("empty proposal")
     if raft.id not in raft.tracker.progress:
         raise ProposalDropped("this node was removed from the cluster")
-    if raft.lead_transferee != NO_LEADER:
+    if raft.leader_transferee != NO_LEADER:
         raise ProposalDropped("leadership transfer in progress")
     entries = list(m.entries)
     for position, entry in enumerate(entries):
@@ -274,7 +274,7 @@ def _handle_append_response(raft: Replica, m: Message, progress: Progress) -> No
         send_append(raft, m.sender)
     while maybe_send_append(raft, m.sender, send_if_empty=False):
         pass
-    if m.sender == raft.lead_transferee and progress.match == raft.log.last_index():
+    if m.sender == raft.leader_transferee and progress.match == raft.log.last_index():
         raft.send(Message(type=MessageType.TIMEOUT_NOW, to=m.sender))
 
 
@@ -298,14 +298,14 @@ def _handle_transfer_leader(raft: Replica, m: Message, progress: Progress) -> No
     if progress.is_learner:
         return
     transferee = m.sender
-    if raft.lead_transferee != NO_LEADER:
-        if raft.lead_transferee == transferee:
+    if raft.leader_transferee != NO_LEADER:
+        if raft.leader_transferee == transferee:
             return  # already under way
         abort_leader_transfer(raft)
     if transferee == raft.id:
         return
     raft.election_elapsed = 0  # the transfer must finish within one election timeout
-    raft.lead_transferee = transferee
+    raft.leader_transferee = transferee
     if progress.match == raft.log.last_index():
         raft.send(Message(type=MessageType.TIMEOUT_NOW, to=transferee))
     else:

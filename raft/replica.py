@@ -25,7 +25,7 @@ class Replica(Protocol):
     read_states: list[ReadState]
     pending_read_index: list[Message]
     pending_conf_index: int
-    lead_transferee: int
+    leader_transferee: int
     max_msg_size: int
     check_quorum: bool
     election_elapsed: int
