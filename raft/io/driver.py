@@ -127,6 +127,7 @@ class RaftDriver:
         self._wakeup = asyncio.Event()
         self._proposals: list[bytes] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._working = False
         self._single_voter = voters == (node_id,)
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -148,6 +149,14 @@ class RaftDriver:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.wal.close()
+
+    def idle(self) -> bool:
+        """Nothing in hand or pending: no Ready being handled, no wake-up or proposal queued.
+
+        Lets a test (or a graceful shutdown) wait until the member has caught up with
+        its inputs, instead of sleeping and hoping.
+        """
+        return not self._working and not self._wakeup.is_set() and not self._proposals
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -202,6 +211,7 @@ class RaftDriver:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            self._working = True
             self._flush_proposals()
             while self.node.has_ready():
                 await self._handle(self.node.ready())
@@ -210,6 +220,7 @@ class RaftDriver:
                 # Nobody else can win: do not wait an election timeout to lead.
                 self.node.campaign()
                 self._wakeup.set()
+            self._working = False
 
     async def _handle(self, ready: Ready) -> None:
         if ready.soft_state is not None:
