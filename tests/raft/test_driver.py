@@ -11,9 +11,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
+from keyraft.raft.io.driver import RaftDriver
 from keyraft.raft.io.wal import WriteAheadLog
-from keyraft.raft.messages import NO_LEADER, Message, MessageType, SoftState, StateRole
+from keyraft.raft.messages import NO_LEADER, Entry, Message, MessageType, SoftState, StateRole
 from tests.raft.driver_cluster import DriverCluster, Event, Machine
+from tests.support.fake_clock import FakeClock
+from tests.support.memory_transport import MemoryNetwork
 
 
 def run(coroutine) -> None:  # noqa: ANN001 - any coroutine
@@ -210,5 +215,47 @@ def test_a_restarted_member_skips_what_it_applied(tmp_path: Path) -> None:
             assert cluster.machines[follower].values == ["one", "two", "three"]
         finally:
             await cluster.stop_all()
+
+    run(scenario())
+
+
+class StorageOnly:
+    """A state machine without the event half."""
+
+    def applied_index(self) -> int:
+        return 0
+
+    def apply(self, entries: list[Entry]) -> None:
+        pass
+
+    def make_durable(self) -> None:
+        pass
+
+    def snapshot_data(self) -> bytes:
+        return b""
+
+    def restore(self, data: bytes) -> None:
+        pass
+
+
+def test_events_go_to_their_own_listener_or_default_to_the_state_machine(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        RaftDriver(1, (1,), str(tmp_path / "a"), StorageOnly(), 0.1, 10, 100)
+
+    async def scenario() -> None:
+        events = Machine(1, [])
+        clock = FakeClock()
+        driver = RaftDriver(
+            1, (1,), str(tmp_path / "b"), StorageOnly(), 0.1, 10, 100, events=events, clock=clock
+        )
+        driver.start(MemoryNetwork().attach(1, driver))
+        try:
+            deadline = asyncio.get_running_loop().time() + 5
+            while events.soft_state.role != StateRole.LEADER:  # a single voter leads at once
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0)
+            assert events.soft_state == SoftState(1, StateRole.LEADER)
+        finally:
+            await driver.stop()
 
     run(scenario())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -84,7 +83,6 @@ def test_a_bad_record_drops_every_later_segment(
     assert recovered.entries == [entry(1), entry(2)]
     assert recovered.hard_state == HardState(term=1, vote=1, commit=0)
     assert sorted(tmp_path.glob("*.wal")) == segments[:2]
-    assert os.path.getsize(second) < len(second.read_bytes()) + 1
 
 
 def test_a_rewrite_keeps_the_snapshot_and_what_follows(tmp_path: Path) -> None:
