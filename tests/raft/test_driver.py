@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,7 @@ from tests.support.fake_clock import FakeClock
 from tests.support.memory_transport import MemoryNetwork
 
 
-def run(coroutine) -> None:  # noqa: ANN001 - any coroutine
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
     asyncio.run(asyncio.wait_for(coroutine, 30))
 
 
