@@ -70,13 +70,13 @@ class Raft:
 
         self.term = 0
         self.vote = NO_LEADER
-        self.lead = NO_LEADER
+        self.leader = NO_LEADER
         self.role = StateRole.FOLLOWER
         self.msgs: list[Message] = []
         self.read_states: list[ReadState] = []
         self.read_only = ReadOnly()
         self.pending_read_index: list[Message] = []  # reads waiting for a commit in our term
-        self.lead_transferee = NO_LEADER
+        self.leader_transferee = NO_LEADER
         self.pending_conf_index = 0
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
@@ -118,7 +118,7 @@ class Raft:
         return HardState(term=self.term, vote=self.vote, commit=self.log.committed)
 
     def soft_state(self) -> SoftState:
-        return SoftState(leader=self.lead, role=self.role)
+        return SoftState(leader=self.leader, role=self.role)
 
     def promotable(self) -> bool:
         """May this node become leader? Voters only, and not while installing a snapshot."""
@@ -152,13 +152,13 @@ class Raft:
         if self.term != term:
             self.term = term
             self.vote = NO_LEADER
-        self.lead = NO_LEADER
+        self.leader = NO_LEADER
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
         self.randomized_election_timeout = self.election_timeout + self.rng.randrange(
             self.election_timeout
         )
-        self.lead_transferee = NO_LEADER
+        self.leader_transferee = NO_LEADER
         self.tracker.reset_votes()
         last_index = self.log.last_index()
         for node_id, progress in list(self.tracker.progress.items()):
@@ -172,9 +172,9 @@ class Raft:
         self.read_only = ReadOnly()
         self.pending_read_index = []
 
-    def become_follower(self, term: int, lead: int) -> None:
+    def become_follower(self, term: int, leader: int) -> None:
         self.reset(term)
-        self.lead = lead
+        self.leader = leader
         self.role = StateRole.FOLLOWER
 
     def become_pre_candidate(self) -> None:
@@ -182,7 +182,7 @@ class Raft:
             raise ValueError("a leader cannot become a pre-candidate")
         # No term change: a pre-vote must not disturb anyone.
         self.tracker.reset_votes()
-        self.lead = NO_LEADER
+        self.leader = NO_LEADER
         self.role = StateRole.PRE_CANDIDATE
 
     def become_candidate(self) -> None:
@@ -196,7 +196,7 @@ class Raft:
         if self.role == StateRole.FOLLOWER:
             raise ValueError("a follower cannot become leader without an election")
         self.reset(self.term)
-        self.lead = self.id
+        self.leader = self.id
         self.role = StateRole.LEADER
         self.tracker.progress[self.id].become_replicate()
         # An empty entry in our term lets us commit (and learn the commit index of)
@@ -228,7 +228,7 @@ class Raft:
                 forced = m.context == CAMPAIGN_TRANSFER
                 in_lease = (
                     self.check_quorum
-                    and self.lead != NO_LEADER
+                    and self.leader != NO_LEADER
                     and self.election_elapsed < self.election_timeout
                 )
                 if in_lease and not forced:
@@ -318,7 +318,7 @@ class Raft:
     def _handle_vote_request(self, m: Message) -> None:
         can_vote = (
             self.vote == m.sender
-            or (self.vote == NO_LEADER and self.lead == NO_LEADER)
+            or (self.vote == NO_LEADER and self.leader == NO_LEADER)
             or (m.type == MessageType.PRE_VOTE and m.term > self.term)
         )
         response_type = vote_response_type(m.type)
@@ -358,34 +358,34 @@ class Raft:
     def _step_follower(self, m: Message) -> None:
         t = m.type
         if t == MessageType.PROPOSE:
-            if self.lead == NO_LEADER:
+            if self.leader == NO_LEADER:
                 raise ProposalDropped("no leader to forward the proposal to")
-            m.to = self.lead
+            m.to = self.leader
             self.send(m)
         elif t == MessageType.APPEND:
             self.election_elapsed = 0
-            self.lead = m.sender
+            self.leader = m.sender
             self._handle_append(m)
         elif t == MessageType.HEARTBEAT:
             self.election_elapsed = 0
-            self.lead = m.sender
+            self.leader = m.sender
             self.log.commit_to(m.commit)
             self.send(Message(type=MessageType.HEARTBEAT_RESPONSE, to=m.sender, context=m.context))
         elif t == MessageType.SNAPSHOT:
             self.election_elapsed = 0
-            self.lead = m.sender
+            self.leader = m.sender
             self._handle_snapshot(m)
         elif t == MessageType.TRANSFER_LEADER:
-            if self.lead != NO_LEADER:
-                m.to = self.lead
+            if self.leader != NO_LEADER:
+                m.to = self.leader
                 self.send(m)
         elif t == MessageType.TIMEOUT_NOW:
             # The leader chose us: campaign now, skipping pre-vote and the lease check.
             self.hup(CampaignType.TRANSFER)
         elif t == MessageType.READ_INDEX:
-            if self.lead == NO_LEADER:
+            if self.leader == NO_LEADER:
                 raise ReadIndexDropped("no leader to forward the read request to")
-            m.to = self.lead
+            m.to = self.leader
             self.send(m)
         elif t == MessageType.READ_INDEX_RESPONSE:
             self.read_states.append(ReadState(index=m.index, context=m.context))
@@ -450,7 +450,7 @@ class Raft:
             if self.id not in self.tracker.voters:
                 self.become_follower(self.term, NO_LEADER)  # removed or demoted: step down
             else:
-                if self.lead_transferee not in self.tracker.voters:
+                if self.leader_transferee not in self.tracker.voters:
                     leader.abort_leader_transfer(self)
                 if leader.maybe_commit(self):
                     leader.bcast_append(self)

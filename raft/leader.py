@@ -1,6 +1,7 @@
 """What a leader does: replicate, commit, confirm reads, hand over leadership.
 
-Functions over a `core.Raft` in the LEADER role.
+Functions over a Raft node in the LEADER role, typed against `raft.replica.Replica`
+(not `core.Raft`, which imports this module).
 
 Commit rule (§5.4.2, Figure 8): the leader advances the commit index only to
 an index that a majority of voters hold *and* whose entry carries the
@@ -13,8 +14,6 @@ Flow control: see `raft.progress`. Every append carries at most
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from . import codec, membership, quorum
 from .errors import CompactedError, LogInvariantError, ProposalDropped
@@ -29,23 +28,21 @@ from .messages import (
     entry_size,
 )
 from .progress import Progress, ProgressState
-
-if TYPE_CHECKING:
-    from .core import Raft
+from .replica import Replica
 
 
 def empty_entry() -> Entry:
     return Entry(term=0, index=0)
 
 
-def tick_heartbeat(raft: Raft) -> None:
+def tick_heartbeat(raft: Replica) -> None:
     raft.heartbeat_elapsed += 1
     raft.election_elapsed += 1
     if raft.election_elapsed >= raft.election_timeout:
         raft.election_elapsed = 0
         if raft.check_quorum:
             raft.step(Message(type=MessageType.CHECK_QUORUM))
-        if raft.role == StateRole.LEADER and raft.lead_transferee != NO_LEADER:
+        if raft.role == StateRole.LEADER and raft.leader_transferee != NO_LEADER:
             abort_leader_transfer(raft)  # the transferee did not take over in time
     if raft.role != StateRole.LEADER:
         return
@@ -54,14 +51,14 @@ def tick_heartbeat(raft: Raft) -> None:
         raft.step(Message(type=MessageType.BEAT))
 
 
-def abort_leader_transfer(raft: Raft) -> None:
-    raft.lead_transferee = NO_LEADER
+def abort_leader_transfer(raft: Replica) -> None:
+    raft.leader_transferee = NO_LEADER
 
 
 # ---- appending and replicating ----
 
 
-def append_entries(raft: Raft, entries: list[Entry]) -> None:
+def append_entries(raft: Replica, entries: list[Entry]) -> None:
     """Stamp `entries` with our term and the next indexes, and append them to our log."""
     last = raft.log.last_index()
     term = raft.term
@@ -74,7 +71,7 @@ def append_entries(raft: Raft, entries: list[Entry]) -> None:
     maybe_commit(raft)  # a single voter commits at once
 
 
-def maybe_commit(raft: Raft) -> bool:
+def maybe_commit(raft: Replica) -> bool:
     """Advance the commit index if a majority holds a current-term entry beyond it."""
     if not raft.log.maybe_commit(raft.tracker.committed(), raft.term):
         return False
@@ -85,11 +82,11 @@ def maybe_commit(raft: Raft) -> bool:
     return True
 
 
-def send_append(raft: Raft, to: int) -> None:
+def send_append(raft: Replica, to: int) -> None:
     maybe_send_append(raft, to, send_if_empty=True)
 
 
-def maybe_send_append(raft: Raft, to: int, *, send_if_empty: bool) -> bool:
+def maybe_send_append(raft: Replica, to: int, *, send_if_empty: bool) -> bool:
     """Send `to` the entries it lacks (or a snapshot). False if nothing was sent."""
     progress = raft.tracker.progress[to]
     if progress.is_paused():
@@ -117,7 +114,7 @@ def maybe_send_append(raft: Raft, to: int, *, send_if_empty: bool) -> bool:
     return True
 
 
-def _send_snapshot(raft: Raft, to: int, progress: Progress) -> bool:
+def _send_snapshot(raft: Replica, to: int, progress: Progress) -> bool:
     if not progress.recent_active:
         return False  # do not ship a snapshot to a node that may be down
     snapshot = raft.log.snapshot()
@@ -128,13 +125,13 @@ def _send_snapshot(raft: Raft, to: int, progress: Progress) -> bool:
     return True
 
 
-def bcast_append(raft: Raft) -> None:
+def bcast_append(raft: Replica) -> None:
     for node_id in raft.tracker.progress:
         if node_id != raft.id:
             send_append(raft, node_id)
 
 
-def bcast_heartbeat(raft: Raft, context: bytes | None = None) -> None:
+def bcast_heartbeat(raft: Replica, context: bytes | None = None) -> None:
     if context is None:
         context = raft.read_only.last_pending_context()
     committed = raft.log.committed
@@ -155,12 +152,12 @@ def bcast_heartbeat(raft: Raft, context: bytes | None = None) -> None:
 # ---- requests ----
 
 
-def propose(raft: Raft, m: Message) -> None:
+def propose(raft: Replica, m: Message) -> None:
     if not m.entries:
         raise ProposalDropped("empty proposal")
     if raft.id not in raft.tracker.progress:
         raise ProposalDropped("this node was removed from the cluster")
-    if raft.lead_transferee != NO_LEADER:
+    if raft.leader_transferee != NO_LEADER:
         raise ProposalDropped("leadership transfer in progress")
     entries = list(m.entries)
     for position, entry in enumerate(entries):
@@ -177,7 +174,7 @@ def propose(raft: Raft, m: Message) -> None:
     bcast_append(raft)
 
 
-def read_index(raft: Raft, m: Message) -> None:
+def read_index(raft: Replica, m: Message) -> None:
     if raft.tracker.is_single_voter(raft.id):
         _answer_read(raft, m, raft.log.committed)
     elif not raft.committed_entry_in_current_term():
@@ -189,7 +186,7 @@ def read_index(raft: Raft, m: Message) -> None:
         bcast_heartbeat(raft, m.context)
 
 
-def _answer_read(raft: Raft, request: Message, index: int) -> None:
+def _answer_read(raft: Replica, request: Message, index: int) -> None:
     if request.sender in (NO_LEADER, raft.id):
         raft.read_states.append(ReadState(index=index, context=request.context))
     else:
@@ -206,7 +203,7 @@ def _answer_read(raft: Raft, request: Message, index: int) -> None:
 # ---- the leader's step function ----
 
 
-def step_leader(raft: Raft, m: Message) -> None:
+def step_leader(raft: Replica, m: Message) -> None:
     t = m.type
     if t == MessageType.BEAT:
         bcast_heartbeat(raft)
@@ -246,7 +243,7 @@ def step_leader(raft: Raft, m: Message) -> None:
         _handle_transfer_leader(raft, m, progress)
 
 
-def _handle_append_response(raft: Raft, m: Message, progress: Progress) -> None:
+def _handle_append_response(raft: Replica, m: Message, progress: Progress) -> None:
     progress.recent_active = True
     if m.reject:
         next_probe = m.reject_hint
@@ -277,11 +274,11 @@ def _handle_append_response(raft: Raft, m: Message, progress: Progress) -> None:
         send_append(raft, m.sender)
     while maybe_send_append(raft, m.sender, send_if_empty=False):
         pass
-    if m.sender == raft.lead_transferee and progress.match == raft.log.last_index():
+    if m.sender == raft.leader_transferee and progress.match == raft.log.last_index():
         raft.send(Message(type=MessageType.TIMEOUT_NOW, to=m.sender))
 
 
-def _handle_heartbeat_response(raft: Raft, m: Message, progress: Progress) -> None:
+def _handle_heartbeat_response(raft: Replica, m: Message, progress: Progress) -> None:
     progress.recent_active = True
     progress.probe_sent = False
     if progress.state == ProgressState.REPLICATE and progress.inflights.full():
@@ -297,18 +294,18 @@ def _handle_heartbeat_response(raft: Raft, m: Message, progress: Progress) -> No
         _answer_read(raft, status.request, status.index)
 
 
-def _handle_transfer_leader(raft: Raft, m: Message, progress: Progress) -> None:
+def _handle_transfer_leader(raft: Replica, m: Message, progress: Progress) -> None:
     if progress.is_learner:
         return
     transferee = m.sender
-    if raft.lead_transferee != NO_LEADER:
-        if raft.lead_transferee == transferee:
+    if raft.leader_transferee != NO_LEADER:
+        if raft.leader_transferee == transferee:
             return  # already under way
         abort_leader_transfer(raft)
     if transferee == raft.id:
         return
     raft.election_elapsed = 0  # the transfer must finish within one election timeout
-    raft.lead_transferee = transferee
+    raft.leader_transferee = transferee
     if progress.match == raft.log.last_index():
         raft.send(Message(type=MessageType.TIMEOUT_NOW, to=transferee))
     else:

@@ -82,7 +82,7 @@ class Status:
     soft_state: SoftState
     applied: int
     conf_state: ConfState
-    lead_transferee: int
+    leader_transferee: int
     progress: dict[int, PeerStatus]  # filled on the leader only
 
 
@@ -237,6 +237,6 @@ class RawNode:
             soft_state=raft.soft_state(),
             applied=raft.log.applied,
             conf_state=raft.tracker.conf_state(),
-            lead_transferee=raft.lead_transferee,
+            leader_transferee=raft.leader_transferee,
             progress=progress,
         )

@@ -39,9 +39,6 @@ class ProgressTracker:
             self.progress[node_id] = self.new_progress(next_index, is_learner=True)
         self.votes = {}
 
-    def is_member(self, node_id: int) -> bool:
-        return node_id in self.voters or node_id in self.learners
-
     def is_single_voter(self, node_id: int) -> bool:
         return self.voters == {node_id}
 

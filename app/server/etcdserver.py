@@ -117,6 +117,8 @@ class EtcdServer:
             election_ticks=max(2, config.election_timeout_ms // config.heartbeat_interval_ms),
             snapshot_count=min(config.snapshot_count, LOG_COMPACTION_ENTRIES),
             catch_up_entries=min(CATCH_UP_ENTRIES, max(1, config.snapshot_count // 2)),
+            events=self,
+            clock=self.clock,
         )
         self.term = self.driver.term
         self.reads = LinearizableReads(

@@ -1,1 +1,3 @@
-"""Raft I/O: the asyncio driver, the write-ahead log and the peer transport around the pure core."""
+"""Raft I/O around the pure core: the asyncio driver, the write-ahead log, the peer
+transport, and the driver's seams (`transport.Transport`, `clock.Clock`,
+`state_machine.StateMachine` and `state_machine.RaftEvents`)."""

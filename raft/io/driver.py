@@ -14,8 +14,8 @@ import contextlib
 import logging
 import os
 import random
-from typing import Protocol
 
+from ..codec import decode_conf_change
 from ..config import Config
 from ..errors import ProposalDropped, RaftError, ReadIndexDropped
 from ..messages import (
@@ -24,35 +24,20 @@ from ..messages import (
     Entry,
     EntryType,
     Message,
-    ReadState,
     Snapshot,
     SoftState,
     StateRole,
 )
-from ..node import RawNode
+from ..node import RawNode, Ready
 from ..storage import MemoryStorage
+from .clock import Clock, SystemClock
+from .state_machine import RaftEvents, StateMachine
+from .transport import Transport
 from .wal import WriteAheadLog
 
+__all__ = ["RaftDriver", "RaftEvents", "StateMachine"]  # the protocols, for older imports
+
 log = logging.getLogger("keyraft.raft")
-
-
-class StateMachine(Protocol):
-    def applied_index(self) -> int: ...
-
-    def apply(self, entries: list[Entry]) -> None:
-        """Apply committed entries in order; entries at or below the applied index are
-        skipped. The applied index must be stored atomically with what it covers."""
-
-    def make_durable(self) -> None:
-        """Sync everything applied so far (before the log behind it is discarded)."""
-
-    def snapshot_data(self) -> bytes: ...
-
-    def restore(self, data: bytes) -> None: ...
-
-    def on_soft_state(self, soft_state: SoftState, term: int) -> None: ...
-
-    def on_read_states(self, read_states: list[ReadState]) -> None: ...
 
 
 class _SnapshottingStorage(MemoryStorage):
@@ -68,6 +53,13 @@ class _SnapshottingStorage(MemoryStorage):
 
 
 class RaftDriver:
+    """One member's Raft: the core, its WAL, and the loops that feed and drain it.
+
+    `events` hears about leadership and read points; it defaults to `state_machine`,
+    which must then implement `RaftEvents` too. `clock` paces the ticks (the event
+    loop's by default) and `rng` randomizes election timeouts (seed it in tests).
+    """
+
     def __init__(
         self,
         node_id: int,
@@ -78,9 +70,19 @@ class RaftDriver:
         election_ticks: int,
         snapshot_count: int,
         catch_up_entries: int = 5000,
+        *,
+        events: RaftEvents | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        if events is None:
+            if not isinstance(state_machine, RaftEvents):
+                raise TypeError("pass events=, or a state machine that implements RaftEvents")
+            events = state_machine
         self.node_id = node_id
         self.state_machine = state_machine
+        self.events = events
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.tick_seconds = tick_seconds
         self.snapshot_count = snapshot_count
         self.catch_up_entries = catch_up_entries
@@ -112,11 +114,11 @@ class RaftDriver:
                 applied=applied,
                 check_quorum=True,
                 pre_vote=True,
-                rng=random.Random(),
+                rng=rng if rng is not None else random.Random(),
             ),
             storage,
         )
-        self.transport: object | None = None
+        self.transport: Transport | None = None
         self.applied = applied
         self.last_snapshot_index = recovered.snapshot.index
         self.leader = NO_LEADER
@@ -124,12 +126,13 @@ class RaftDriver:
         self.commit = recovered.hard_state.commit
         self._wakeup = asyncio.Event()
         self._proposals: list[bytes] = []
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._working = False
         self._single_voter = voters == (node_id,)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
-    def start(self, transport) -> None:
+    def start(self, transport: Transport) -> None:
         self.transport = transport
         self._tasks = [
             asyncio.create_task(self._ticker(), name="raft-ticker"),
@@ -146,6 +149,14 @@ class RaftDriver:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.wal.close()
+
+    def idle(self) -> bool:
+        """Nothing in hand or pending: no Ready being handled, no wake-up or proposal queued.
+
+        Lets a test (or a graceful shutdown) wait until the member has caught up with
+        its inputs, instead of sleeping and hoping.
+        """
+        return not self._working and not self._wakeup.is_set() and not self._proposals
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -192,7 +203,7 @@ class RaftDriver:
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(self.tick_seconds)
+            await self.clock.sleep(self.tick_seconds)
             self.node.tick()
             self._wakeup.set()
 
@@ -200,6 +211,7 @@ class RaftDriver:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            self._working = True
             self._flush_proposals()
             while self.node.has_ready():
                 await self._handle(self.node.ready())
@@ -208,15 +220,16 @@ class RaftDriver:
                 # Nobody else can win: do not wait an election timeout to lead.
                 self.node.campaign()
                 self._wakeup.set()
+            self._working = False
 
-    async def _handle(self, ready) -> None:
+    async def _handle(self, ready: Ready) -> None:
         if ready.soft_state is not None:
             self.leader = ready.soft_state.leader
         if ready.hard_state is not None:
             self.term = ready.hard_state.term
             self.commit = ready.hard_state.commit
         if ready.soft_state is not None or ready.hard_state is not None:
-            self.state_machine.on_soft_state(SoftState(self.leader, self.node.raft.role), self.term)
+            self.events.on_soft_state(SoftState(self.leader, self.node.raft.role), self.term)
         if ready.snapshot is not None and ready.snapshot.index > 0:
             await self._install_snapshot(ready.snapshot)
         # A leader may send before its own write is durable (Raft thesis 10.2.1, as etcd
@@ -242,7 +255,7 @@ class RaftDriver:
         if ready.committed_entries:
             self._apply(ready.committed_entries)
         if ready.read_states:
-            self.state_machine.on_read_states(ready.read_states)
+            self.events.on_read_states(ready.read_states)
         self.node.advance(ready)
         if self.applied - self.last_snapshot_index >= self.snapshot_count:
             await self._snapshot()
@@ -254,8 +267,6 @@ class RaftDriver:
                 if normal:
                     self.state_machine.apply(normal)
                     normal = []
-                from .codec import decode_conf_change
-
                 if entry.data:
                     self.conf_state = self.node.apply_conf_change(decode_conf_change(entry.data))
                 self.state_machine.apply([Entry(entry.term, entry.index)])
@@ -292,7 +303,7 @@ class RaftDriver:
         log.info("snapshot at %d, log compacted to %d", applied, compact_to)
 
 
-def _stop_process_on_failure(task: asyncio.Task) -> None:
+def _stop_process_on_failure(task: asyncio.Task[None]) -> None:
     """A Raft loop that failed (a WAL write hit a full disk, an apply raised) ends the process.
 
     Raft assumes crash-stop: a member that can no longer persist or apply must not keep

@@ -76,13 +76,6 @@ class WriteAheadLog:
         if self._size > SEGMENT_BYTES:
             self._cut()
 
-    def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Record snapshot metadata (the data itself lives in the state machine)."""
-        meta = Snapshot(snapshot.index, snapshot.term, snapshot.conf_state, b"")
-        self._file.write(_record(SNAPSHOT, encode_snapshot(meta)))
-        self._file.flush()
-        os.fdatasync(self._file.fileno())
-
     def rewrite(self, snapshot: Snapshot, hard_state: HardState, entries: list[Entry]) -> None:
         """Start a fresh segment holding only what follows `snapshot`, drop the rest."""
         old = self._segments()

@@ -650,7 +650,7 @@ class Simulation:
         raft = leader.raw.raft  # type: ignore[union-attr]
         for node_id in raft.tracker.voters:
             node = self.nodes.get(node_id)
-            if node is None or node.raw is None or node.raw.raft.lead != leader.id:
+            if node is None or node.raw is None or node.raw.raft.leader != leader.id:
                 return None
         return leader
 

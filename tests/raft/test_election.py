@@ -33,7 +33,7 @@ def test_three_nodes_elect_exactly_one_leader_and_agree_on_it() -> None:
     assert cluster.raft(1).role == StateRole.LEADER
     for node_id in (2, 3):
         assert cluster.raft(node_id).role == StateRole.FOLLOWER
-        assert cluster.raft(node_id).lead == 1
+        assert cluster.raft(node_id).leader == 1
         assert cluster.raft(node_id).term == cluster.raft(1).term
         assert cluster.raft(node_id).vote == 1
 
@@ -88,7 +88,7 @@ def test_any_message_with_a_higher_term_turns_a_leader_into_a_follower() -> None
     raft = cluster.raft(1)
     step_raw(raft, MessageType.APPEND, sender=2, term=raft.term + 1, index=0, log_term=0)
     assert raft.role == StateRole.FOLLOWER
-    assert raft.lead == 2
+    assert raft.leader == 2
 
 
 def test_a_message_from_an_older_term_is_ignored() -> None:
@@ -110,7 +110,7 @@ def test_candidate_yields_to_a_leader_of_its_own_term() -> None:
     raft = bare()
     step_raw(raft, MessageType.HUP)
     step_raw(raft, MessageType.HEARTBEAT, sender=3, term=raft.term, commit=0)
-    assert raft.role == StateRole.FOLLOWER and raft.lead == 3
+    assert raft.role == StateRole.FOLLOWER and raft.leader == 3
 
 
 def test_candidate_that_loses_the_majority_becomes_follower() -> None:
@@ -239,7 +239,7 @@ def test_follower_that_heard_from_a_leader_recently_ignores_vote_requests() -> N
     follower = cluster.raft(2)
     term = follower.term
     out = step_raw(follower, MessageType.VOTE, sender=3, term=term + 1, index=99, log_term=99)
-    assert out == [] and follower.term == term and follower.lead == 1
+    assert out == [] and follower.term == term and follower.leader == 1
 
 
 def test_leader_transfer_overrides_stickiness() -> None:

@@ -14,7 +14,7 @@ def test_transfer_to_an_up_to_date_follower() -> None:
     cluster.stabilize()
     assert any(m.type == MessageType.TIMEOUT_NOW and m.to == 2 for m in cluster.delivered)
     assert cluster.raft(2).role == StateRole.LEADER
-    assert cluster.raft(1).role == StateRole.FOLLOWER and cluster.raft(1).lead == 2
+    assert cluster.raft(1).role == StateRole.FOLLOWER and cluster.raft(1).leader == 2
 
 
 def test_transfer_to_a_lagging_follower_catches_it_up_first() -> None:
@@ -40,9 +40,9 @@ def test_transfer_is_abandoned_after_an_election_timeout() -> None:
     cluster.isolate(3)
     cluster.nodes[1].transfer_leader(3)
     cluster.stabilize()
-    assert cluster.raft(1).lead_transferee == 3
+    assert cluster.raft(1).leader_transferee == 3
     cluster.tick(1, 10)
-    assert cluster.raft(1).lead_transferee == 0
+    assert cluster.raft(1).leader_transferee == 0
     assert cluster.raft(1).role == StateRole.LEADER
     cluster.propose(1, b"accepted again")
     assert cluster.applied[2] == [b"accepted again"]
@@ -61,8 +61,8 @@ def test_transfer_to_self_or_a_learner_does_nothing() -> None:
     cluster.campaign(1)
     cluster.nodes[1].transfer_leader(1)
     cluster.stabilize()
-    assert cluster.raft(1).role == StateRole.LEADER and cluster.raft(1).lead_transferee == 0
+    assert cluster.raft(1).role == StateRole.LEADER and cluster.raft(1).leader_transferee == 0
     cluster.raft(1).tracker.progress[2].is_learner = True
     cluster.nodes[1].transfer_leader(2)
     cluster.stabilize()
-    assert cluster.raft(1).role == StateRole.LEADER and cluster.raft(1).lead_transferee == 0
+    assert cluster.raft(1).role == StateRole.LEADER and cluster.raft(1).leader_transferee == 0

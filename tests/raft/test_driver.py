@@ -1,0 +1,263 @@
+"""The asyncio driver, several members in one event loop under a fake clock.
+
+The subtle part is the order of persisting and sending: a follower's ack or vote is a
+promise, so it must be durable before it leaves; a leader may send before its own write
+completes, but nothing may be applied before a quorum holds the entry durably.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keyraft.raft.io.driver import RaftDriver
+from keyraft.raft.io.wal import WriteAheadLog
+from keyraft.raft.messages import NO_LEADER, Entry, Message, MessageType, SoftState, StateRole
+from tests.raft.driver_cluster import DriverCluster, Event, Machine
+from tests.support.fake_clock import FakeClock
+from tests.support.memory_transport import MemoryNetwork
+
+
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(asyncio.wait_for(coroutine, 30))
+
+
+def test_three_members_elect_a_leader_and_replicate(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path))
+        cluster.start_all()
+        try:
+            leader = await cluster.elect()
+            term = cluster.drivers[leader].term
+            for node_id, machine in cluster.machines.items():
+                role = StateRole.LEADER if node_id == leader else StateRole.FOLLOWER
+                assert machine.soft_state == SoftState(leader, role)
+            await cluster.replicate([f"value-{n}" for n in range(10)])
+            follower = next(n for n in cluster.node_ids if n != leader)
+            await cluster.replicate(["forwarded"], via=follower)
+            expected = [f"value-{n}" for n in range(10)] + ["forwarded"]
+            assert all(machine.values == expected for machine in cluster.machines.values())
+            await cluster.tick(3 * 10)  # quiet heartbeats keep the same leader and term
+            assert cluster.leader() == leader and cluster.drivers[leader].term == term
+        finally:
+            await cluster.stop_all()
+
+    run(scenario())
+
+
+def test_a_partitioned_leader_is_replaced_and_catches_up(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=1)
+        cluster.start_all()
+        try:
+            old = await cluster.elect()
+            cluster.network.isolate(old)
+            others = [n for n in cluster.node_ids if n != old]
+            await cluster.tick_until(
+                lambda: any(cluster.drivers[n].node.raft.role == StateRole.LEADER for n in others)
+            )
+            new = next(n for n in others if cluster.drivers[n].node.raft.role == StateRole.LEADER)
+            await cluster.tick_until(lambda: cluster.drivers[old].leader == NO_LEADER)
+            cluster.drivers[new].propose([b"after"])
+            await cluster.tick_until(lambda: all(cluster.machines[n].values for n in others))
+            cluster.network.heal()
+            await cluster.tick_until(lambda: cluster.machines[old].values == ["after"])
+            assert cluster.leader() == new
+        finally:
+            await cluster.stop_all()
+
+    run(scenario())
+
+
+def test_acks_and_votes_leave_only_after_they_are_durable(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=2)
+        cluster.start_all()
+        try:
+            await cluster.elect()
+            for round_number in range(5):
+                await cluster.replicate([f"round-{round_number}-{n}" for n in range(3)])
+        finally:
+            await cluster.stop_all()
+        check_persist_before_promise(cluster.journal)
+        check_apply_after_durable_quorum(cluster.journal, quorum=2)
+        leader_sent_early = leader_sends_before_own_write(cluster.journal)
+        assert leader_sent_early, "the leader should overlap sending with its own write"
+
+    run(scenario())
+
+
+def check_persist_before_promise(journal: list[Event]) -> None:
+    """Every granted vote and every successful append ack follows the write it promises."""
+    durable: dict[int, int] = {}
+    votes: dict[int, tuple[int, int]] = {}
+    checked_acks = checked_votes = 0
+    for event in journal:
+        node_id = event.node_id
+        if event.kind == "persisted":
+            hard_state, indexes = event.detail
+            if indexes:
+                durable[node_id] = indexes[-1]
+            if hard_state is not None:
+                votes[node_id] = (hard_state.term, hard_state.vote)
+        elif event.kind == "rewritten":
+            snapshot_index, indexes = event.detail
+            durable[node_id] = indexes[-1] if indexes else snapshot_index
+        elif event.kind == "send":
+            message: Message = event.detail
+            if message.type == MessageType.APPEND_RESPONSE and not message.reject:
+                assert message.index <= durable.get(node_id, 0), (node_id, message)
+                checked_acks += 1
+            elif message.type == MessageType.VOTE_RESPONSE and not message.reject:
+                assert votes.get(node_id) == (message.term, message.to), (node_id, message)
+                checked_votes += 1
+    assert checked_acks > 0 and checked_votes > 0
+
+
+def check_apply_after_durable_quorum(journal: list[Event], quorum: int) -> None:
+    """Nothing is applied anywhere before `quorum` members hold it on disk, itself included."""
+    durable: dict[int, int] = {}
+    applied = 0
+    for event in journal:
+        if event.kind == "persisted" and event.detail[1]:
+            durable[event.node_id] = event.detail[1][-1]
+        elif event.kind == "rewritten":
+            snapshot_index, indexes = event.detail
+            durable[event.node_id] = indexes[-1] if indexes else snapshot_index
+        elif event.kind == "apply":
+            index = event.detail
+            holders = sum(1 for last in durable.values() if last >= index)
+            assert durable.get(event.node_id, 0) >= index, event
+            assert holders >= quorum, (event, durable)
+            applied += 1
+    assert applied > 0
+
+
+def leader_sends_before_own_write(journal: list[Event]) -> int:
+    """How many appends a leader sent before its own write of those entries was durable."""
+    durable: dict[int, int] = {}
+    early = 0
+    for event in journal:
+        if event.kind == "persisted" and event.detail[1]:
+            durable[event.node_id] = event.detail[1][-1]
+        elif event.kind == "send":
+            message: Message = event.detail
+            if (
+                message.type == MessageType.APPEND
+                and message.entries
+                and message.entries[-1].index > durable.get(event.node_id, 0)
+            ):
+                early += 1
+    return early
+
+
+def test_a_lagging_follower_installs_the_leaders_snapshot(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), snapshot_count=4, catch_up_entries=2, seed=3)
+        cluster.start_all()
+        try:
+            leader = await cluster.elect()
+            lagging = next(n for n in cluster.node_ids if n != leader)
+            await cluster.replicate(["before"])
+            cluster.network.isolate(lagging)
+            applied_before = cluster.drivers[lagging].applied
+            for n in range(12):
+                cluster.drivers[leader].propose([f"while-away-{n}".encode()])
+                await cluster.tick_until(lambda n=n: len(cluster.machines[leader].values) == n + 2)
+            leader_storage = cluster.drivers[leader].storage
+            assert leader_storage.first_index() > applied_before + 1, "the leader must compact"
+
+            cluster.network.heal()
+            machine: Machine = cluster.machines[lagging]
+            await cluster.tick_until(lambda: machine.values == cluster.machines[leader].values)
+            driver = cluster.drivers[lagging]
+            assert len(machine.restored) == 1, "caught up by one snapshot, not by the log"
+            assert machine.restored[0] in cluster.machines[leader].snapshots_given
+            # The install: restore, then the log rewritten to start at the snapshot.
+            own = [e for e in cluster.journal if e.node_id == lagging]
+            restore_at = next(i for i, e in enumerate(own) if e.kind == "restore")
+            install = next(e for e in own[restore_at:] if e.kind == "rewritten")
+            snapshot_index, kept = install.detail
+            assert kept == []
+            assert snapshot_index >= leader_storage.first_index() - 1 > applied_before + 1
+            assert json.loads(machine.restored[0])["applied"] >= snapshot_index
+            applies = [e.detail for e in own[restore_at:] if e.kind == "apply"]
+            assert all(index > snapshot_index for index in applies)  # nothing replayed
+            assert driver.applied >= snapshot_index
+            await cluster.replicate(["after"])  # and it follows the log again afterwards
+            assert machine.values[-1] == "after"
+        finally:
+            await cluster.stop_all()
+        recovered = WriteAheadLog(cluster.wal_dir(lagging)).recovered
+        assert recovered.snapshot.index >= snapshot_index
+        assert recovered.entries and recovered.entries[-1].index >= driver.applied
+        assert recovered.entries[0].index == recovered.snapshot.index + 1
+
+    run(scenario())
+
+
+def test_a_restarted_member_skips_what_it_applied(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=4)
+        cluster.start_all()
+        try:
+            leader = await cluster.elect()
+            await cluster.replicate(["one", "two"])
+            follower = next(n for n in cluster.node_ids if n != leader)
+            await cluster.stop(follower)
+            await cluster.replicate(["three"])
+            driver = cluster.start(follower)
+            assert driver.applied == cluster.machines[follower].applied
+            await cluster.tick_until(lambda: cluster.machines[follower].values[-1:] == ["three"])
+            assert cluster.machines[follower].values == ["one", "two", "three"]
+        finally:
+            await cluster.stop_all()
+
+    run(scenario())
+
+
+class StorageOnly:
+    """A state machine without the event half."""
+
+    def applied_index(self) -> int:
+        return 0
+
+    def apply(self, entries: list[Entry]) -> None:
+        pass
+
+    def make_durable(self) -> None:
+        pass
+
+    def snapshot_data(self) -> bytes:
+        return b""
+
+    def restore(self, data: bytes) -> None:
+        pass
+
+
+def test_events_go_to_their_own_listener_or_default_to_the_state_machine(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        RaftDriver(1, (1,), str(tmp_path / "a"), StorageOnly(), 0.1, 10, 100)
+
+    async def scenario() -> None:
+        events = Machine(1, [])
+        clock = FakeClock()
+        driver = RaftDriver(
+            1, (1,), str(tmp_path / "b"), StorageOnly(), 0.1, 10, 100, events=events, clock=clock
+        )
+        driver.start(MemoryNetwork().attach(1, driver))
+        try:
+            deadline = asyncio.get_running_loop().time() + 5
+            while events.soft_state.role != StateRole.LEADER:  # a single voter leads at once
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0)
+            assert events.soft_state == SoftState(1, StateRole.LEADER)
+        finally:
+            await driver.stop()
+
+    run(scenario())

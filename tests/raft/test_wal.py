@@ -1,0 +1,97 @@
+"""The write-ahead log's recovery: a torn or corrupt tail loses exactly the broken record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keyraft.raft.io import wal as wal_module
+from keyraft.raft.io.wal import WriteAheadLog
+from keyraft.raft.messages import ConfState, Entry, HardState, Snapshot
+
+
+def entry(index: int, term: int = 1) -> Entry:
+    return Entry(term=term, index=index, data=f"payload-{index}".encode())
+
+
+def only_segment(directory: Path) -> Path:
+    segments = sorted(directory.glob("*.wal"))
+    assert len(segments) == 1
+    return segments[0]
+
+
+def write_log(directory: Path) -> tuple[bytes, int]:
+    """A log whose last record is entry 4; returns its bytes and where that record starts."""
+    wal = WriteAheadLog(str(directory))
+    wal.save(HardState(term=1, vote=1, commit=0), [entry(1), entry(2)])
+    wal.save(HardState(term=1, vote=1, commit=2), [entry(3)])
+    tail_start = only_segment(directory).stat().st_size
+    wal.save(None, [entry(4)])
+    wal.close()
+    return only_segment(directory).read_bytes(), tail_start
+
+
+def test_a_clean_log_recovers_everything(tmp_path: Path) -> None:
+    write_log(tmp_path)
+    recovered = WriteAheadLog(str(tmp_path)).recovered
+    assert recovered.entries == [entry(1), entry(2), entry(3), entry(4)]
+    assert recovered.hard_state == HardState(term=1, vote=1, commit=2)
+    assert recovered.repaired_bytes == 0
+
+
+@pytest.mark.parametrize("damage", ["truncate", "corrupt"])
+def test_a_torn_tail_keeps_exactly_the_whole_records_before_it(tmp_path: Path, damage: str) -> None:
+    data, tail_start = write_log(tmp_path / "original")
+    for offset in range(tail_start, len(data)):
+        directory = tmp_path / f"{damage}-{offset}"
+        directory.mkdir()
+        segment = directory / "0000000000000000.wal"
+        if damage == "truncate":
+            broken = data[:offset]
+        else:
+            broken = data[:offset] + bytes((data[offset] ^ 0xFF,)) + data[offset + 1 :]
+        segment.write_bytes(broken)
+
+        wal = WriteAheadLog(str(directory))
+        recovered = wal.recovered
+        assert recovered.entries == [entry(1), entry(2), entry(3)], offset
+        assert recovered.hard_state == HardState(term=1, vote=1, commit=2), offset
+        assert recovered.repaired_bytes == len(broken) - tail_start, offset
+        assert segment.stat().st_size == tail_start, offset  # the file itself is repaired
+
+        wal.save(None, [entry(4, term=2)])  # and appending after the repair is sound
+        wal.close()
+        again = WriteAheadLog(str(directory)).recovered
+        assert again.entries[-1] == entry(4, term=2) and again.repaired_bytes == 0, offset
+
+
+def test_a_bad_record_drops_every_later_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wal_module, "SEGMENT_BYTES", 1)  # every save starts a new segment
+    wal = WriteAheadLog(str(tmp_path))
+    for index in range(1, 5):
+        wal.save(HardState(term=1, vote=1, commit=index - 1), [entry(index)])
+    wal.close()
+    segments = sorted(tmp_path.glob("*.wal"))
+    assert len(segments) >= 4
+    second = segments[1]
+    second.write_bytes(second.read_bytes()[:-1])  # tear the second segment's last record
+
+    recovered = WriteAheadLog(str(tmp_path)).recovered
+    assert recovered.entries == [entry(1), entry(2)]
+    assert recovered.hard_state == HardState(term=1, vote=1, commit=0)
+    assert sorted(tmp_path.glob("*.wal")) == segments[:2]
+
+
+def test_a_rewrite_keeps_the_snapshot_and_what_follows(tmp_path: Path) -> None:
+    wal = WriteAheadLog(str(tmp_path))
+    wal.save(HardState(term=1, vote=1, commit=3), [entry(n) for n in range(1, 6)])
+    snapshot = Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)), data=b"not stored")
+    wal.rewrite(snapshot, HardState(term=1, vote=1, commit=3), [entry(4), entry(5)])
+    wal.close()
+    recovered = WriteAheadLog(str(tmp_path)).recovered
+    assert recovered.snapshot == Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)))
+    assert recovered.entries == [entry(4), entry(5)]
+    assert len(list(tmp_path.glob("*.wal"))) == 1
