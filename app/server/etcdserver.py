@@ -17,6 +17,8 @@ import asyncio
 import itertools
 import logging
 import os
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from keyraft.app.server import errors, validate
@@ -47,6 +49,7 @@ from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
 from keyraft.raft.io.peer_transport import PeerReceiver, PeerTransport
+from keyraft.raft.io.transport import PeerNetwork
 from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
 from keyraft.storage.backend import Backend
 from keyraft.storage.errors import StorageError
@@ -73,10 +76,20 @@ class Alarm:
 
 
 class EtcdServer:
-    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        clock: Clock | None = None,
+        network: Callable[[RaftDriver], PeerNetwork] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`clock`, `network` (given the driver, the transport to its peers) and `rng`
+        (Raft's election timeouts) default to the real ones; tests pass a fake clock and
+        an in-memory network to run a whole cluster in one event loop."""
         self.config = config
         self.clock = clock or SystemClock()
-        self.state = StateMachine(Backend(config.kv_dir))
+        self.state = StateMachine(Backend(config.kv_dir), self.clock.now)
         token = config.initial_cluster_token
         self.member = Member(
             member_id(config.initial_advertise_peer_urls, token),
@@ -119,6 +132,7 @@ class EtcdServer:
             catch_up_entries=min(CATCH_UP_ENTRIES, max(1, config.snapshot_count // 2)),
             events=self,
             clock=self.clock,
+            rng=rng,
         )
         self.term = self.driver.term
         self.reads = LinearizableReads(
@@ -136,19 +150,22 @@ class EtcdServer:
             self.propose,
             self._leader_client_urls,
         )
+        self.peer_receiver = PeerReceiver(self.cluster_id, self.driver.step)
+        self.transport = network(self.driver) if network else self._peer_transport()
+
+    def _peer_transport(self) -> PeerTransport:
         peers = {
             member.id: member.peer_urls[0]
             for member in self.members.values()
             if member.id != self.member.id
         }
-        self.transport = PeerTransport(
+        return PeerTransport(
             self.member.id,
             self.cluster_id,
             peers,
             self.driver.report_unreachable,
             self.driver.report_snapshot,
         )
-        self.peer_receiver = PeerReceiver(self.cluster_id, self.driver.step)
 
     # ---- lifecycle ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
 
 import msgpack
 
@@ -53,10 +54,10 @@ class DataDirMismatch(Exception):
 
 
 class StateMachine:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, lease_clock: Callable[[], float] | None = None) -> None:
         self.backend = backend
         self.store = MVCCStore(backend)
-        self.lessor = Lessor()
+        self.lessor = Lessor(lease_clock) if lease_clock is not None else Lessor()
         self._restore_leases()
         self.applier = Applier(self.store, self.lessor.exists)
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)

@@ -18,3 +18,12 @@ class Transport(Protocol):
     def send(self, messages: list[Message]) -> None:
         """Queue `messages` for their recipients (`Message.to`) and return at once."""
         ...
+
+
+class PeerNetwork(Transport, Protocol):
+    """A transport with a lifetime: the server starts it before the driver and stops it
+    after."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -98,3 +98,9 @@ class MemoryTransport:
 
     def send(self, messages: list[Message]) -> None:
         self.network.send(messages)
+
+    def start(self) -> None:
+        """Nothing to connect (a `PeerNetwork`, as the server expects)."""
+
+    async def stop(self) -> None:
+        self.network.detach(self.node_id)
