@@ -16,10 +16,8 @@ API_VERSION = "3.4"
 def client_version() -> str:
     try:
         return metadata.version("keyraft")
-    except metadata.PackageNotFoundError:
-        from keyraft.app.config import KEYRAFT_VERSION
-
-        return KEYRAFT_VERSION
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 @click.command("version")
