@@ -19,17 +19,16 @@ import logging
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from keyraft.app.server import errors, validate
+from keyraft.app.server.alarms import Alarms
 from keyraft.app.server.apply import execute_range, is_read_only, is_serializable
 from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
-from keyraft.app.server.leases import LeaseKeeper
+from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
-from keyraft.app.server.membership import Member, cluster_id, member_id
+from keyraft.app.server.membership import cluster_from_config
 from keyraft.app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
 from keyraft.app.server.requests import (
-    AlarmType,
     Compact,
     DeleteRange,
     LeaseGrant,
@@ -59,7 +58,6 @@ from keyraft.storage.mvcc.watch import WatchHub
 
 log = logging.getLogger("keyraft.server")
 
-QUOTA_CHECK_INTERVAL_S = 1.0
 PROPOSAL_SWEEP_S = 0.1
 PUBLISH_RETRY_S = 0.2
 # The state machine is RocksDB itself, so a Raft "snapshot" is only a sync and a log
@@ -67,12 +65,6 @@ PUBLISH_RETRY_S = 0.2
 # (etcd's default 100,000) is large.
 LOG_COMPACTION_ENTRIES = 10_000
 CATCH_UP_ENTRIES = 5_000
-
-
-@dataclass(frozen=True, slots=True)
-class Alarm:
-    member_id: int
-    alarm: int
 
 
 class EtcdServer:
@@ -90,18 +82,8 @@ class EtcdServer:
         self.config = config
         self.clock = clock or SystemClock()
         self.state = StateMachine(Backend(config.kv_dir), self.clock.now)
-        token = config.initial_cluster_token
-        self.member = Member(
-            member_id(config.initial_advertise_peer_urls, token),
-            config.name,
-            list(config.initial_advertise_peer_urls),
-            list(config.advertise_client_urls),
-        )
-        self.members = {
-            member_id(urls, token): Member(member_id(urls, token), name, urls)
-            for name, urls in config.cluster_members().items()
-        }
-        self.cluster_id = cluster_id(list(self.members))
+        cluster = cluster_from_config(config)
+        self.member, self.members, self.cluster_id = cluster.local, cluster.members, cluster.id
         try:
             self.state.claim(self.cluster_id, self.member.id, config.data_dir)
         except Exception:
@@ -112,11 +94,12 @@ class EtcdServer:
         self.leader_wait = 3 * election_timeout_s
         self.leader = NO_LEADER
         self.term = 0
-        self.alarms: list[Alarm] = []
+        self.alarms = Alarms(
+            self.member.id, self.clock, config.quota_backend_bytes, self.state.backend.live_bytes
+        )
         self._stopped = False
         self._leader_known = asyncio.Event()
         self._ids = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
-        self._quota_checked_at = float("-inf")
         self._tasks: list[asyncio.Task] = []
         self.waits = Waits(self.clock, self.request_timeout)
         self.watch_hub = WatchHub(lambda: self.state.store)
@@ -279,19 +262,14 @@ class EtcdServer:
 
     # ---- leases ------------------------------------------------------------------------
 
-    @property
-    def min_lease_ttl(self) -> int:
-        """etcd's minLeaseTTL: 1.5 election timeouts counted in whole ticks
-        ((3 * electionTicks) / 2 heartbeats), rounded up to whole seconds."""
-        heartbeat = self.config.heartbeat_interval_ms
-        ticks = self.config.election_timeout_ms // heartbeat
-        return -(-(3 * ticks // 2) * heartbeat // 1000)
-
     async def lease_grant(self, request: LeaseGrant) -> dict:
         if request.ttl > MAX_LEASE_TTL:
             raise errors.LeaseTTLTooLarge
-        lease_id = request.lease_id or _new_lease_id()
-        return await self.propose(LeaseGrant(max(request.ttl, self.min_lease_ttl), lease_id))
+        config = self.config
+        ttl = max(
+            request.ttl, min_lease_ttl(config.heartbeat_interval_ms, config.election_timeout_ms)
+        )
+        return await self.propose(LeaseGrant(ttl, request.lease_id or new_lease_id()))
 
     async def lease_revoke(self, request: LeaseRevoke) -> dict:
         return await self.propose(request)
@@ -312,20 +290,10 @@ class EtcdServer:
             revision = int(answer.get("header", {}).get("revision", 0))
             answer["header"] = {"revision": revision}
             return answer
-        header = {"revision": self.current_revision}
-        lessor = self.state.lessor
-        lease = lessor.time_to_live(request.lease_id)
-        if lease is None:
-            return {"header": header, "ID": request.lease_id, "TTL": -1}
-        response = {
-            "header": header,
-            "ID": request.lease_id,
-            "TTL": lessor.remaining_seconds(lease),
-            "grantedTTL": lease.ttl,
+        return {
+            "header": {"revision": self.current_revision},
+            **self.leases.time_to_live(request.lease_id, request.keys),
         }
-        if request.keys:
-            response["keys"] = sorted(lease.keys)
-        return response
 
     async def lease_leases(self, _request: object = None) -> dict:
         leases = [{"ID": lease.id} for lease in self.state.lessor.by_expiry()]
@@ -363,7 +331,8 @@ class EtcdServer:
         return {"header": {}, "members": members}
 
     async def alarm(self, _request: object = None) -> dict:
-        return {"alarms": [{"memberID": a.member_id, "alarm": a.alarm} for a in self.alarms]}
+        alarms = self.alarms.raised
+        return {"alarms": [{"memberID": a.member_id, "alarm": a.alarm} for a in alarms]}
 
     # ---- proposals ---------------------------------------------------------------------
 
@@ -373,7 +342,7 @@ class EtcdServer:
             raise errors.ServerStopped
         if encoded_size(request) + RAFT_REQUEST_OVERHEAD > self.config.max_request_bytes:
             raise errors.RequestTooLarge
-        if isinstance(request, Put | Txn) and self._over_quota():
+        if isinstance(request, Put | Txn) and self.alarms.blocks_writes():
             raise errors.NoSpace
         if self.leader == NO_LEADER:
             await self._wait_for_leader(self.clock.now() + self.leader_wait)
@@ -391,15 +360,6 @@ class EtcdServer:
             remaining = deadline - self.clock.now()
             if not await wait_for_event(self.clock, self._leader_known, remaining):
                 raise errors.NoLeader
-
-    def _over_quota(self) -> bool:
-        now = self.clock.now()
-        if now - self._quota_checked_at > QUOTA_CHECK_INTERVAL_S:
-            self._quota_checked_at = now
-            over = self.state.backend.live_bytes() > self.config.quota_backend_bytes
-            if over and not self.alarms:
-                self.alarms.append(Alarm(self.member.id, AlarmType.NOSPACE))
-        return bool(self.alarms)
 
     # ---- called by the Raft driver -----------------------------------------------------
 
@@ -438,9 +398,3 @@ class EtcdServer:
     def watch(self, spec: WatchSpec, watch_id: int = 0) -> Watch:
         """Open a watch; its changes queue up from now on (see app.server.watches)."""
         return open_watch(self.watch_hub, spec, watch_id)
-
-
-def _new_lease_id() -> int:
-    """A random positive int64: chosen by the proposer and carried in the proposal, so
-    every member applies the same ID."""
-    return int.from_bytes(os.urandom(8), "big") >> 1 or 1

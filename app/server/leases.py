@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -31,6 +32,19 @@ MAX_PENDING_REVOKES = 256
 FORWARD_TIMEOUT_S = 5.0
 FORWARDED_HEADER = "x-keyraft-forwarded"
 FORWARDED = {FORWARDED_HEADER: "1"}
+
+
+def min_lease_ttl(heartbeat_ms: int, election_timeout_ms: int) -> int:
+    """etcd's minLeaseTTL: 1.5 election timeouts counted in whole ticks
+    ((3 * electionTicks) / 2 heartbeats), rounded up to whole seconds."""
+    ticks = election_timeout_ms // heartbeat_ms
+    return -(-(3 * ticks // 2) * heartbeat_ms // 1000)
+
+
+def new_lease_id() -> int:
+    """A random positive int64: chosen by the proposer and carried in the proposal, so
+    every member applies the same ID."""
+    return int.from_bytes(os.urandom(8), "big") >> 1 or 1
 
 
 class LeaseKeeper:
@@ -103,6 +117,21 @@ class LeaseKeeper:
                 self.lessor.retry_expiry(lease_id)
         finally:
             self._revoking.discard(lease_id)
+
+    def time_to_live(self, lease_id: int, with_keys: bool) -> dict:
+        """What the leader knows of a lease: TTL left (-1 if there is no such lease), the
+        granted TTL, and its keys if asked."""
+        lease = self.lessor.time_to_live(lease_id)
+        if lease is None:
+            return {"ID": lease_id, "TTL": -1}
+        answer = {
+            "ID": lease_id,
+            "TTL": self.lessor.remaining_seconds(lease),
+            "grantedTTL": lease.ttl,
+        }
+        if with_keys:
+            answer["keys"] = sorted(lease.keys)
+        return answer
 
     # ---- keepalives ---------------------------------------------------------------------
 

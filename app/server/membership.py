@@ -10,6 +10,8 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
+from keyraft.app.server.config import ServerConfig
+
 
 def member_id(peer_urls: list[str], token: str) -> int:
     digest = hashlib.sha1(("".join(sorted(peer_urls)) + token).encode()).digest()
@@ -28,3 +30,27 @@ class Member:
     peer_urls: list[str]
     client_urls: list[str] = field(default_factory=list)
     is_learner: bool = False
+
+
+@dataclass(slots=True)
+class Cluster:
+    """This member, every member by ID, and the cluster's ID, as the flags define them."""
+
+    local: Member
+    members: dict[int, Member]
+    id: int
+
+
+def cluster_from_config(config: ServerConfig) -> Cluster:
+    token = config.initial_cluster_token
+    local = Member(
+        member_id(config.initial_advertise_peer_urls, token),
+        config.name,
+        list(config.initial_advertise_peer_urls),
+        list(config.advertise_client_urls),
+    )
+    members = {
+        member_id(urls, token): Member(member_id(urls, token), name, urls)
+        for name, urls in config.cluster_members().items()
+    }
+    return Cluster(local, members, cluster_id(list(members)))
