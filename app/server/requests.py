@@ -253,7 +253,14 @@ _LAYOUT: dict[type, tuple[tuple[str, type], ...]] = {
 }
 
 
+_PROPOSALS = frozenset(_TAGS) - {Range}
+
+
 def encode_proposal(request_id: int, request: Proposal) -> bytes:
+    """The log entry of a proposal; anything else is refused here, before it is proposed
+    (a read has no business in the log)."""
+    if type(request) not in _PROPOSALS:
+        raise MalformedProposal(f"{type(request).__name__} is not a proposal", request_id)
     return msgpack.packb([request_id, _to_wire(request)], use_bin_type=True)
 
 

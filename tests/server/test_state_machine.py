@@ -14,6 +14,7 @@ from keyraft.app.server.requests import (
     DeleteRange,
     LeaseGrant,
     LeaseRevoke,
+    MalformedProposal,
     Publish,
     Put,
     Range,
@@ -125,3 +126,9 @@ def test_restore_replaces_the_state_in_place(tmp_path: Path) -> None:
     assert follower.lessor.exists(9) and follower.lessor.leases[9].keys == {b"x"}
     assert follower.applied_index == 3
     assert follower.store.current_revision == leader.store.current_revision
+
+
+@pytest.mark.parametrize("request_", [Range(b"k"), object(), None])
+def test_what_is_not_a_proposal_is_refused_before_it_is_proposed(request_: object) -> None:
+    with pytest.raises(MalformedProposal):
+        encode_proposal(1, request_)  # type: ignore[arg-type]
