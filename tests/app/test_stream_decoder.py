@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from keyraft.app.gojson import GoSyntaxError, next_value
-from keyraft.app.streams import RequestDecoder, ValueTooLarge
+from keyraft.app.stream_decoder import RequestDecoder, ValueTooLarge
 
 LIMIT = 1 << 20
 

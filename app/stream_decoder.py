@@ -1,0 +1,359 @@
+"""The gateway streams' request side: a body of JSON values, split as bytes arrive.
+
+Watch and lease keepalive requests arrive as one HTTP body holding a sequence of JSON
+values (white space between them optional). `RequestDecoder` works on bytes (a character
+split across chunks is whole by the time a value is parsed), looks at each byte once
+(string bodies and white space are skipped in C), keeps only the unfinished value, and
+refuses one that outgrows its limit. Syntax errors carry Go's encoding/json messages,
+from `gojson`'s scanner, found at the byte where Go's decoder would stop.
+"""
+
+from __future__ import annotations
+
+import re
+
+from keyraft.app import errors
+from keyraft.app.gojson import GoSyntaxError, next_value, parse_body
+from keyraft.app.server.etcdserver import EtcdServer
+
+
+class ValueTooLarge(Exception):
+    """A request value longer than the decoder's limit (`size` bytes so far)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"request value of {size} bytes or more")
+        self.size = size
+
+
+def value_limit(server: EtcdServer) -> int:
+    """The longest JSON text of one stream request: as for a unary body, four times the
+    largest message the server accepts (bytes fields are base64, names add more)."""
+    return server.config.grpc_limit_bytes * 4
+
+
+def too_large(server: EtcdServer, size: int) -> errors.EtcdError:
+    """gRPC's refusal of an oversized message; the JSON text is about 4/3 of it."""
+    return errors.message_too_large(size * 3 // 4, server.config.grpc_limit_bytes)
+
+
+_NOT_SPACE = re.compile(rb"[^ \t\r\n]")
+_STRING_STOP = re.compile(rb'["\\\x00-\x1f]')
+_NOT_DIGIT = re.compile(rb"[^0-9]")
+
+# Scanner states, after Go's encoding/json scanner (its messages come from gojson).
+_TOP = 0  # between values
+_VALUE = 1  # a value must begin
+_VALUE_OR_CLOSE = 2  # after '['
+_KEY_OR_CLOSE = 3  # after '{'
+_KEY = 4  # after ',' in an object
+_COLON = 5  # after an object key
+_NEXT = 6  # after a value inside a container
+_STRING = 7
+_ESCAPE = 8
+_UNICODE = 9  # inside \uXXXX, `_pending` hex digits to go
+_MINUS = 10
+_ZERO = 11
+_INTEGER = 12
+_POINT = 13
+_FRACTION = 14
+_EXPONENT = 15
+_EXPONENT_SIGN = 16
+_EXPONENT_DIGITS = 17
+_LITERAL = 18  # inside true/false/null, `_literal[_pending:]` to go
+_FAILED = 19
+
+_NUMBER_DONE = (_ZERO, _INTEGER, _FRACTION, _EXPONENT_DIGITS)
+_SPACE = frozenset(b" \t\r\n")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ESCAPES = frozenset(b'"\\/bfnrt')
+_LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
+_OPEN = {ord("{"): _KEY_OR_CLOSE, ord("["): _VALUE_OR_CLOSE}
+_QUOTE, _BACKSLASH, _COMMA, _COLON_BYTE = ord('"'), ord("\\"), ord(","), ord(":")
+_OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY = b"{}[]"
+_MINUS_BYTE, _ZERO_BYTE, _POINT_BYTE = ord("-"), ord("0"), ord(".")
+_DIGITS = frozenset(b"0123456789")
+_NONZERO = frozenset(b"123456789")
+
+
+class RequestDecoder:
+    """Incremental decoder of a body that is a sequence of JSON values.
+
+    `feed` each chunk and `finish` at the end of the body; both return the values that
+    became complete, in order. The first error stops the decoder: `error` then holds a
+    `GoSyntaxError` (Go's message) or a `ValueTooLarge`, and the values before it have
+    been returned. Work is proportional to the bytes received (`bytes_scanned` counts the
+    bytes the scanner looked at), and memory to the unfinished value, at most `limit`
+    bytes plus one chunk.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.error: GoSyntaxError | ValueTooLarge | None = None
+        self.bytes_scanned = 0
+        self._buffer = bytearray()
+        self._position = 0  # next byte to scan
+        self._start = 0  # where the unfinished value begins
+        self._state = _TOP
+        self._open = bytearray()  # the unfinished value's open containers
+        self._key = False  # the string being scanned is an object key
+        self._literal = b""
+        self._pending = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held: the unfinished value (and, during a feed, the chunk)."""
+        return len(self._buffer)
+
+    def feed(self, chunk: bytes) -> list[object]:
+        if self.error is not None or not chunk:
+            return []
+        self._buffer += chunk
+        spans, syntax_error = self._scan()
+        values = self._values(spans)
+        if self.error is None and syntax_error is not None:
+            self._fail(syntax_error)
+        if self.error is None and self._state != _TOP:
+            unfinished = len(self._buffer) - self._start
+            if unfinished > self.limit:
+                self._fail(ValueTooLarge(unfinished))
+        self._compact()
+        return values
+
+    def finish(self) -> list[object]:
+        """The body ended: a number at the top level is complete; any other unfinished
+        value is Go's "unexpected EOF"."""
+        if self.error is not None or self._state == _TOP:
+            return []
+        if self._state in _NUMBER_DONE and not self._open:
+            values = self._values([(self._start, len(self._buffer))])
+            self._state = _TOP
+        else:
+            values = []
+            self._fail(self._syntax_error(len(self._buffer)))
+        self._compact()
+        return values
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _fail(self, error: GoSyntaxError | ValueTooLarge) -> None:
+        self.error = error
+        self._state = _FAILED
+        self._buffer = bytearray()
+        self._position = self._start = 0
+
+    def _syntax_error(self, end: int) -> GoSyntaxError:
+        """Go's message for the unfinished value cut at `end` (just past the offending
+        byte), from the same scanner `parse_body` uses."""
+        try:
+            next_value(bytes(self._buffer[self._start : end]))
+        except GoSyntaxError as error:
+            return error
+        except RecursionError:
+            return GoSyntaxError("exceeded max depth")
+        return GoSyntaxError("unexpected EOF")  # pragma: no cover - scanners agree
+
+    def _values(self, spans: list[tuple[int, int]]) -> list[object]:
+        values: list[object] = []
+        for start, end in spans:
+            if end - start > self.limit:
+                self._fail(ValueTooLarge(end - start))
+                break
+            try:
+                values.append(parse_body(bytes(self._buffer[start:end])))
+            except RecursionError:
+                self._fail(GoSyntaxError("exceeded max depth"))
+                break
+        return values
+
+    def _compact(self) -> None:
+        """Drop what was consumed: everything before the unfinished value."""
+        keep = self._start if self._state != _TOP else self._position
+        if keep:
+            del self._buffer[:keep]
+            self._position -= keep
+            self._start = 0
+
+    def _scan(self) -> tuple[list[tuple[int, int]], GoSyntaxError | None]:
+        """Advance over the new bytes: the spans of the values completed, and the
+        syntax error that stopped the scan, if one did."""
+        buffer = self._buffer
+        size = len(buffer)
+        position = self._position
+        state = self._state
+        opened = self._open
+        spans: list[tuple[int, int]] = []
+        scanned_from = position
+
+        while position < size:
+            if state == _STRING:
+                found = _STRING_STOP.search(buffer, position)
+                if found is None:
+                    position = size
+                    continue
+                position = found.start()
+                byte = buffer[position]
+                if byte == _QUOTE:
+                    position += 1
+                    if self._key:
+                        state = _COLON
+                    elif opened:
+                        state = _NEXT
+                    else:
+                        spans.append((self._start, position))
+                        state = _TOP
+                elif byte == _BACKSLASH:
+                    position += 1
+                    state = _ESCAPE
+                else:  # a control character
+                    break
+                continue
+            if state in (_TOP, _VALUE, _VALUE_OR_CLOSE, _KEY_OR_CLOSE, _KEY, _COLON, _NEXT):
+                found = _NOT_SPACE.search(buffer, position)
+                if found is None:
+                    position = size
+                    continue
+                position = found.start()
+            byte = buffer[position]
+            if state in (_TOP, _VALUE, _VALUE_OR_CLOSE):
+                if state == _TOP:
+                    self._start = position
+                elif state == _VALUE_OR_CLOSE and byte == _CLOSE_ARRAY:
+                    state = self._close(opened, _OPEN_ARRAY, position, spans)
+                    if state == _FAILED:
+                        break
+                    position += 1
+                    continue
+                if byte in _OPEN:
+                    if len(opened) >= 10_000:  # Go's maximum nesting depth
+                        break
+                    opened.append(byte)
+                    state = _OPEN[byte]
+                elif byte == _QUOTE:
+                    self._key = False
+                    state = _STRING
+                elif byte == _MINUS_BYTE:
+                    state = _MINUS
+                elif byte == _ZERO_BYTE:
+                    state = _ZERO
+                elif byte in _NONZERO:
+                    state = _INTEGER
+                elif byte in _LITERALS:
+                    self._literal = _LITERALS[byte]
+                    self._pending = 1
+                    state = _LITERAL
+                else:
+                    break
+                position += 1
+            elif state in (_KEY_OR_CLOSE, _KEY):
+                if byte == _QUOTE:
+                    self._key = True
+                    state = _STRING
+                elif state == _KEY_OR_CLOSE and byte == _CLOSE_OBJECT:
+                    state = self._close(opened, _OPEN_OBJECT, position, spans)
+                    if state == _FAILED:
+                        break
+                else:
+                    break
+                position += 1
+            elif state == _COLON:
+                if byte != _COLON_BYTE:
+                    break
+                state = _VALUE
+                position += 1
+            elif state == _NEXT:
+                top = opened[-1]
+                if byte == _COMMA:
+                    state = _KEY if top == _OPEN_OBJECT else _VALUE
+                elif byte in (_CLOSE_OBJECT, _CLOSE_ARRAY):
+                    expected = _OPEN_OBJECT if byte == _CLOSE_OBJECT else _OPEN_ARRAY
+                    state = self._close(opened, expected, position, spans)
+                    if state == _FAILED:
+                        break
+                else:
+                    break
+                position += 1
+            elif state == _ESCAPE:
+                if byte == ord("u"):
+                    self._pending = 4
+                    state = _UNICODE
+                elif byte in _ESCAPES:
+                    state = _STRING
+                else:
+                    break
+                position += 1
+            elif state == _UNICODE:
+                if byte not in _HEX:
+                    break
+                self._pending -= 1
+                if self._pending == 0:
+                    state = _STRING
+                position += 1
+            elif state == _LITERAL:
+                if byte != self._literal[self._pending]:
+                    break
+                position += 1
+                self._pending += 1
+                if self._pending == len(self._literal):
+                    if opened:
+                        state = _NEXT
+                    else:
+                        spans.append((self._start, position))
+                        state = _TOP
+            else:  # numbers
+                if state in (_INTEGER, _FRACTION, _EXPONENT_DIGITS):
+                    found = _NOT_DIGIT.search(buffer, position)
+                    if found is None:
+                        position = size
+                        continue
+                    position = found.start()
+                    byte = buffer[position]
+                if state == _MINUS:
+                    if byte not in _DIGITS:
+                        break
+                    state = _ZERO if byte == _ZERO_BYTE else _INTEGER
+                elif state == _POINT:
+                    if byte not in _DIGITS:
+                        break
+                    state = _FRACTION
+                elif state == _EXPONENT:
+                    if byte in b"+-":
+                        state = _EXPONENT_SIGN
+                    elif byte in _DIGITS:
+                        state = _EXPONENT_DIGITS
+                    else:
+                        break
+                elif state == _EXPONENT_SIGN:
+                    if byte not in _DIGITS:
+                        break
+                    state = _EXPONENT_DIGITS
+                elif byte == _POINT_BYTE and state in (_ZERO, _INTEGER):
+                    state = _POINT
+                elif byte in b"eE" and state in (_ZERO, _INTEGER, _FRACTION):
+                    state = _EXPONENT
+                else:  # the number ended before this byte, which is scanned again
+                    if opened:
+                        state = _NEXT
+                    else:
+                        spans.append((self._start, position))
+                        state = _TOP
+                    continue
+                position += 1
+        else:
+            self.bytes_scanned += position - scanned_from
+            self._position, self._state = position, state
+            return spans, None
+        # A syntax error at `position`: Go's decoder stops at this byte.
+        self.bytes_scanned += position - scanned_from + 1
+        self._position, self._state = position, state
+        return spans, self._syntax_error(position + 1)
+
+    def _close(
+        self, opened: bytearray, expected: int, position: int, spans: list[tuple[int, int]]
+    ) -> int:
+        if opened[-1] != expected:
+            return _FAILED
+        opened.pop()
+        if opened:
+            return _NEXT
+        spans.append((self._start, position + 1))
+        return _TOP
