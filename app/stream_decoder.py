@@ -41,6 +41,7 @@ _STRING_STOP = re.compile(rb'["\\\x00-\x1f]')
 _NOT_DIGIT = re.compile(rb"[^0-9]")
 
 # Scanner states, after Go's encoding/json scanner (its messages come from gojson).
+# Their order matters: `_scan` and `_structure` dispatch on ranges of them.
 _TOP = 0  # between values
 _VALUE = 1  # a value must begin
 _VALUE_OR_CLOSE = 2  # after '['
@@ -175,185 +176,176 @@ class RequestDecoder:
 
     def _scan(self) -> tuple[list[tuple[int, int]], GoSyntaxError | None]:
         """Advance over the new bytes: the spans of the values completed, and the
-        syntax error that stopped the scan, if one did."""
+        syntax error that stopped the scan, if one did.
+
+        Each step scans one token (or the part of it that has arrived) and returns the
+        next position and state; `_FAILED` leaves the position at the offending byte."""
         buffer = self._buffer
         size = len(buffer)
-        position = self._position
+        position = scanned_from = self._position
         state = self._state
-        opened = self._open
         spans: list[tuple[int, int]] = []
-        scanned_from = position
-
         while position < size:
             if state == _STRING:
-                found = _STRING_STOP.search(buffer, position)
-                if found is None:
-                    position = size
-                    continue
-                position = found.start()
-                byte = buffer[position]
-                if byte == _QUOTE:
-                    position += 1
-                    if self._key:
-                        state = _COLON
-                    elif opened:
-                        state = _NEXT
-                    else:
-                        spans.append((self._start, position))
-                        state = _TOP
-                elif byte == _BACKSLASH:
-                    position += 1
-                    state = _ESCAPE
-                else:  # a control character
-                    break
-                continue
-            if state in (_TOP, _VALUE, _VALUE_OR_CLOSE, _KEY_OR_CLOSE, _KEY, _COLON, _NEXT):
-                found = _NOT_SPACE.search(buffer, position)
-                if found is None:
-                    position = size
-                    continue
-                position = found.start()
-            byte = buffer[position]
-            if state in (_TOP, _VALUE, _VALUE_OR_CLOSE):
-                if state == _TOP:
-                    self._start = position
-                elif state == _VALUE_OR_CLOSE and byte == _CLOSE_ARRAY:
-                    state = self._close(opened, _OPEN_ARRAY, position, spans)
-                    if state == _FAILED:
-                        break
-                    position += 1
-                    continue
-                if byte in _OPEN:
-                    if len(opened) >= 10_000:  # Go's maximum nesting depth
-                        break
-                    opened.append(byte)
-                    state = _OPEN[byte]
-                elif byte == _QUOTE:
-                    self._key = False
-                    state = _STRING
-                elif byte == _MINUS_BYTE:
-                    state = _MINUS
-                elif byte == _ZERO_BYTE:
-                    state = _ZERO
-                elif byte in _NONZERO:
-                    state = _INTEGER
-                elif byte in _LITERALS:
-                    self._literal = _LITERALS[byte]
-                    self._pending = 1
-                    state = _LITERAL
-                else:
-                    break
-                position += 1
-            elif state in (_KEY_OR_CLOSE, _KEY):
-                if byte == _QUOTE:
-                    self._key = True
-                    state = _STRING
-                elif state == _KEY_OR_CLOSE and byte == _CLOSE_OBJECT:
-                    state = self._close(opened, _OPEN_OBJECT, position, spans)
-                    if state == _FAILED:
-                        break
-                else:
-                    break
-                position += 1
-            elif state == _COLON:
-                if byte != _COLON_BYTE:
-                    break
-                state = _VALUE
-                position += 1
-            elif state == _NEXT:
-                top = opened[-1]
-                if byte == _COMMA:
-                    state = _KEY if top == _OPEN_OBJECT else _VALUE
-                elif byte in (_CLOSE_OBJECT, _CLOSE_ARRAY):
-                    expected = _OPEN_OBJECT if byte == _CLOSE_OBJECT else _OPEN_ARRAY
-                    state = self._close(opened, expected, position, spans)
-                    if state == _FAILED:
-                        break
-                else:
-                    break
-                position += 1
-            elif state == _ESCAPE:
-                if byte == ord("u"):
-                    self._pending = 4
-                    state = _UNICODE
-                elif byte in _ESCAPES:
-                    state = _STRING
-                else:
-                    break
-                position += 1
-            elif state == _UNICODE:
-                if byte not in _HEX:
-                    break
-                self._pending -= 1
-                if self._pending == 0:
-                    state = _STRING
-                position += 1
+                position, state = self._string(buffer, position, spans)
+            elif state <= _NEXT:
+                position, state = self._structure(buffer, position, state, spans)
             elif state == _LITERAL:
-                if byte != self._literal[self._pending]:
-                    break
-                position += 1
-                self._pending += 1
-                if self._pending == len(self._literal):
-                    if opened:
-                        state = _NEXT
-                    else:
-                        spans.append((self._start, position))
-                        state = _TOP
-            else:  # numbers
-                if state in (_INTEGER, _FRACTION, _EXPONENT_DIGITS):
-                    found = _NOT_DIGIT.search(buffer, position)
-                    if found is None:
-                        position = size
-                        continue
-                    position = found.start()
-                    byte = buffer[position]
-                if state == _MINUS:
-                    if byte not in _DIGITS:
-                        break
-                    state = _ZERO if byte == _ZERO_BYTE else _INTEGER
-                elif state == _POINT:
-                    if byte not in _DIGITS:
-                        break
-                    state = _FRACTION
-                elif state == _EXPONENT:
-                    if byte in b"+-":
-                        state = _EXPONENT_SIGN
-                    elif byte in _DIGITS:
-                        state = _EXPONENT_DIGITS
-                    else:
-                        break
-                elif state == _EXPONENT_SIGN:
-                    if byte not in _DIGITS:
-                        break
-                    state = _EXPONENT_DIGITS
-                elif byte == _POINT_BYTE and state in (_ZERO, _INTEGER):
-                    state = _POINT
-                elif byte in b"eE" and state in (_ZERO, _INTEGER, _FRACTION):
-                    state = _EXPONENT
-                else:  # the number ended before this byte, which is scanned again
-                    if opened:
-                        state = _NEXT
-                    else:
-                        spans.append((self._start, position))
-                        state = _TOP
-                    continue
-                position += 1
-        else:
-            self.bytes_scanned += position - scanned_from
-            self._position, self._state = position, state
-            return spans, None
-        # A syntax error at `position`: Go's decoder stops at this byte.
-        self.bytes_scanned += position - scanned_from + 1
+                position, state = self._literal_byte(buffer[position], position, spans)
+            elif state <= _UNICODE:
+                position, state = self._escape(buffer[position], position, state)
+            else:
+                position, state = self._number(buffer, position, state, spans)
+            if state == _FAILED:
+                # A syntax error at `position`: Go's decoder stops at this byte.
+                self.bytes_scanned += position - scanned_from + 1
+                self._position, self._state = position, state
+                return spans, self._syntax_error(position + 1)
+        self.bytes_scanned += position - scanned_from
         self._position, self._state = position, state
-        return spans, self._syntax_error(position + 1)
+        return spans, None
 
-    def _close(
-        self, opened: bytearray, expected: int, position: int, spans: list[tuple[int, int]]
-    ) -> int:
+    def _string(
+        self, buffer: bytearray, position: int, spans: list[tuple[int, int]]
+    ) -> tuple[int, int]:
+        """Inside a string: skip to its end, an escape or a (forbidden) control byte."""
+        found = _STRING_STOP.search(buffer, position)
+        if found is None:
+            return len(buffer), _STRING
+        position = found.start()
+        byte = buffer[position]
+        if byte == _QUOTE:
+            if self._key:
+                return position + 1, _COLON
+            return position + 1, self._value_ended(position + 1, spans)
+        if byte == _BACKSLASH:
+            return position + 1, _ESCAPE
+        return position, _FAILED
+
+    def _structure(
+        self, buffer: bytearray, position: int, state: int, spans: list[tuple[int, int]]
+    ) -> tuple[int, int]:
+        """Between tokens: skip white space, then the byte a value, key, colon, comma or
+        closing bracket must start with."""
+        found = _NOT_SPACE.search(buffer, position)
+        if found is None:
+            return len(buffer), state
+        position = found.start()
+        byte = buffer[position]
+        if state <= _VALUE_OR_CLOSE:
+            if state == _TOP:
+                self._start = position
+            elif state == _VALUE_OR_CLOSE and byte == _CLOSE_ARRAY:
+                return self._close(_OPEN_ARRAY, position, spans)
+            return self._value_start(byte, position)
+        if state <= _KEY:
+            if byte == _QUOTE:
+                self._key = True
+                return position + 1, _STRING
+            if state == _KEY_OR_CLOSE and byte == _CLOSE_OBJECT:
+                return self._close(_OPEN_OBJECT, position, spans)
+            return position, _FAILED
+        if state == _COLON:
+            return (position + 1, _VALUE) if byte == _COLON_BYTE else (position, _FAILED)
+        # _NEXT: a comma or the end of the container
+        if byte == _COMMA:
+            return position + 1, _KEY if self._open[-1] == _OPEN_OBJECT else _VALUE
+        if byte == _CLOSE_OBJECT:
+            return self._close(_OPEN_OBJECT, position, spans)
+        if byte == _CLOSE_ARRAY:
+            return self._close(_OPEN_ARRAY, position, spans)
+        return position, _FAILED
+
+    def _value_start(self, byte: int, position: int) -> tuple[int, int]:
+        """The first byte of a value decides its kind."""
+        if byte in _OPEN:
+            if len(self._open) >= 10_000:  # Go's maximum nesting depth
+                return position, _FAILED
+            self._open.append(byte)
+            return position + 1, _OPEN[byte]
+        if byte == _QUOTE:
+            self._key = False
+            return position + 1, _STRING
+        if byte == _MINUS_BYTE:
+            return position + 1, _MINUS
+        if byte == _ZERO_BYTE:
+            return position + 1, _ZERO
+        if byte in _NONZERO:
+            return position + 1, _INTEGER
+        if byte in _LITERALS:
+            self._literal = _LITERALS[byte]
+            self._pending = 1
+            return position + 1, _LITERAL
+        return position, _FAILED
+
+    def _escape(self, byte: int, position: int, state: int) -> tuple[int, int]:
+        """After a backslash, and inside \\uXXXX."""
+        if state == _ESCAPE:
+            if byte == ord("u"):
+                self._pending = 4
+                return position + 1, _UNICODE
+            if byte in _ESCAPES:
+                return position + 1, _STRING
+            return position, _FAILED
+        if byte not in _HEX:
+            return position, _FAILED
+        self._pending -= 1
+        return position + 1, _STRING if self._pending == 0 else _UNICODE
+
+    def _literal_byte(
+        self, byte: int, position: int, spans: list[tuple[int, int]]
+    ) -> tuple[int, int]:
+        """One byte of true, false or null."""
+        if byte != self._literal[self._pending]:
+            return position, _FAILED
+        self._pending += 1
+        if self._pending < len(self._literal):
+            return position + 1, _LITERAL
+        return position + 1, self._value_ended(position + 1, spans)
+
+    def _number(
+        self, buffer: bytearray, position: int, state: int, spans: list[tuple[int, int]]
+    ) -> tuple[int, int]:
+        """A number, after Go's grammar: runs of digits are skipped in C; the byte after
+        a complete number ends it and is scanned again."""
+        if state in (_INTEGER, _FRACTION, _EXPONENT_DIGITS):
+            found = _NOT_DIGIT.search(buffer, position)
+            if found is None:
+                return len(buffer), state
+            position = found.start()
+        byte = buffer[position]
+        if state == _MINUS:
+            if byte not in _DIGITS:
+                return position, _FAILED
+            return position + 1, _ZERO if byte == _ZERO_BYTE else _INTEGER
+        if state == _POINT:
+            return (position + 1, _FRACTION) if byte in _DIGITS else (position, _FAILED)
+        if state == _EXPONENT:
+            if byte in b"+-":
+                return position + 1, _EXPONENT_SIGN
+            if byte in _DIGITS:
+                return position + 1, _EXPONENT_DIGITS
+            return position, _FAILED
+        if state == _EXPONENT_SIGN:
+            return (position + 1, _EXPONENT_DIGITS) if byte in _DIGITS else (position, _FAILED)
+        if byte == _POINT_BYTE and state in (_ZERO, _INTEGER):
+            return position + 1, _POINT
+        if byte in b"eE" and state in (_ZERO, _INTEGER, _FRACTION):
+            return position + 1, _EXPONENT
+        return position, self._value_ended(position, spans)
+
+    def _close(self, expected: int, position: int, spans: list[tuple[int, int]]) -> tuple[int, int]:
+        """A closing bracket at `position`, which must match the innermost open one."""
+        opened = self._open
         if opened[-1] != expected:
-            return _FAILED
+            return position, _FAILED
         opened.pop()
-        if opened:
+        return position + 1, self._value_ended(position + 1, spans)
+
+    def _value_ended(self, end: int, spans: list[tuple[int, int]]) -> int:
+        """A value ended just before `end`: its container goes on, or a top-level value
+        is complete."""
+        if self._open:
             return _NEXT
-        spans.append((self._start, position + 1))
+        spans.append((self._start, end))
         return _TOP
