@@ -64,7 +64,6 @@ _LITERAL = 18  # inside true/false/null, `_literal[_pending:]` to go
 _FAILED = 19
 
 _NUMBER_DONE = (_ZERO, _INTEGER, _FRACTION, _EXPONENT_DIGITS)
-_SPACE = frozenset(b" \t\r\n")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _ESCAPES = frozenset(b'"\\/bfnrt')
 _LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
