@@ -20,17 +20,8 @@ from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.leases import FORWARDED_HEADER
 from keyraft.app.server.requests import LeaseKeepAlive, lease_keep_alive_from
-from keyraft.app.streams import (
-    LineWriter,
-    Receive,
-    RequestDecoder,
-    Scope,
-    Send,
-    ValueTooLarge,
-    stream_route,
-    too_large,
-    value_limit,
-)
+from keyraft.app.stream_decoder import RequestDecoder, ValueTooLarge, too_large, value_limit
+from keyraft.app.streams import LineWriter, Receive, Scope, Send, stream_route
 
 router = APIRouter()
 

@@ -28,18 +28,8 @@ from keyraft.app.schema import decode_message
 from keyraft.app.server.apply import range_end
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.watches import Watch, WatchSpec
-from keyraft.app.streams import (
-    LineWriter,
-    Receive,
-    RequestDecoder,
-    Scope,
-    Send,
-    ValueTooLarge,
-    sse_message,
-    stream_route,
-    too_large,
-    value_limit,
-)
+from keyraft.app.stream_decoder import RequestDecoder, ValueTooLarge, too_large, value_limit
+from keyraft.app.streams import LineWriter, Receive, Scope, Send, sse_message, stream_route
 
 router = APIRouter()
 DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
