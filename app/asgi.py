@@ -9,7 +9,9 @@ handlers the FastAPI routes call, so both paths answer identically.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+
+from starlette.types import Receive, Scope, Send
 
 from keyraft.app.config import KEYRAFT_VERSION
 from keyraft.app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
@@ -17,10 +19,6 @@ from keyraft.app.routes.lease import serve_keepalive
 from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.streams import StreamHandler
-
-Scope = dict
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
 
 CORS_HEADERS = [
     (b"access-control-allow-headers", b"accept, content-type, authorization"),

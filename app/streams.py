@@ -19,13 +19,11 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
 
 from keyraft.app import codec, errors
 from keyraft.app.server.etcdserver import EtcdServer
 
-Scope = dict
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
 StreamHandler = Callable[[EtcdServer, Scope, Receive, Send], Awaitable[None]]
 
 UNKNOWN = 2  # gRPC code of a request the gateway could not decode
