@@ -30,6 +30,10 @@ from keyraft.storage.mvcc.store import MVCCStore, RangeOptions, RangeResult, Wri
 
 Reader = Callable[[bytes, bytes | None, RangeOptions], RangeResult]
 
+# Enum members as module globals: a class attribute lookup on an Enum costs ~0.1 us, on
+# every range.
+_UNSORTED, _BY_KEY = SortOrder.NONE, SortTarget.KEY
+_SORTED = (SortOrder.ASCEND, SortOrder.DESCEND)
 _SORT_KEYS: dict[int, Callable[[KeyValue], object]] = {
     SortTarget.KEY: lambda kv: kv.key,
     SortTarget.VERSION: lambda kv: kv.version,
@@ -53,7 +57,7 @@ def execute_range(read: Reader, request: Range) -> dict:
     min_mod, max_mod = request.min_mod_revision, request.max_mod_revision
     min_create, max_create = request.min_create_revision, request.max_create_revision
     fetch = limit
-    if sort_order != SortOrder.NONE or min_mod or max_mod or min_create or max_create:
+    if sort_order != _UNSORTED or min_mod or max_mod or min_create or max_create:
         fetch = 0
     if fetch > 0:
         fetch += 1
@@ -68,9 +72,9 @@ def execute_range(read: Reader, request: Range) -> dict:
         kvs = [kv for kv in kvs if kv.create_revision <= max_create]
     if min_create:
         kvs = [kv for kv in kvs if kv.create_revision >= min_create]
-    if sort_target != SortTarget.KEY and sort_order == SortOrder.NONE:
+    if sort_target != _BY_KEY and sort_order == _UNSORTED:
         sort_order = SortOrder.ASCEND
-    if sort_order in (SortOrder.ASCEND, SortOrder.DESCEND):
+    if sort_order != _UNSORTED and sort_order in _SORTED:
         kvs = sorted(kvs, key=_SORT_KEYS[sort_target], reverse=sort_order == SortOrder.DESCEND)
     more = False
     if limit > 0 and len(kvs) > limit:

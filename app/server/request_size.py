@@ -6,8 +6,6 @@ typed requests alike; a transaction's ops are sized as the RequestOp wrappers th
 
 from __future__ import annotations
 
-from dataclasses import is_dataclass
-
 from keyraft.app.server.requests import Txn
 
 
@@ -30,7 +28,7 @@ def encoded_size(message: object) -> int:
         return sum(_field_size(compare) for compare in message.compare) + sum(
             _op_size(op) for op in ops
         )
-    return sum(_field_size(getattr(message, name)) for name in message.__slots__)
+    return sum(_field_size(value) for value in message)  # type: ignore[attr-defined]
 
 
 def _op_size(op: object) -> int:
@@ -51,7 +49,7 @@ def _field_size(value: object) -> int:
     if isinstance(value, bytes | str):
         length = len(value)
         return 1 + _varint_length(length) + length if length else 0
-    if isinstance(value, dict) or is_dataclass(value):
+    if isinstance(value, dict) or hasattr(value, "_fields"):  # a message or a typed request
         return _embedded(encoded_size(value))
     if isinstance(value, list | tuple):
         return sum(_field_size(item) or 2 for item in value)
@@ -60,3 +58,6 @@ def _field_size(value: object) -> int:
 
 # What etcd adds around a request in the raft log (InternalRaftRequest header and tags).
 RAFT_REQUEST_OVERHEAD = 12
+# A request's protobuf size is at most this many times its Raft log entry (msgpack): every
+# value costs msgpack at least one byte and protobuf at most eleven (a negative int64).
+PROTOBUF_PER_ENTRY_BYTE = 11
