@@ -27,7 +27,11 @@ from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.membership import cluster_from_config
-from keyraft.app.server.request_size import RAFT_REQUEST_OVERHEAD, encoded_size
+from keyraft.app.server.request_size import (
+    PROPOSAL_ENCODING_MARGIN,
+    RAFT_REQUEST_OVERHEAD,
+    encoded_size,
+)
 from keyraft.app.server.requests import (
     Compact,
     DeleteRange,
@@ -47,7 +51,8 @@ from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
-from keyraft.raft.io.peer_transport import PeerReceiver, PeerTransport
+from keyraft.raft.io.peer_receiver import PeerReceiver, max_frame_bytes, max_snapshot_bytes
+from keyraft.raft.io.peer_transport import PeerTransport
 from keyraft.raft.io.transport import PeerNetwork
 from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
 from keyraft.storage.backend import Backend
@@ -113,6 +118,7 @@ class EtcdServer:
             election_ticks=max(2, config.election_timeout_ms // config.heartbeat_interval_ms),
             snapshot_count=min(config.snapshot_count, LOG_COMPACTION_ENTRIES),
             catch_up_entries=min(CATCH_UP_ENTRIES, max(1, config.snapshot_count // 2)),
+            max_message_bytes=config.max_request_bytes,
             events=self,
             clock=self.clock,
             rng=rng,
@@ -133,7 +139,14 @@ class EtcdServer:
             self.propose,
             self._leader_client_urls,
         )
-        self.peer_receiver = PeerReceiver(self.cluster_id, self.driver.step)
+        self.peer_receiver = PeerReceiver(
+            self.cluster_id,
+            self.member.id,
+            self.driver.members,
+            self.driver.step,
+            max_frame_bytes=max_frame_bytes(config.max_request_bytes),
+            max_snapshot_bytes=max_snapshot_bytes(config.quota_backend_bytes),
+        )
         self.transport = network(self.driver) if network else self._peer_transport()
 
     def _peer_transport(self) -> PeerTransport:
@@ -347,9 +360,12 @@ class EtcdServer:
         if self.leader == NO_LEADER:
             await self._wait_for_leader(self.clock.now() + self.leader_wait)
         request_id = next(self._ids)
+        entry = encode_proposal(request_id, request)
+        if len(entry) > self.config.max_request_bytes + PROPOSAL_ENCODING_MARGIN:
+            raise errors.RequestTooLarge  # peers would refuse the frame carrying it
         waiting = self.waits.register(request_id)
         try:
-            self.driver.propose([encode_proposal(request_id, request)])
+            self.driver.propose([entry])
             return await waiting
         finally:
             self.waits.forget(request_id)

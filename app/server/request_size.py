@@ -60,3 +60,9 @@ def _field_size(value: object) -> int:
 
 # What etcd adds around a request in the raft log (InternalRaftRequest header and tags).
 RAFT_REQUEST_OVERHEAD = 12
+
+# How far a proposal's log entry (msgpack) may exceed --max-request-bytes: msgpack frames
+# fields a little differently from protobuf (a byte per empty field, a list header per
+# op), a few KiB at most for the largest transaction. Peers size their frame cap on it
+# (keyraft.raft.io.peer_receiver.FRAME_OVERHEAD_BYTES).
+PROPOSAL_ENCODING_MARGIN = 64 * 1024
