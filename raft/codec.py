@@ -12,6 +12,12 @@ length-prefixed. Layout of a version-1 message:
     snapshot (if flag 2) Q index, Q term, I voters, Q*, I learners, Q*, I length, bytes
 
 Framing (how many bytes a message occupies on a stream) is the transport's job.
+
+A message comes from another process, so `decode_message` also refuses what no correct
+peer sends (`check_message`): terms and indexes at or above 2**63 (a member stepping to
+such a term could not persist it, and Raft only ever adds one to a term), counts that the
+remaining bytes cannot hold, a local-only message type, an append whose entries do not
+follow its index. Refused here, such a frame never reaches the core.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from .messages import (
     Message,
     MessageType,
     Snapshot,
+    is_local,
 )
 
 VERSION = 1
@@ -43,6 +50,13 @@ _CONF_CHANGE = struct.Struct("<BBQI")
 
 _FLAG_REJECT = 1
 _FLAG_SNAPSHOT = 2
+
+MAX_WIRE_INDEX = 2**63 - 1
+"""The largest term, index or commit a message may carry: far above anything a cluster
+reaches (2**63 elections, or entries), and leaves room for the `+ 1`s Raft does on them
+without ever overflowing the codec's unsigned 64-bit fields."""
+MAX_CONTEXT_BYTES = 4096
+"""A message's context is a read request's id or a campaign marker: a few bytes."""
 
 
 class _Reader:
@@ -71,6 +85,16 @@ class _Reader:
     def length_prefixed(self) -> bytes:
         (length,) = self.unpack(_LENGTH)
         return self.take(length)
+
+    def count(self, item_size: int) -> int:
+        """A count of fixed-size items, refused if the bytes left cannot hold that many
+        (so no loop ever runs four billion times on a short frame)."""
+        (count,) = self.unpack(_LENGTH)
+        if count * item_size > len(self.data) - self.position:
+            raise CodecError(
+                f"{count} items announced, only {len(self.data) - self.position} bytes left"
+            )
+        return count
 
     def finish(self) -> None:
         if self.position != len(self.data):
@@ -117,7 +141,7 @@ def _read_snapshot(reader: _Reader) -> Snapshot:
     index, term = reader.unpack(_SNAPSHOT_HEAD)
     groups: list[tuple[int, ...]] = []
     for _ in range(2):
-        (count,) = reader.unpack(_LENGTH)
+        count = reader.count(_ID.size)
         groups.append(tuple(reader.unpack(_ID)[0] for _ in range(count)))
     data = reader.length_prefixed()
     return Snapshot(index=index, term=term, conf_state=ConfState(groups[0], groups[1]), data=data)
@@ -161,11 +185,11 @@ def decode_message(data: bytes) -> Message:
     )
     _check_version(version)
     context = reader.length_prefixed()
-    (count,) = reader.unpack(_LENGTH)
+    count = reader.count(_ENTRY.size)
     entries = [_read_entry(reader) for _ in range(count)]
     snapshot = _read_snapshot(reader) if flags & _FLAG_SNAPSHOT else None
     reader.finish()
-    return Message(
+    message = Message(
         type=_enum(MessageType, message_type),
         to=to,
         sender=sender,
@@ -179,6 +203,36 @@ def decode_message(data: bytes) -> Message:
         reject_hint=hint,
         context=context,
     )
+    check_message(message)
+    return message
+
+
+def check_message(message: Message) -> None:
+    """Refuse (CodecError) a message no correct peer sends; see the module docstring."""
+    if is_local(message.type):
+        raise CodecError(f"{message.type.name} is local and never travels between members")
+    for name in ("term", "log_term", "index", "commit", "reject_hint"):
+        _check_index(name, getattr(message, name))
+    if len(message.context) > MAX_CONTEXT_BYTES:
+        raise CodecError(f"context of {len(message.context)} bytes")
+    for entry in message.entries:
+        _check_index("entry term", entry.term)
+        _check_index("entry index", entry.index)
+    if message.type == MessageType.APPEND:
+        for position, entry in enumerate(message.entries):
+            if entry.index != message.index + 1 + position or entry.term > message.term:
+                raise CodecError(
+                    f"append after {message.index} in term {message.term} holds entry "
+                    f"{entry.index} of term {entry.term}"
+                )
+    if message.snapshot is not None:
+        _check_index("snapshot term", message.snapshot.term)
+        _check_index("snapshot index", message.snapshot.index)
+
+
+def _check_index(name: str, value: int) -> None:
+    if value > MAX_WIRE_INDEX:
+        raise CodecError(f"{name} {value} is out of range")
 
 
 # ---- records for storage and for entry payloads ----

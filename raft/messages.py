@@ -156,9 +156,13 @@ class Message:
     context: bytes = b""
 
 
+ENTRY_OVERHEAD_BYTES = 21
+"""An entry's fixed header on the wire (term, index, type, length)."""
+
+
 def entry_size(entry: Entry) -> int:
     """Bytes an entry costs against `max_size_per_msg`: its payload plus its fixed wire header."""
-    return len(entry.data) + 21
+    return len(entry.data) + ENTRY_OVERHEAD_BYTES
 
 
 def is_local(message_type: MessageType) -> bool:

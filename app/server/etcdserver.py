@@ -28,6 +28,7 @@ from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.membership import cluster_from_config
 from keyraft.app.server.request_size import (
+    PROPOSAL_ENCODING_MARGIN,
     PROTOBUF_PER_ENTRY_BYTE,
     RAFT_REQUEST_OVERHEAD,
     encoded_size,
@@ -51,7 +52,8 @@ from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
-from keyraft.raft.io.peer_transport import PeerReceiver, PeerTransport
+from keyraft.raft.io.peer_receiver import PeerReceiver, max_frame_bytes, max_snapshot_bytes
+from keyraft.raft.io.peer_transport import PeerTransport
 from keyraft.raft.io.transport import PeerNetwork
 from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
 from keyraft.storage.backend import Backend
@@ -117,6 +119,7 @@ class EtcdServer:
             election_ticks=max(2, config.election_timeout_ms // config.heartbeat_interval_ms),
             snapshot_count=min(config.snapshot_count, LOG_COMPACTION_ENTRIES),
             catch_up_entries=min(CATCH_UP_ENTRIES, max(1, config.snapshot_count // 2)),
+            max_message_bytes=config.max_request_bytes,
             events=self,
             clock=self.clock,
             rng=rng,
@@ -137,7 +140,14 @@ class EtcdServer:
             self.propose,
             self._leader_client_urls,
         )
-        self.peer_receiver = PeerReceiver(self.cluster_id, self.driver.step)
+        self.peer_receiver = PeerReceiver(
+            self.cluster_id,
+            self.member.id,
+            self.driver.members,
+            self.driver.step,
+            max_frame_bytes=max_frame_bytes(config.max_request_bytes),
+            max_snapshot_bytes=max_snapshot_bytes(config.quota_backend_bytes),
+        )
         self.transport = network(self.driver) if network else self._peer_transport()
 
     def _peer_transport(self) -> PeerTransport:
@@ -364,6 +374,8 @@ class EtcdServer:
         log entry (a negative int: 1 byte of msgpack, 11 of protobuf), so the exact size is
         only worth computing for large entries (tests/server/test_request_size.py)."""
         limit = self.config.max_request_bytes - RAFT_REQUEST_OVERHEAD
+        if len(entry) > self.config.max_request_bytes + PROPOSAL_ENCODING_MARGIN:
+            return True  # peers would refuse the frame carrying it
         return PROTOBUF_PER_ENTRY_BYTE * len(entry) > limit and encoded_size(request) > limit
 
     async def _wait_for_leader(self, deadline: float) -> None:

@@ -61,3 +61,9 @@ RAFT_REQUEST_OVERHEAD = 12
 # A request's protobuf size is at most this many times its Raft log entry (msgpack): every
 # value costs msgpack at least one byte and protobuf at most eleven (a negative int64).
 PROTOBUF_PER_ENTRY_BYTE = 11
+
+# How far a proposal's log entry (msgpack) may exceed --max-request-bytes: msgpack frames
+# fields a little differently from protobuf (a byte per empty field, a list header per
+# op), a few KiB at most for the largest transaction. Peers size their frame cap on it
+# (keyraft.raft.io.peer_receiver.FRAME_OVERHEAD_BYTES).
+PROPOSAL_ENCODING_MARGIN = 64 * 1024

@@ -14,11 +14,13 @@ import contextlib
 import logging
 import os
 import random
+from collections.abc import Container
 
 from ..codec import decode_conf_change
 from ..config import Config
 from ..errors import ProposalDropped, RaftError, ReadIndexDropped
 from ..messages import (
+    ENTRY_OVERHEAD_BYTES,
     NO_LEADER,
     ConfState,
     Entry,
@@ -56,7 +58,9 @@ class RaftDriver:
     """One member's Raft: the core, its WAL, and the loops that feed and drain it.
 
     `events` hears about leadership and read points; it defaults to `state_machine`,
-    which must then implement `RaftEvents` too. `clock` paces the ticks (the event
+    which must then implement `RaftEvents` too. `max_message_bytes` bounds the entries
+    of one append and of one batch of proposals (at least one entry each), so a peer
+    can cap its frames (see `raft.io.peer_receiver`). `clock` paces the ticks (the event
     loop's by default) and `rng` randomizes election timeouts (seed it in tests).
     """
 
@@ -71,6 +75,7 @@ class RaftDriver:
         snapshot_count: int,
         catch_up_entries: int = 5000,
         *,
+        max_message_bytes: int = 1024 * 1024,
         events: RaftEvents | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -85,6 +90,7 @@ class RaftDriver:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.tick_seconds = tick_seconds
         self.snapshot_count = snapshot_count
+        self.max_message_bytes = max_message_bytes
         self.catch_up_entries = catch_up_entries
         self.wal = WriteAheadLog(wal_dir)
         recovered = self.wal.recovered
@@ -111,6 +117,7 @@ class RaftDriver:
                 voters=voters if fresh else (),
                 election_tick=election_ticks,
                 heartbeat_tick=1,
+                max_size_per_msg=max_message_bytes,
                 applied=applied,
                 check_quorum=True,
                 pre_vote=True,
@@ -158,6 +165,11 @@ class RaftDriver:
         """
         return not self._working and not self._wakeup.is_set() and not self._proposals
 
+    def members(self) -> Container[int]:
+        """Ids of the current configuration (voters and learners), as the core knows them
+        now: the peer receiver takes messages only from these."""
+        return self.node.raft.tracker.progress.keys()
+
     # ---- inputs ---------------------------------------------------------------------------
 
     def step(self, message: Message) -> None:
@@ -178,10 +190,13 @@ class RaftDriver:
         if not self._proposals:
             return
         payloads, self._proposals = self._proposals, []
-        try:
-            self.node.propose_batch(payloads)
-        except ProposalDropped:
-            log.debug("dropped %d proposals: no leader", len(payloads))
+        # One PROPOSE per `max_message_bytes`, as the leader sizes its appends: a
+        # follower forwards each as one frame, which must stay under the peers' cap.
+        for batch in _batches(payloads, self.max_message_bytes):
+            try:
+                self.node.propose_batch(batch)
+            except ProposalDropped:
+                log.debug("dropped %d proposals: no leader", len(batch))
 
     def read_index(self, context: bytes) -> bool:
         try:
@@ -301,6 +316,24 @@ class RaftDriver:
         kept = self.storage.entries(compact_to + 1, self.storage.last_index() + 1)
         await asyncio.to_thread(self.wal.rewrite, snapshot, self.storage.hard_state, kept)
         log.info("snapshot at %d, log compacted to %d", applied, compact_to)
+
+
+def _batches(payloads: list[bytes], max_bytes: int) -> list[list[bytes]]:
+    """`payloads` in order, cut where a batch's entries would pass `max_bytes` (counted
+    as `entry_size` counts them; a batch holds at least one payload)."""
+    batches: list[list[bytes]] = []
+    batch: list[bytes] = []
+    size = 0
+    for payload in payloads:
+        cost = len(payload) + ENTRY_OVERHEAD_BYTES
+        if batch and size + cost > max_bytes:
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(payload)
+        size += cost
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _stop_process_on_failure(task: asyncio.Task[None]) -> None:

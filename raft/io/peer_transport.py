@@ -5,7 +5,8 @@ chunked body carries length-prefixed frames (4-byte little-endian length + the c
 message encoding); everything queued for a peer while the previous chunk was written
 goes out as one chunk, so messages are batched and pipelined, never stop-and-wait.
 Snapshots, which can be large, travel alone on `/raft/snapshot`. Every connection names
-the cluster it belongs to; a receiver refuses another cluster's.
+the cluster it belongs to and its sender; the receiving side (`peer_receiver`) checks
+both, and every frame, before anything reaches Raft.
 
 Sending never blocks the caller: each peer has a bounded queue, and a full queue or a
 broken connection drops messages and reports the peer unreachable. Raft retransmits.
@@ -22,8 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..codec import decode_message, encode_message
-from ..errors import CodecError
+from ..codec import encode_message
 from ..messages import Message, MessageType
 
 log = logging.getLogger("keyraft.transport")
@@ -36,7 +36,6 @@ WRITE_TIMEOUT_S = 5.0  # a peer that takes no bytes for this long is treated as 
 WRITE_BUFFER_LIMIT = 4 * 1024 * 1024
 CLUSTER_HEADER = "x-keyraft-cluster-id"
 FROM_HEADER = "x-keyraft-from"
-MAX_FRAME_BYTES = 512 * 1024 * 1024
 
 
 class _Peer:
@@ -188,84 +187,3 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     view = memoryview(data)
     for start in range(0, len(data), SNAPSHOT_CHUNK_BYTES):
         yield bytes(view[start : start + SNAPSHOT_CHUNK_BYTES])
-
-
-class PeerReceiver:
-    """The ASGI app of the peer listener: turns frames back into messages for `step`."""
-
-    def __init__(self, cluster_id: int, step: Callable[[Message], None]) -> None:
-        self.cluster_id = cluster_id
-        self.step = step
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "lifespan":
-            message = await receive()
-            while message["type"] != "lifespan.shutdown":
-                await send({"type": message["type"] + ".complete"})
-                message = await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        if scope["type"] != "http":
-            return
-        headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
-        path = scope["path"]
-        if headers.get(CLUSTER_HEADER) != str(self.cluster_id):
-            await _answer(send, 412, b"cluster ID mismatch\n")
-            return
-        if scope["method"] == "POST" and path == "/raft/stream":
-            await self._stream(receive)
-            await _answer(send, 200, b"")
-        elif scope["method"] == "POST" and path == "/raft/snapshot":
-            body = bytearray()
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
-            try:
-                self.step(decode_message(bytes(body)))
-            except CodecError:
-                await _answer(send, 400, b"bad snapshot message\n")
-                return
-            await _answer(send, 204, b"")
-        else:
-            await _answer(send, 404, b"404 page not found\n")
-
-    async def _stream(self, receive: Callable) -> None:
-        buffer = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            buffer += message.get("body", b"")
-            offset = 0
-            while len(buffer) - offset >= FRAME.size:
-                (length,) = FRAME.unpack_from(buffer, offset)
-                if length > MAX_FRAME_BYTES:
-                    return
-                end = offset + FRAME.size + length
-                if end > len(buffer):
-                    break
-                try:
-                    self.step(decode_message(bytes(buffer[offset + FRAME.size : end])))
-                except CodecError as error:
-                    log.warning("dropping a bad frame: %s", error)
-                    return
-                offset = end
-            del buffer[:offset]
-            if not message.get("more_body"):
-                return
-
-
-async def _answer(send: Callable, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

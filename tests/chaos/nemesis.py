@@ -6,8 +6,10 @@ proxy), `torn-wal` (kill -9, append half a record to the newest WAL segment, res
 the member must repair the tail and lose nothing acknowledged), `disk-full` (cap the
 member's file sizes with RLIMIT_FSIZE a little above its largest file: its writes fail
 as on a full disk; it must stop rather than go on half-alive, and come back after a
-restart). The schedule's sleeps
-are the schedule itself; everything else polls with deadlines.
+restart), `hostile-peer` (forged and malformed Raft frames at random members' peer
+ports, `tests.support.hostile_peer`: each must be refused with the status that says
+why, while the clients' history stays linearizable and nothing acknowledged is lost).
+The schedule's sleeps are the schedule itself; everything else polls with deadlines.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ import time
 from dataclasses import dataclass, field
 
 from tests.chaos.harness import Cluster, wal_files
+from tests.support import hostile_peer
 from tests.support.servers import Member
 
-FAULT_KINDS = ("kill", "pause", "partition", "torn-wal", "disk-full")
+FAULT_KINDS = ("kill", "pause", "partition", "torn-wal", "disk-full", "hostile-peer")
+HOSTILE_FRAME_GAP_S = 0.05
 DISK_HEADROOM_BYTES = 4096
 RESTART_TIMEOUT_S = 60.0
 
@@ -172,6 +176,30 @@ class Nemesis:
             stop.wait(hold)
         finally:
             self.cluster.proxy.heal()
+
+    def _hostile_peer(self, fault: Fault, hold: float, stop: threading.Event) -> None:
+        if self.cluster.kind != "keyraft":
+            fault.note = "skipped on etcd (its peer port speaks another protocol)"
+            stop.wait(hold)
+            return
+        targets = {member.name: hostile_peer.target(member) for member in self.cluster.members}
+        fault.targets = sorted(targets)
+        attacks = list(hostile_peer.EXPECTED)
+        deadline = time.monotonic() + hold
+        counts: dict[int, int] = {}
+        while time.monotonic() < deadline and not stop.wait(HOSTILE_FRAME_GAP_S):
+            name = self.rng.choice(fault.targets)
+            attack = self.rng.choice(attacks)
+            status = attack(targets[name], self.rng)
+            counts[status] = counts.get(status, 0) + 1
+            if status != hostile_peer.EXPECTED[attack]:
+                self.errors.append(
+                    f"hostile-peer: {name} answered {attack.__name__} with {status}, "
+                    f"not {hostile_peer.EXPECTED[attack]}"
+                )
+        fault.note = "frames refused: " + ", ".join(
+            f"{count}x{status}" for status, count in sorted(counts.items())
+        )
 
 
 def tear(segment: os.PathLike, rng: random.Random) -> str:

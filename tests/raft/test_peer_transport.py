@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pytest
 import uvicorn
 
-from keyraft.raft.io.peer_transport import QUEUE_LIMIT, PeerReceiver, PeerTransport
+from keyraft.raft.io.peer_receiver import PeerReceiver
+from keyraft.raft.io.peer_transport import QUEUE_LIMIT, PeerTransport
 from keyraft.raft.messages import Entry, Message, MessageType
 from tests.support.servers import free_port
 
@@ -24,7 +25,14 @@ class Receiving:
 
     def __init__(self, port: int, cluster_id: int = CLUSTER) -> None:
         self.messages: list[Message] = []
-        receiver = PeerReceiver(cluster_id, self.messages.append)
+        receiver = PeerReceiver(
+            cluster_id,
+            PEER,
+            lambda: (LOCAL, PEER),
+            self.messages.append,
+            max_frame_bytes=1 << 20,
+            max_snapshot_bytes=1 << 20,
+        )
         config = uvicorn.Config(
             receiver, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
         )

@@ -65,6 +65,11 @@ class Member:
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
+    def peer_url(self) -> str:
+        """Where this member listens for its peers (the first --listen-peer-urls)."""
+        return self.command[self.command.index("--listen-peer-urls") + 1].split(",")[0]
+
+    @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
