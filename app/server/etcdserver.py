@@ -27,6 +27,7 @@ from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.membership import cluster_from_config
+from keyraft.app.server.peers import peer_receiver, peer_transport
 from keyraft.app.server.request_size import (
     PROPOSAL_ENCODING_MARGIN,
     PROTOBUF_PER_ENTRY_BYTE,
@@ -52,8 +53,6 @@ from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
-from keyraft.raft.io.peer_receiver import PeerReceiver, max_frame_bytes, max_snapshot_bytes
-from keyraft.raft.io.peer_transport import PeerTransport
 from keyraft.raft.io.transport import PeerNetwork
 from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
 from keyraft.storage.backend import Backend
@@ -140,29 +139,8 @@ class EtcdServer:
             self.propose,
             self._leader_client_urls,
         )
-        self.peer_receiver = PeerReceiver(
-            self.cluster_id,
-            self.member.id,
-            self.driver.members,
-            self.driver.step,
-            max_frame_bytes=max_frame_bytes(config.max_request_bytes),
-            max_snapshot_bytes=max_snapshot_bytes(config.quota_backend_bytes),
-        )
-        self.transport = network(self.driver) if network else self._peer_transport()
-
-    def _peer_transport(self) -> PeerTransport:
-        peers = {
-            member.id: member.peer_urls[0]
-            for member in self.members.values()
-            if member.id != self.member.id
-        }
-        return PeerTransport(
-            self.member.id,
-            self.cluster_id,
-            peers,
-            self.driver.report_unreachable,
-            self.driver.report_snapshot,
-        )
+        self.peer_receiver = peer_receiver(config, cluster, self.driver)
+        self.transport = network(self.driver) if network else peer_transport(cluster, self.driver)
 
     # ---- lifecycle ---------------------------------------------------------------------
 

@@ -1,0 +1,32 @@
+"""The peer port's two sides for one member: the receiver that admits only the current
+members' Raft messages, and the HTTP streams to the other members."""
+
+from __future__ import annotations
+
+from keyraft.app.server.config import ServerConfig
+from keyraft.app.server.membership import Cluster
+from keyraft.raft.io.driver import RaftDriver
+from keyraft.raft.io.peer_receiver import PeerReceiver, max_frame_bytes, max_snapshot_bytes
+from keyraft.raft.io.peer_transport import PeerTransport
+
+
+def peer_receiver(config: ServerConfig, cluster: Cluster, driver: RaftDriver) -> PeerReceiver:
+    return PeerReceiver(
+        cluster.id,
+        cluster.local.id,
+        driver.members,
+        driver.step,
+        max_frame_bytes=max_frame_bytes(config.max_request_bytes),
+        max_snapshot_bytes=max_snapshot_bytes(config.quota_backend_bytes),
+    )
+
+
+def peer_transport(cluster: Cluster, driver: RaftDriver) -> PeerTransport:
+    peers = {
+        member.id: member.peer_urls[0]
+        for member in cluster.members.values()
+        if member.id != cluster.local.id
+    }
+    return PeerTransport(
+        cluster.local.id, cluster.id, peers, driver.report_unreachable, driver.report_snapshot
+    )
