@@ -10,7 +10,7 @@ DURATION ?= 300
 NODES ?= 3
 SEED ?= 1
 
-.PHONY: chaos run test install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft cluster clean
+.PHONY: chaos run test install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft soak cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,14 @@ bench-lease: $(STAMP) etcd
 
 bench-raft: $(STAMP)
 	$(PY) -m bench.raft_bench
+
+# Disk and memory under a sustained put load over 1,000 keys with periodic compaction,
+# on a 3-member cluster: a table over time and a verdict (did they plateau?). Ten minutes
+# by default: make soak DURATION=300 NODES=1
+soak: DURATION = 600
+soak: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.soak --duration $(DURATION) --size $(NODES)
 
 clean:
 	rm -rf $(VENV) *.keyraft .pytest_cache .hypothesis

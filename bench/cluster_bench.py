@@ -15,22 +15,12 @@ import argparse
 import base64
 import concurrent.futures
 import threading
-from pathlib import Path
 
 import httpx
 
-from bench.clusters import cpu_seconds, measure_both, print_ratios
+from bench.clusters import cpu_seconds, measure_both, print_ratios, resident_mib, started
 from bench.kv_bench import wrk
-from tests.support.servers import Member, find_leader, start_all
-
-
-def _peak_rss_mib(members: list[Member]) -> float:
-    total = 0
-    for member in members:
-        for line in Path(f"/proc/{member.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1])
-    return total / 1024
+from tests.support.servers import Member, find_leader
 
 
 def _throughput(
@@ -89,19 +79,15 @@ def _put_many(url: str, puts: int, threads: int = 32) -> None:
 
 
 def measure(members: list[Member], duration: int, connections: int, puts: int) -> dict[str, float]:
-    start_all(members)
-    try:
+    with started(members):
         leader = find_leader(members)
         httpx.post(leader.client_url + "/v3/kv/put", json={"key": "YmVuY2gva2V5", "value": "dg=="})
         results: dict[str, float] = {}
         if duration > 0:
             results.update(_throughput(members, leader, duration, connections))
         _put_many(leader.client_url, puts)
-        results["peak RSS MiB (sum)"] = _peak_rss_mib(members)
+        results["peak RSS MiB (sum)"] = sum(resident_mib(m, "VmHWM") for m in members)
         return results
-    finally:
-        for member in members:
-            member.stop()
 
 
 def main() -> None:

@@ -1,13 +1,15 @@
-"""Run one measurement on a 3-member etcd and a 3-member keyraft, and print the ratios."""
+"""What the benches share: running clusters, reading their processes' CPU and memory,
+printing keyraft/etcd ratios."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tests.support.servers import Member, etcd_cluster, keyraft_cluster
+from tests.support.servers import Member, etcd_cluster, keyraft_cluster, start_all
 
 Measure = Callable[[list[Member]], dict[str, float]]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -20,6 +22,25 @@ def cpu_seconds(members: list[Member]) -> float:
         fields = Path(f"/proc/{member.pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / TICKS
+
+
+def resident_mib(member: Member, field: str = "VmRSS") -> float:
+    """A member's resident memory now (VmRSS) or at its peak (VmHWM), in MiB."""
+    for line in Path(f"/proc/{member.pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for process {member.pid}")
+
+
+@contextlib.contextmanager
+def started(members: list[Member]) -> Iterator[list[Member]]:
+    """Start the members together; stop every one of them however the block ends."""
+    try:
+        start_all(members)
+        yield members
+    finally:
+        for member in members:
+            member.stop()
 
 
 def measure_both(

@@ -6,6 +6,13 @@ atomically. Batches are written unsynced on the caller's thread; `sync()` then m
 everything written so far durable. rocksdict holds the GIL during a synced write but
 releases it in `flush_wal`, so callers run `sync()` in a worker thread and batch as many
 writes as they can in front of one sync (group commit).
+
+Disk use is bounded on purpose (see the constants): RocksDB's WAL by a total size, its
+info LOG and MANIFEST by rolling. The RocksDB WAL stays on although the Raft WAL holds
+the same entries: a process killed with -9 then loses nothing RocksDB was handed (its
+log is in the page cache), and only a machine crash falls back to replaying the Raft log
+from the last `sync()`, which the Raft driver never compacts past. Without it, every
+memtable flush would have to be atomic across families and `sync()` a full flush.
 """
 
 from __future__ import annotations
@@ -28,6 +35,19 @@ from rocksdict import (
 COLUMN_FAMILIES = ("kv", "meta", "lease", "cluster")
 KV_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 SMALL_WRITE_BUFFER_BYTES = 1024 * 1024
+# RocksDB deletes one of its own `.log` files only once every column family with data in
+# it has flushed. "cluster" is written at start and "lease" rarely, so their memtables pin
+# every log written since, up to RocksDB's automatic cap of 4x all write buffers (~150 MB
+# here). Past this total RocksDB flushes the families that hold the oldest log instead.
+# Twice the keyspace's memtable: the one being filled and the one being flushed.
+MAX_TOTAL_WAL_BYTES = 2 * KV_WRITE_BUFFER_BYTES
+# RocksDB's info LOG: rolled at this size and kept this many (it grows with every flush
+# and compaction and gets a new file per open; the defaults are unbounded and 1,000).
+INFO_LOG_BYTES = 1024 * 1024
+INFO_LOGS_KEPT = 3
+# The MANIFEST gains a record per flush and compaction; past this size it is rewritten
+# with only the live state (RocksDB's default is 1 GiB).
+MANIFEST_BYTES = 4 * 1024 * 1024
 
 
 class Writes(Protocol):
@@ -50,6 +70,10 @@ class Backend:
         options.create_if_missing(True)
         options.create_missing_column_families(True)
         options.set_max_background_jobs(2)
+        options.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES)
+        options.set_max_log_file_size(INFO_LOG_BYTES)
+        options.set_keep_log_file_num(INFO_LOGS_KEPT)
+        options.set_max_manifest_file_size(MANIFEST_BYTES)
         self._options = options
         existing = set(Rdict.list_cf(path, options)) if _exists(path) else set()
         families = {

@@ -1,4 +1,5 @@
 -- Unique keys per request: "bench/<thread>/<counter>", 256-byte values, JSON body.
+-- With BENCH_KEYS=n, a fixed key set instead: "bench/fixed/<0..n-1>", picked at random.
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 local function base64(data)
@@ -15,6 +16,7 @@ local function base64(data)
 end
 
 local value = base64(string.rep("v", 256))
+local fixed_keys = tonumber(os.getenv("BENCH_KEYS") or "0")
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -26,7 +28,12 @@ end
 
 function request()
   counter = counter + 1
-  local key = base64(string.format("bench/%d/%d/%d", thread_id, math.random(1, 1000000000), counter))
+  local key
+  if fixed_keys > 0 then
+    key = base64(string.format("bench/fixed/%d", math.random(0, fixed_keys - 1)))
+  else
+    key = base64(string.format("bench/%d/%d/%d", thread_id, math.random(1, 1000000000), counter))
+  end
   return wrk.format("POST", "/v3/kv/put", { ["Content-Type"] = "application/json" },
     '{"key":"' .. key .. '","value":"' .. value .. '"}')
 end
