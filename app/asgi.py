@@ -9,11 +9,14 @@ handlers the FastAPI routes call, so both paths answer identically.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from starlette.types import Receive, Scope, Send
 
+from keyraft.app.codec import encode_error
 from keyraft.app.config import KEYRAFT_VERSION
+from keyraft.app.errors import CANCELED, EtcdError
 from keyraft.app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
 from keyraft.app.routes.lease import serve_keepalive
 from keyraft.app.routes.watch import serve_watch
@@ -27,6 +30,11 @@ CORS_HEADERS = [
 ]
 SERVER_HEADER = (b"server", f"keyraft/{KEYRAFT_VERSION}".encode())
 COMMON_HEADERS = [*CORS_HEADERS, SERVER_HEADER]
+# A unary request's body must arrive whole this long after its headers (etcd sets no
+# deadline; see app.connections for the other client limits). Canceled is gRPC's code for
+# HTTP 408.
+BODY_TIMEOUT_S = 30.0
+BODY_TIMED_OUT = "keyraft: request body not received in time"
 
 
 # The gateway streams, by path; their FastAPI routes (streams.StreamRoute) serve the same
@@ -63,21 +71,33 @@ async def read_body(receive: Receive, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-async def send_bytes(send: Send, status: int, body: bytes, content_type: bytes | None) -> None:
+async def send_bytes(
+    send: Send, status: int, body: bytes, content_type: bytes | None, close: bool = False
+) -> None:
     headers = [*COMMON_HEADERS, (b"content-length", str(len(body)).encode())]
     if content_type is not None:
         headers.append((b"content-type", content_type))
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-async def serve_unary(server: EtcdServer, path: str, receive: Receive, send: Send) -> None:
+async def serve_unary(
+    server: EtcdServer, path: str, receive: Receive, send: Send, body_timeout_s: float
+) -> None:
     rpc = RPCS[path]
     try:
-        body = await read_body(receive, body_cap(server))
-        status, payload = await dispatch(server, rpc, body)
+        async with asyncio.timeout(body_timeout_s):
+            body = await read_body(receive, body_cap(server))
     except BodyTooLarge as error:
         status, payload = oversized_body(server, error.length)
+    except TimeoutError:  # a client that stalls mid-body loses its connection
+        error = EtcdError(CANCELED, BODY_TIMED_OUT)
+        await send_bytes(send, error.http_status, encode_error(error), b"application/json", True)
+        return
+    else:
+        status, payload = await dispatch(server, rpc, body)
     await send_bytes(send, status, payload, b"application/json")
 
 
@@ -95,10 +115,17 @@ def with_common_headers(send: Send) -> Send:
 
 
 class KeyraftFront:
-    def __init__(self, server: EtcdServer, app: Callable, fast_path: bool = True) -> None:
+    def __init__(
+        self,
+        server: EtcdServer,
+        app: Callable,
+        fast_path: bool = True,
+        body_timeout_s: float = BODY_TIMEOUT_S,
+    ) -> None:
         self.server = server
         self.app = app
         self.fast_path = fast_path
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,7 +138,7 @@ class KeyraftFront:
             return
         if self.fast_path and method == "POST":
             if path in RPCS:
-                await serve_unary(self.server, path, receive, send)
+                await serve_unary(self.server, path, receive, send, self.body_timeout_s)
                 return
             stream = STREAMS.get(path)
             if stream is not None:

@@ -9,13 +9,18 @@ route and the fast path alike.
 
 from __future__ import annotations
 
+import asyncio
 from base64 import b64encode
+from collections.abc import Iterator
 
 import orjson
 
 from keyraft.app.errors import EtcdError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.results import KeyValue
+
+# Key-values encoded per step of a long answer: a few milliseconds of work.
+ENCODE_STEP_KVS = 1_000
 
 
 def _b64(data: bytes) -> str:
@@ -83,6 +88,45 @@ def response_json(server: EtcdServer, response: dict) -> dict:
 
 def encode_response(server: EtcdServer, response: dict) -> bytes:
     return orjson.dumps(response_json(server, response))
+
+
+async def encode_response_stepped(server: EtcdServer, response: dict) -> bytes:
+    """`encode_response` for answers of any size: long lists of key-values (a large
+    range's kvs, also inside a txn, a delete's prev_kvs) are encoded a piece at a time,
+    letting the event loop (and Raft's heartbeats) run between pieces, at most as many
+    at once as large reads (`server.stepped_reads.slots`)."""
+    holders = list(_long_kv_lists(response))
+    if holders:
+        async with server.stepped_reads.slots:
+            for holder, name in holders:
+                holder[name] = await _encode_kvs(holder[name])
+    return encode_response(server, response)
+
+
+def _long_kv_lists(value: dict) -> Iterator[tuple[dict, str]]:
+    """(dict, field) of every list of more than one step of key-values in an answer."""
+    for name, item in value.items():
+        if isinstance(item, dict):
+            yield from _long_kv_lists(item)
+        elif isinstance(item, list) and item:
+            if isinstance(item[0], KeyValue):
+                if len(item) > ENCODE_STEP_KVS:
+                    yield value, name
+            elif len(item) <= ENCODE_STEP_KVS:  # e.g. a txn's responses
+                for element in item:
+                    if isinstance(element, dict):
+                        yield from _long_kv_lists(element)
+
+
+async def _encode_kvs(kvs: list[KeyValue]) -> orjson.Fragment:
+    """A list of key-values as JSON, one step at a time."""
+    pieces = []
+    for start in range(0, len(kvs), ENCODE_STEP_KVS):
+        if start:
+            await asyncio.sleep(0)
+        piece = [key_value(kv) for kv in kvs[start : start + ENCODE_STEP_KVS]]
+        pieces.append(orjson.dumps(piece)[1:-1])
+    return orjson.Fragment(b"[" + b",".join(pieces) + b"]")
 
 
 def encode_error(error: EtcdError) -> bytes:

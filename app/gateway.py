@@ -188,7 +188,7 @@ async def dispatch(server: EtcdServer, rpc: Rpc, body: bytes) -> tuple[int, byte
         if 2 * len(body) > limit and (size := encoded_size(request)) > limit:
             raise errors.message_too_large(size, limit)
         response = await rpc.serve(server, rpc.build(request))
-        return 200, codec.encode_response(server, response)
+        return 200, await codec.encode_response_stepped(server, response)
     except (errors.EtcdError, ServerError) as failure:
         error = errors.as_etcd(failure)
         return error.http_status, codec.encode_error(error)

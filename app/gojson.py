@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import binascii
 import json
+import sys
 
 import orjson
 
 _WHITESPACE = b" \t\r\n"
+# Go's encoding/json refuses values nested deeper than this (its maxNestingDepth).
+MAX_DEPTH = 10_000
+_OBJECT, _ARRAY, _CLOSE_OBJECT, _CLOSE_ARRAY, _COMMA = b"{[}],"
 
 
 class GoSyntaxError(ValueError):
@@ -52,8 +56,15 @@ def parse_body(body: bytes, strict: bool = False) -> object:
     try:
         return orjson.loads(body[:end])
     except orjson.JSONDecodeError:
-        # Valid for Go but not orjson: integers beyond 64 bits or invalid UTF-8.
-        return json.loads(body[:end].decode("utf-8", errors="replace"))
+        # Valid for Go but not orjson: integers beyond 64 bits, invalid UTF-8, or nesting
+        # deeper than orjson's 1024 levels (Go allows MAX_DEPTH: the scanner checked).
+        text = body[:end].decode("utf-8", errors="replace")
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, MAX_DEPTH + limit))
+        try:
+            return json.loads(text)
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 class _Scanner:
@@ -64,9 +75,33 @@ class _Scanner:
         self.position = 0
 
     def first_value_end(self) -> int:
+        """Scan the first value; return where it ends. Iterative, with an explicit stack
+        of open containers, so that nesting costs memory, not Python's stack."""
         self._skip_space()
-        self._value("looking for beginning of value")
-        return self.position
+        opened = bytearray()
+        while True:
+            if self._open_container(opened):
+                continue  # a value must follow: the first element, or a key's value
+            # A value just ended: close what it ends, until a container goes on.
+            while True:
+                if not opened:
+                    return self.position
+                self._skip_space()
+                byte = self._peek()
+                inside_object = opened[-1] == _OBJECT
+                if byte == _COMMA:
+                    self.position += 1
+                    self._skip_space()
+                    if inside_object:
+                        self._key()
+                    break
+                if byte == (_CLOSE_OBJECT if inside_object else _CLOSE_ARRAY):
+                    self.position += 1
+                    opened.pop()
+                    continue
+                raise self._fail(
+                    "after object key:value pair" if inside_object else "after array element"
+                )
 
     def expect_end(self) -> None:
         self._skip_space()
@@ -87,15 +122,41 @@ class _Scanner:
             position += 1
         self.position = position
 
-    def _value(self, context: str) -> None:
+    def _open_container(self, opened: bytearray) -> bool:
+        """Scan a value; if it opens a non-empty container, push it and return True (its
+        first element is next). Go refuses nesting deeper than `MAX_DEPTH`."""
+        byte = self._peek()
+        if byte in (_OBJECT, _ARRAY):
+            if len(opened) >= MAX_DEPTH:
+                raise self._fail("exceeded max depth")
+            self.position += 1
+            self._skip_space()
+            if self._peek() == (_CLOSE_OBJECT if byte == _OBJECT else _CLOSE_ARRAY):
+                self.position += 1
+                return False
+            opened.append(byte)
+            if byte == _OBJECT:
+                self._key()
+            return True
+        self._scalar("looking for beginning of value")
+        return False
+
+    def _key(self) -> None:
+        """An object key and its colon; the value follows."""
+        if self._peek() != ord('"'):
+            raise self._fail("looking for beginning of object key string")
+        self._string()
+        self._skip_space()
+        if self._peek() != ord(":"):
+            raise self._fail("after object key")
+        self.position += 1
+        self._skip_space()
+
+    def _scalar(self, context: str) -> None:
         byte = self._peek()
         if byte is None:
             raise self._fail(context)
-        if byte == ord("{"):
-            self._object()
-        elif byte == ord("["):
-            self._array()
-        elif byte == ord('"'):
+        if byte == ord('"'):
             self._string()
         elif byte == ord("-") or ord("0") <= byte <= ord("9"):
             self._number()
@@ -108,52 +169,6 @@ class _Scanner:
                 self.position += 1
         else:
             raise self._fail(context)
-
-    def _object(self) -> None:
-        self.position += 1
-        self._skip_space()
-        if self._peek() == ord("}"):
-            self.position += 1
-            return
-        while True:
-            if self._peek() != ord('"'):
-                raise self._fail("looking for beginning of object key string")
-            self._string()
-            self._skip_space()
-            if self._peek() != ord(":"):
-                raise self._fail("after object key")
-            self.position += 1
-            self._skip_space()
-            self._value("looking for beginning of value")
-            self._skip_space()
-            byte = self._peek()
-            if byte == ord(","):
-                self.position += 1
-                self._skip_space()
-                continue
-            if byte == ord("}"):
-                self.position += 1
-                return
-            raise self._fail("after object key:value pair")
-
-    def _array(self) -> None:
-        self.position += 1
-        self._skip_space()
-        if self._peek() == ord("]"):
-            self.position += 1
-            return
-        while True:
-            self._value("looking for beginning of value")
-            self._skip_space()
-            byte = self._peek()
-            if byte == ord(","):
-                self.position += 1
-                self._skip_space()
-                continue
-            if byte == ord("]"):
-                self.position += 1
-                return
-            raise self._fail("after array element")
 
     def _string(self) -> None:
         self.position += 1

@@ -7,10 +7,17 @@ import contextlib
 import logging
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from keyraft.app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
+
+if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay quick
+    import uvicorn
+
+    from keyraft.app.asgi import KeyraftFront
+    from keyraft.app.connections import ClientLimits
 
 LOG_LEVELS = {
     "debug": logging.DEBUG,
@@ -219,11 +226,35 @@ class _PeerServer:
         await self.server.serve(sockets=self.sockets)
 
 
+def client_server_config(
+    front: KeyraftFront, config: ServerConfig, limits: ClientLimits
+) -> uvicorn.Config:
+    """uvicorn's configuration for the client listener, with keyraft's client limits."""
+    import uvicorn
+
+    from keyraft.app.connections import guarded_protocol
+
+    front.body_timeout_s = limits.body_timeout_s
+    return uvicorn.Config(
+        front,
+        lifespan="on",
+        log_level=logging.WARNING if config.log_level != "debug" else logging.DEBUG,
+        access_log=config.log_level == "debug",
+        server_header=False,
+        date_header=True,
+        proxy_headers=False,  # no proxy in front by default: do not trust X-Forwarded-*
+        timeout_keep_alive=limits.idle_timeout_s,
+        loop="uvloop",
+        http=guarded_protocol(limits),
+    )
+
+
 async def _serve(
     config: ServerConfig, sockets: list[socket.socket], peer_sockets: list[socket.socket]
 ) -> None:
     import uvicorn
 
+    from keyraft.app.connections import ClientLimits
     from keyraft.app.factory import create_app
     from keyraft.app.server.state_machine import DataDirMismatch
 
@@ -235,19 +266,7 @@ async def _serve(
     except Exception as error:  # e.g. the data dir is locked by another process
         logging.getLogger("keyraft").error("cannot open data dir %s: %s", config.data_dir, error)
         sys.exit(1)
-    uvicorn_config = uvicorn.Config(
-        front,
-        lifespan="on",
-        log_level=logging.WARNING if config.log_level != "debug" else logging.DEBUG,
-        access_log=config.log_level == "debug",
-        server_header=False,
-        date_header=True,
-        proxy_headers=False,  # no proxy in front by default: do not trust X-Forwarded-*
-        timeout_keep_alive=30,
-        loop="uvloop",
-        http="httptools",
-    )
-    server = uvicorn.Server(uvicorn_config)
+    server = uvicorn.Server(client_server_config(front, config, ClientLimits()))
     logging.getLogger("keyraft").info(
         "serving client requests on %s (data dir %s)",
         ", ".join(config.listen_client_urls),

@@ -148,8 +148,6 @@ class RequestDecoder:
             next_value(bytes(self._buffer[self._start : end]))
         except GoSyntaxError as error:
             return error
-        except RecursionError:
-            return GoSyntaxError("exceeded max depth")
         return GoSyntaxError("unexpected EOF")  # pragma: no cover - scanners agree
 
     def _values(self, spans: list[tuple[int, int]]) -> list[object]:
@@ -158,11 +156,7 @@ class RequestDecoder:
             if end - start > self.limit:
                 self._fail(ValueTooLarge(end - start))
                 break
-            try:
-                values.append(parse_body(bytes(self._buffer[start:end])))
-            except RecursionError:
-                self._fail(GoSyntaxError("exceeded max depth"))
-                break
+            values.append(parse_body(bytes(self._buffer[start:end])))
         return values
 
     def _compact(self) -> None:

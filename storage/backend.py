@@ -103,6 +103,10 @@ class Backend:
     def get(self, family: str, key: bytes) -> bytes | None:
         return self._tables[family].get(key)
 
+    def get_many(self, family: str, keys: list[bytes]) -> list[bytes | None]:
+        """Values of many keys in one call (RocksDB's MultiGet)."""
+        return self._tables[family].get(keys)
+
     def iterate(
         self, family: str, start: bytes = b"", end: bytes | None = None
     ) -> Iterator[tuple[bytes, bytes]]:

@@ -11,6 +11,12 @@ class CompactedError(StorageError):
     """The requested revision is at or below the compaction point."""
 
 
+class ReadOvertakenError(CompactedError):
+    """A compaction passed the revision of a stepped read while it was in progress:
+    reading again (at the now current revision, or to learn that the requested one is
+    compacted) gives the answer."""
+
+
 class FutureRevisionError(StorageError):
     """The requested revision is above the store's current revision."""
 

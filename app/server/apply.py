@@ -50,19 +50,31 @@ def range_end(end: bytes) -> bytes | None:
     return b"" if end == b"\x00" else end
 
 
-def execute_range(read: Reader, request: Range) -> dict:
+def range_query(request: Range) -> tuple[bytes, bytes | None, RangeOptions]:
+    """What a range request reads from the store: key, end and options."""
+    fetch = request.limit
+    if (
+        request.sort_order != _UNSORTED
+        or request.min_mod_revision
+        or request.max_mod_revision
+        or request.min_create_revision
+        or request.max_create_revision
+    ):
+        fetch = 0
+    if fetch > 0:
+        fetch += 1
+    options = RangeOptions(fetch, request.revision, request.count_only)
+    return request.key, range_end(request.range_end), options
+
+
+def range_answer(request: Range, result: RangeResult) -> dict:
+    """A range's response from what the store read for `range_query`: filters, sort,
+    limit, keys_only, as etcd's applier does them."""
     limit = request.limit
     sort_order = request.sort_order
     sort_target = request.sort_target
     min_mod, max_mod = request.min_mod_revision, request.max_mod_revision
     min_create, max_create = request.min_create_revision, request.max_create_revision
-    fetch = limit
-    if sort_order != _UNSORTED or min_mod or max_mod or min_create or max_create:
-        fetch = 0
-    if fetch > 0:
-        fetch += 1
-    options = RangeOptions(fetch, request.revision, request.count_only)
-    result = read(request.key, range_end(request.range_end), options)
     kvs = result.kvs
     if max_mod:
         kvs = [kv for kv in kvs if kv.mod_revision <= max_mod]
@@ -91,6 +103,10 @@ def execute_range(read: Reader, request: Range) -> dict:
         "more": more,
         "count": result.count,
     }
+
+
+def execute_range(read: Reader, request: Range) -> dict:
+    return range_answer(request, read(*range_query(request)))
 
 
 def is_read_only(request: Txn) -> bool:

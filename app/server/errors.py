@@ -105,6 +105,7 @@ class ServerStopped(ServerError):
 
 _FROM_STORAGE: dict[type[storage_errors.StorageError], type[ServerError]] = {
     storage_errors.CompactedError: Compacted,
+    storage_errors.ReadOvertakenError: Compacted,
     storage_errors.FutureRevisionError: FutureRevision,
     storage_errors.KeyNotFoundError: KeyNotFound,
     storage_errors.LeaseNotFoundError: LeaseNotFound,

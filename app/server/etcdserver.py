@@ -18,16 +18,17 @@ import itertools
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from keyraft.app.server import errors, validate
 from keyraft.app.server.alarms import Alarms
-from keyraft.app.server.apply import execute_range, is_read_only, is_serializable
+from keyraft.app.server.apply import is_read_only, is_serializable
 from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.membership import cluster_from_config
 from keyraft.app.server.peers import peer_receiver, peer_transport
+from keyraft.app.server.reads import SteppedReads
 from keyraft.app.server.request_size import (
     PROPOSAL_ENCODING_MARGIN,
     PROTOBUF_PER_ENTRY_BYTE,
@@ -58,7 +59,6 @@ from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateR
 from keyraft.storage.backend import Backend
 from keyraft.storage.errors import StorageError
 from keyraft.storage.lease import MAX_LEASE_TTL
-from keyraft.storage.mvcc.store import RangeOptions, RangeResult
 from keyraft.storage.mvcc.watch import WatchHub
 
 log = logging.getLogger("keyraft.server")
@@ -132,6 +132,7 @@ class EtcdServer:
             self._wait_for_leader,
             lambda: self.state.applied_index,
         )
+        self.stepped_reads = SteppedReads(lambda: self.state.store, lambda: self.current_revision)
         self.leases = LeaseKeeper(
             self.state.lessor,
             self.clock,
@@ -213,8 +214,7 @@ class EtcdServer:
         validate.check_range(request)
         if not request.serializable:
             await self.reads.barrier()
-        revision = self.current_revision
-        return self._read(lambda: execute_range(self._reader(revision), request))
+        return await self._read(self.stepped_reads.range(request))
 
     async def put(self, request: Put) -> dict:
         validate.check_put(request)
@@ -230,25 +230,15 @@ class EtcdServer:
             return await self.propose(request)
         if not is_serializable(request):
             await self.reads.barrier()
-        revision = self.current_revision
-        applier = self.state.applier
-        return self._read(lambda: applier.read_txn(request, self._reader(revision), revision))
+        return await self._read(self.stepped_reads.txn(self.state.applier, request))
 
     async def compact(self, request: Compact) -> dict:
         return await self.propose(request)
 
-    def _reader(self, revision: int):
-        store = self.state.store
-
-        def read(key: bytes, end: bytes | None, options: RangeOptions) -> RangeResult:
-            return store.range(key, end, options, revision)
-
-        return read
-
     @staticmethod
-    def _read(run) -> dict:
+    async def _read(read: Awaitable[dict]) -> dict:
         try:
-            return run()
+            return await read
         except StorageError as error:
             raise errors.from_storage(error) from None
 

@@ -75,21 +75,25 @@ class KeyIndex:
         return self._histories.get(key)
 
     def scan(
-        self, key: bytes, end: bytes | None, to_end: bool
+        self, key: bytes, end: bytes | None, to_end: bool, after: bool = False
     ) -> Iterator[tuple[bytes, KeyHistory]]:
-        """Histories of keys in [key, end), of all keys >= key if `to_end`, or of `key` alone."""
+        """Histories of keys in [key, end), of all keys >= key if `to_end`, or of `key` alone.
+
+        With `after`, `key` itself is left out: a scan resumed after the last key it saw
+        (the index may have changed meanwhile; a fresh scan is always valid).
+        """
         histories = self._histories
         if end is None and not to_end:
             history = histories.get(key)
-            if history is not None:
+            if history is not None and not after:
                 yield key, history
             return
         if to_end:
-            keys = self._keys.irange(key, None)
+            keys = self._keys.irange(key, None, inclusive=(not after, False))
         else:
             if end <= key:
                 return
-            keys = self._keys.irange(key, end, inclusive=(True, False))
+            keys = self._keys.irange(key, end, inclusive=(not after, False))
         for found in keys:
             yield found, histories[found]
 

@@ -9,11 +9,11 @@ finds exactly the transactions that were written, whole.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from keyraft.storage.backend import Backend, RocksBatch
-from keyraft.storage.errors import CompactedError, FutureRevisionError
+from keyraft.storage.errors import CompactedError, FutureRevisionError, ReadOvertakenError
 from keyraft.storage.mvcc.key_index import KeyHistory, KeyIndex
 from keyraft.storage.mvcc.record import KeyValue, decode_record, encode_record
 from keyraft.storage.mvcc.revision import decode_revision, encode_revision, revision_prefix
@@ -21,6 +21,10 @@ from keyraft.storage.mvcc.revision import decode_revision, encode_revision, revi
 _INT = struct.Struct(">q")
 META_CURRENT_REVISION = b"current_revision"
 META_COMPACT_REVISION = b"compact_revision"
+# A stepped read (`range_steps`) pauses after this many keys of index scan, and after
+# this many record reads: a few milliseconds of work each on this machine.
+SCAN_STEP_KEYS = 2_000
+READ_STEP_RECORDS = 500
 
 
 def encode_int(value: int) -> bytes:
@@ -97,9 +101,8 @@ class MVCCStore:
         `end` None reads one key; b"" reads every key >= key (etcd's "\\0" range end).
         """
         revision = self.check_revision(options.revision, current)
-        to_end = end == b""
         visible: list[tuple[int, int]] = []
-        for _key, history in self.index.scan(key, end or None, to_end):
+        for _key, history in self.index.scan(key, end or None, end == b""):
             found = history.visible_at(revision)
             if found is not None:
                 visible.append(found)
@@ -108,8 +111,58 @@ class MVCCStore:
             return RangeResult([], count, current)
         if 0 < options.limit < count:
             visible = visible[: options.limit]
-        kvs = [self._read_record(main, sub, pending) for main, sub in visible]
+        return RangeResult(self._read_records(visible, pending), count, current)
+
+    def range_steps(
+        self, key: bytes, end: bytes | None, options: RangeOptions, current: int
+    ) -> Generator[None, None, RangeResult]:
+        """The same read as `range`, in steps: the generator pauses (yields) after every
+        few milliseconds of work, so that a caller on an event loop can let Raft and other
+        clients run in between, and returns the `RangeResult`.
+
+        Writes may be applied and the store compacted between steps; the answer is still
+        the one `range` would have given at the first step. The read is at a fixed
+        revision: a write only adds versions above it (and keys with nothing visible at
+        it), and the index scan resumes after the last key it saw, on whatever index is
+        current; records are immutable once written. Compaction up to the revision keeps
+        every version visible at it. Only a compaction past the revision (or a snapshot
+        restore that brings one) can take away what the read still needs: the read then
+        raises `ReadOvertakenError` (a `CompactedError`): reading again answers.
+        """
+        revision = self.check_revision(options.revision, current)
+        to_end = end == b""
+        visible: list[tuple[int, int]] = []
+        resume, after = key, False
+        while True:
+            scan = self.index.scan(resume, end or None, to_end, after)
+            for scanned, (found, history) in enumerate(scan, start=1):
+                hit = history.visible_at(revision)
+                if hit is not None:
+                    visible.append(hit)
+                if scanned == SCAN_STEP_KEYS:
+                    resume, after = found, True
+                    break
+            else:
+                break
+            yield
+            self._check_readable(revision)
+        count = len(visible)
+        if options.count_only:
+            return RangeResult([], count, current)
+        if 0 < options.limit < count:
+            visible = visible[: options.limit]
+        kvs: list[KeyValue] = []
+        for start in range(0, len(visible), READ_STEP_RECORDS):
+            if start:
+                yield
+                self._check_readable(revision)
+            kvs.extend(self._read_records(visible[start : start + READ_STEP_RECORDS], None))
         return RangeResult(kvs, count, current)
+
+    def _check_readable(self, revision: int) -> None:
+        """A stepped read at `revision` can go on unless compaction passed it."""
+        if self.compact_revision > revision:
+            raise ReadOvertakenError
 
     def record_at(self, main: int, sub: int) -> KeyValue | None:
         """The record written at (main, sub), if history still holds it."""
@@ -130,6 +183,25 @@ class MVCCStore:
                 grouped.append((main, []))
             grouped[-1][1].append(Change(record, tombstone, None))
         return grouped
+
+    def _read_records(
+        self, visible: list[tuple[int, int]], pending: _Pending | None
+    ) -> list[KeyValue]:
+        """The records at these revisions: the open group's, else the backend's (read
+        with one MultiGet)."""
+        if len(visible) <= 1:
+            return [self._read_record(main, sub, pending) for main, sub in visible]
+        revision_keys = [encode_revision(main, sub) for main, sub in visible]
+        kvs: list[KeyValue] = []
+        for revision_key, data in zip(
+            revision_keys, self.backend.get_many("kv", revision_keys), strict=True
+        ):
+            if data is None and pending is not None:
+                data = pending.records.get(revision_key)
+            if data is None:  # pragma: no cover - the index and backend are written together
+                raise RuntimeError(f"revision {revision_key.hex()} in the index, not the backend")
+            kvs.append(decode_record(data))
+        return kvs
 
     def _read_record(self, main: int, sub: int, pending: _Pending | None) -> KeyValue:
         revision_key = encode_revision(main, sub)

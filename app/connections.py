@@ -1,0 +1,143 @@
+"""Client connections: timeouts and a cap, so that no client holds a member's resources
+by connecting and going quiet, or by opening connections without end.
+
+uvicorn closes only a keep-alive connection left idle after a response; a connection
+that never sends a request, or sends half a header and stops, stays open, and nothing
+caps how many are open. etcd (Go's http.Server, no timeouts set) has neither, so none of
+this has an etcd flag; keyraft's limits are `ClientLimits`' defaults:
+
+- headers: a request's headers must arrive whole within `header_timeout_s` of the
+  connection opening or of the first bytes after the previous response;
+- body: a unary request's body must arrive whole within `body_timeout_s` of its
+  headers (the front enforces it while reading: `asgi.read_body`). Stream bodies (watch,
+  lease keepalive) are open-ended by design and have no such deadline;
+- idle: a keep-alive connection with no request for `idle_timeout_s` is closed
+  (uvicorn's keep-alive timeout);
+- a connection opened while `max_connections` are open gets, for its request, a 503 in
+  etcd's error shape (Unavailable, which clients retry) and is closed; the others keep
+  being served;
+- TCP keepalive on every connection (as Go's server sets it), so a client that vanished
+  during a long watch is noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import socket
+from dataclasses import dataclass, field
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from keyraft.app import codec, errors
+from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS
+
+TOO_MANY_CONNECTIONS = "keyraft: too many client connections"
+
+
+def default_max_connections() -> int:
+    """Half the open-file limit (the rest is for RocksDB, the WAL, peers), at most 10,000."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 10_000
+    return max(16, min(10_000, soft // 2))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = BODY_TIMEOUT_S
+    idle_timeout_s: float = 30.0
+    max_connections: int = field(default_factory=default_max_connections)
+
+
+def refusal() -> bytes:
+    """The whole HTTP answer to a connection over the cap."""
+    body = codec.encode_error(errors.EtcdError(errors.UNAVAILABLE, TOO_MANY_CONNECTIONS))
+    headers = [
+        *COMMON_HEADERS,
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    lines = [b"HTTP/1.1 503 Service Unavailable"]
+    lines += [name + b": " + value for name, value in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _keep_alive(transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 15)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
+    except OSError:  # not a TCP socket (tests may hand in others): nothing to keep alive
+        pass
+
+
+def guarded_protocol(limits: ClientLimits) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with keyraft's header timeout, cap and keepalive."""
+
+    class GuardedProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+        _awaiting_headers = True
+        _refused = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            _keep_alive(transport)
+            self._refused = len(self.connections) > limits.max_connections
+            self._arm_header_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._awaiting_headers and self._header_timer is None:
+                self._arm_header_timer()
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._awaiting_headers = False
+            self._cancel_header_timer()
+            if self._refused:
+                if not self.transport.is_closing():
+                    self.transport.write(refusal())
+                    self.transport.close()
+                return
+            super().on_headers_complete()
+
+        # A refused connection's request is answered and closed at its headers: the
+        # rest of what was already read of it is dropped.
+        def on_body(self, body: bytes) -> None:
+            if not self._refused:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if not self._refused:
+                super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            self._awaiting_headers = True  # the next request's headers, when bytes come
+            super().on_response_complete()
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            self._header_timer = self.loop.call_later(limits.header_timeout_s, self._headers_late)
+
+        def _cancel_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_late(self) -> None:
+            self._header_timer = None
+            if self._awaiting_headers and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedProtocol

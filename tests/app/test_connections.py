@@ -1,0 +1,173 @@
+"""Client connection limits (app/connections.py) on a real member served in-process with
+small limits: stalled clients are disconnected, connections over the cap are refused in
+etcd's error shape, and the member keeps serving, long watches included."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from keyraft.app.config import ServerConfig, validate
+from keyraft.app.connections import TOO_MANY_CONNECTIONS, ClientLimits
+from keyraft.app.factory import create_app
+from keyraft.app.main import client_server_config
+from tests.support.servers import free_port
+from tests.support.watch_client import WatchLines
+
+SMALL = ClientLimits(header_timeout_s=1.0, body_timeout_s=1.0, idle_timeout_s=1.0)
+DEADLINE_S = 15.0  # generous bound for "was disconnected", far above the 1 s limits
+
+
+@contextlib.contextmanager
+def member(tmp_path: Path, limits: ClientLimits) -> Iterator[str]:
+    """A single-member keyraft served by uvicorn with `limits`, in a thread."""
+    client_url = f"http://127.0.0.1:{free_port()}"
+    peer_url = f"http://127.0.0.1:{free_port()}"
+    config = ServerConfig(
+        name="c1",
+        data_dir=str(tmp_path / "c1"),
+        listen_client_urls=[client_url],
+        advertise_client_urls=[client_url],
+        listen_peer_urls=[peer_url],
+        initial_advertise_peer_urls=[peer_url],
+        log_level="warn",
+    )
+    validate(config)
+    listener = socket.create_server(("127.0.0.1", int(client_url.rsplit(":", 1)[1])))
+    servers: list[uvicorn.Server] = []
+
+    async def serve() -> None:
+        front, _server = create_app(config)
+        servers.append(uvicorn.Server(client_server_config(front, config, limits)))
+        await servers[0].serve(sockets=[listener])
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(client_url):
+            assert time.monotonic() < deadline and thread.is_alive(), "member did not start"
+            time.sleep(0.05)
+        yield client_url
+    finally:
+        if servers:
+            servers[0].should_exit = True
+        thread.join(30)
+        listener.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.post(f"{url}/v3/kv/range", json={"key": "YQ=="}, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)))
+    connection.settimeout(DEADLINE_S)
+    return connection
+
+
+def _read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (fails on timeout)."""
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def _request(path: str, body: bytes) -> bytes:
+    return (
+        b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+    )
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[str]:
+    with member(tmp_path, SMALL) as url:
+        yield url
+
+
+def test_half_a_header_is_disconnected_after_the_header_timeout(small: str) -> None:
+    connection = _connect(small)
+    connection.sendall(b"POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nContent-")
+    assert _read_until_closed(connection) == b""  # closed, nothing answered
+    silent = _connect(small)  # a connection that never sends a byte
+    assert _read_until_closed(silent) == b""
+    assert _answers(small)
+
+
+def test_a_stalled_unary_body_is_answered_408_and_closed(small: str) -> None:
+    connection = _connect(small)
+    connection.sendall(_request("/v3/kv/range", b'{"key":"YQ=="}')[:-5])  # body cut short
+    answer = _read_until_closed(connection)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body) == {
+        "error": "keyraft: request body not received in time",
+        "message": "keyraft: request body not received in time",
+        "code": 1,
+    }
+
+
+def test_an_idle_keep_alive_connection_is_closed(small: str) -> None:
+    connection = _connect(small)
+    connection.sendall(_request("/v3/kv/range", b'{"key":"YQ=="}'))
+    answer = _read_until_closed(connection)  # answered, then closed once idle
+    assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_watch_outlives_every_timeout(small: str) -> None:
+    key = base64.b64encode(b"w").decode()
+    watch = WatchLines(small, {"create_request": {"key": key}})
+    try:
+        assert len(watch.wait(1)) == 1  # created
+        time.sleep(3.0)  # three times every limit: what is tested is that nothing closes
+        answer = httpx.post(f"{small}/v3/kv/put", json={"key": key, "value": "dg=="}, timeout=10)
+        assert answer.status_code == 200
+        events = watch.wait(2)
+        assert len(events) == 2 and events[1]["result"]["events"][0]["kv"]["key"] == key
+    finally:
+        watch.close()
+
+
+def test_connections_over_the_cap_are_refused_and_the_member_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    limits = ClientLimits(header_timeout_s=30.0, max_connections=4)
+    with member(tmp_path, limits) as url:
+        held = [_connect(url) for _ in range(4)]
+        try:
+            extra = _connect(url)
+            extra.sendall(_request("/v3/kv/range", b'{"key":"YQ=="}'))
+            head, _, body = _read_until_closed(extra).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 ")
+            assert b"content-type: application/json" in head.lower()
+            assert json.loads(body) == {
+                "error": TOO_MANY_CONNECTIONS,
+                "message": TOO_MANY_CONNECTIONS,
+                "code": 14,
+            }
+            held[0].sendall(_request("/v3/kv/range", b'{"key":"YQ=="}'))  # within the cap
+            assert held[0].recv(65536).startswith(b"HTTP/1.1 200 ")
+        finally:
+            for connection in held:
+                connection.close()
+        deadline = time.monotonic() + DEADLINE_S
+        while not _answers(url):  # the held connections' slots free up as they close
+            assert time.monotonic() < deadline, "the member stopped serving"
+            time.sleep(0.05)
