@@ -12,10 +12,12 @@ from __future__ import annotations
 import binascii
 import json
 import sys
+import threading
 
 import orjson
 
 _WHITESPACE = b" \t\r\n"
+_DEEP_PARSE = threading.Lock()
 # Go's encoding/json refuses values nested deeper than this (its maxNestingDepth).
 MAX_DEPTH = 10_000
 _OBJECT, _ARRAY, _CLOSE_OBJECT, _CLOSE_ARRAY, _COMMA = b"{[}],"
@@ -59,12 +61,13 @@ def parse_body(body: bytes, strict: bool = False) -> object:
         # Valid for Go but not orjson: integers beyond 64 bits, invalid UTF-8, or nesting
         # deeper than orjson's 1024 levels (Go allows MAX_DEPTH: the scanner checked).
         text = body[:end].decode("utf-8", errors="replace")
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, MAX_DEPTH + limit))
-        try:
-            return json.loads(text)
-        finally:
-            sys.setrecursionlimit(limit)
+        with _DEEP_PARSE:  # the recursion limit is process-wide; bodies decode in threads
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(limit, MAX_DEPTH + limit))
+            try:
+                return json.loads(text)
+            finally:
+                sys.setrecursionlimit(limit)
 
 
 class _Scanner:
