@@ -140,7 +140,7 @@ class EtcdServer:
             self.propose,
             self._leader_client_urls,
         )
-        self.peer_receiver = peer_receiver(config, cluster, self.driver)
+        self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
         self.transport = network(self.driver) if network else peer_transport(cluster, self.driver)
 
     # ---- lifecycle ---------------------------------------------------------------------

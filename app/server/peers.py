@@ -3,6 +3,8 @@ members' Raft messages, and the HTTP streams to the other members."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from keyraft.app.server.config import ServerConfig
 from keyraft.app.server.membership import Cluster
 from keyraft.raft.io.driver import RaftDriver
@@ -10,7 +12,12 @@ from keyraft.raft.io.peer_receiver import PeerReceiver, max_frame_bytes, max_sna
 from keyraft.raft.io.peer_transport import PeerTransport
 
 
-def peer_receiver(config: ServerConfig, cluster: Cluster, driver: RaftDriver) -> PeerReceiver:
+def peer_receiver(
+    config: ServerConfig,
+    cluster: Cluster,
+    driver: RaftDriver,
+    restorable: Callable[[bytes], bool],
+) -> PeerReceiver:
     return PeerReceiver(
         cluster.id,
         cluster.local.id,
@@ -18,6 +25,7 @@ def peer_receiver(config: ServerConfig, cluster: Cluster, driver: RaftDriver) ->
         driver.step,
         max_frame_bytes=max_frame_bytes(config.max_request_bytes),
         max_snapshot_bytes=max_snapshot_bytes(config.quota_backend_bytes),
+        restorable=restorable,
     )
 
 

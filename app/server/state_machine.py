@@ -179,6 +179,30 @@ class StateMachine:
         ]
         return msgpack.packb(dump, use_bin_type=True)
 
+    @staticmethod
+    def restorable(data: bytes) -> bool:
+        """Whether `data` is a dump `restore` can take: checked before a snapshot from a
+        peer is handed to Raft, since a failed install stops the member."""
+        try:
+            dump = msgpack.unpackb(data, raw=False)
+        except Exception:  # msgpack raises several unrelated types
+            return False
+        if not isinstance(dump, list):
+            return False
+        for item in dump:
+            if not (isinstance(item, list) and len(item) == 2 and item[0] in SNAPSHOT_FAMILIES):
+                return False
+            rows = item[1]
+            if not isinstance(rows, list) or not all(
+                isinstance(row, list)
+                and len(row) == 2
+                and type(row[0]) is bytes
+                and type(row[1]) is bytes
+                for row in rows
+            ):
+                return False
+        return True
+
     def restore(self, data: bytes) -> None:
         """Replace the whole state with a snapshot from the leader, in place: the store,
         lessor and applier objects stay, so nothing holding them goes stale. The

@@ -77,13 +77,17 @@ class PeerReceiver:
         *,
         max_frame_bytes: int,
         max_snapshot_bytes: int,
+        restorable: Callable[[bytes], bool] = lambda data: True,
     ) -> None:
+        """`restorable` says whether the state machine could restore a snapshot's data:
+        one it could not would fail its install, which stops the member."""
         self.cluster_id = cluster_id
         self.local_id = local_id
         self.members = members
         self.step = step
         self.max_frame_bytes = max_frame_bytes
         self.max_snapshot_bytes = max_snapshot_bytes
+        self.restorable = restorable
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -191,6 +195,8 @@ class PeerReceiver:
         del body
         if snapshot.type != MessageType.SNAPSHOT or snapshot.snapshot is None:
             raise _Refused(400, f"a {snapshot.type.name} message on the snapshot endpoint")
+        if snapshot.snapshot.data and not self.restorable(snapshot.snapshot.data):
+            raise _Refused(400, "a snapshot whose data the state machine cannot restore")
         self._deliver(snapshot, sender)
 
 

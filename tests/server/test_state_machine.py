@@ -132,3 +132,11 @@ def test_restore_replaces_the_state_in_place(tmp_path: Path) -> None:
 def test_what_is_not_a_proposal_is_refused_before_it_is_proposed(request_: object) -> None:
     with pytest.raises(MalformedProposal):
         encode_proposal(1, request_)  # type: ignore[arg-type]
+
+
+def test_only_a_real_dump_is_restorable(tmp_path: Path) -> None:
+    state = machine(tmp_path / "kv")
+    state.apply(entries(1, Put(b"a", b"1")))
+    assert state.restorable(state.snapshot_data())
+    for data in (b"\xc1", b"\x90\x90", b"\x91\x92\xa3kv\x90\x00", b"\x91\x92\xa5other\x90"):
+        assert not state.restorable(data)

@@ -22,7 +22,7 @@ import httpx
 from keyraft.app.server.requests import Put, encode_proposal
 from keyraft.raft.codec import encode_message
 from keyraft.raft.io.peer_transport import CLUSTER_HEADER, FRAME, FROM_HEADER
-from keyraft.raft.messages import Entry, Message, MessageType
+from keyraft.raft.messages import ConfState, Entry, Message, MessageType, Snapshot
 from tests.support.servers import Member
 
 INJECTED_KEY = b"hostile/injected"
@@ -36,6 +36,7 @@ class Target:
     cluster_id: int
     member_id: int
     others: tuple[int, ...]  # the other members' ids, for frames that claim to be one
+    term: int  # the Raft term any client response shows
 
     def stranger(self, rng: random.Random) -> int:
         """An id that is no member's."""
@@ -50,7 +51,10 @@ def target(member: Member, timeout: float = 5.0) -> Target:
     body = listed.json()
     member_id = int(body["header"]["member_id"])
     others = tuple(int(entry["ID"]) for entry in body["members"] if int(entry["ID"]) != member_id)
-    return Target(member.peer_url, int(body["header"]["cluster_id"]), member_id, others)
+    header = body["header"]
+    return Target(
+        member.peer_url, int(header["cluster_id"]), member_id, others, int(header["raft_term"])
+    )
 
 
 def frame(message: Message) -> bytes:
@@ -138,6 +142,24 @@ def huge_snapshot(target: Target, rng: random.Random) -> int:
     return post_stream(target, member, b"", path="/raft/snapshot", content_length=10**12)
 
 
+def unrestorable_snapshot(target: Target, rng: random.Random) -> int:
+    """A snapshot in the current term under a real member's name, past everything the
+    member has, whose data is no state-machine dump: installing it would fail and stop
+    the member."""
+    member = rng.choice(target.others)
+    data = rng.choice([b"not msgpack \xc1", b"\x91\x92\xa3kv\x90", b"\x92\x01\x02"])
+    voters = tuple(sorted((target.member_id, *target.others)))
+    snapshot = Snapshot(index=2**40, term=target.term, conf_state=ConfState(voters), data=data)
+    message = Message(
+        MessageType.SNAPSHOT,
+        to=target.member_id,
+        sender=member,
+        term=target.term,
+        snapshot=snapshot,
+    )
+    return post_stream(target, member, encode_message(message), path="/raft/snapshot")
+
+
 Attack = Callable[[Target, random.Random], int]
 
 EXPECTED: dict[Attack, int] = {
@@ -148,4 +170,5 @@ EXPECTED: dict[Attack, int] = {
     garbage_frame: 400,
     stranger_proposal: 403,
     huge_snapshot: 413,
+    unrestorable_snapshot: 400,
 }
