@@ -73,7 +73,7 @@ async def serve_keepalive(server: EtcdServer, scope: Scope, receive: Receive, se
         message = await receive()
         if message["type"] == "http.disconnect":
             return
-        values = decoder.feed(message.get("body", b""))
+        values = await decoder.feed_in_steps(message.get("body", b""))
         body_done = not message.get("more_body", False)
         if body_done:
             values += decoder.finish()

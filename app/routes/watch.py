@@ -136,7 +136,7 @@ class WatchStream:
                     return
                 if not reading:
                     continue
-                values = decoder.feed(message.get("body", b""))
+                values = await decoder.feed_in_steps(message.get("body", b""))
                 if not message.get("more_body", False):
                     values += decoder.finish()
                     reading = False
