@@ -9,6 +9,7 @@ import click
 from keyraft.ctl.client import StreamBroken
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import CtlError, EndpointsUnreachable, ServerError
+from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.requests import parse_lease_id
 
 
@@ -84,6 +85,7 @@ def list_leases() -> None:
 @global_options()
 def keep_alive(lease_id: str, once: bool) -> None:
     """Keep a lease alive, renewing it every third of its TTL."""
+    exit_on_interrupt()
     ident = _lease(lease_id)
     context = state()
     printer = context.printer()

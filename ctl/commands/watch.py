@@ -18,6 +18,7 @@ import click
 from keyraft.ctl.client import GatewayClient, StreamBroken
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import CtlError, EndpointsUnreachable, InvalidInput
+from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.output import Printer
 from keyraft.ctl.requests import key_range, to_bytes
 from keyraft.ctl.txn_grammar import argify
@@ -177,6 +178,7 @@ def watch(
     arguments: tuple[str, ...], prefix: bool, rev: int, prev_kv: bool, interactive: bool
 ) -> None:
     """Watch KEY (or a range, or a prefix) and print events until interrupted."""
+    exit_on_interrupt()
     context = state()
     printer = context.printer()
     try:
