@@ -39,7 +39,7 @@ test-deps: $(STAMP) etcd chromium
 test: test-deps
 	$(VENV)/bin/ruff check app raft storage ctl tests bench deploy
 	$(VENV)/bin/ruff format --check app raft storage ctl tests bench deploy
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app raft storage ctl tests bench

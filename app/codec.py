@@ -54,7 +54,8 @@ def to_json_value(value: object) -> object:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return str(value)
+        # An enum (an IntEnum of the server's) by its name, as grpc-gateway writes enums.
+        return str(value) if type(value) is int else value.name  # type: ignore[attr-defined]
     if isinstance(value, bytes):
         return _b64(value)
     if isinstance(value, KeyValue):
