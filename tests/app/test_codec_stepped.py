@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from keyraft.app import codec
 from keyraft.app.server.results import KeyValue
+from tests.support.loop_turns import with_loop_turns
 
 
 def _server() -> SimpleNamespace:
@@ -43,20 +44,9 @@ def test_stepped_encoding_is_byte_identical() -> None:
     server = _server()
     expected = [codec.encode_response(server, answer) for answer in _answers()]
 
-    async def stepped() -> tuple[list[bytes], int]:
-        turns = 0
+    async def stepped() -> list[bytes]:
+        return [await codec.encode_response_stepped(server, answer) for answer in _answers()]
 
-        async def other_work() -> None:
-            nonlocal turns
-            while True:
-                turns += 1
-                await asyncio.sleep(0)
-
-        ticker = asyncio.create_task(other_work())
-        encoded = [await codec.encode_response_stepped(server, answer) for answer in _answers()]
-        ticker.cancel()
-        return encoded, turns
-
-    encoded, turns = asyncio.run(stepped())
+    encoded, turns = asyncio.run(with_loop_turns(stepped()))
     assert encoded == expected
     assert turns >= 6  # two pauses for each of the three long lists

@@ -9,6 +9,7 @@ import pytest
 
 from keyraft.app.gojson import GoSyntaxError, next_value
 from keyraft.app.stream_decoder import FEED_STEP_BYTES, RequestDecoder, ValueTooLarge
+from tests.support.loop_turns import with_loop_turns
 
 LIMIT = 1 << 20
 
@@ -170,22 +171,8 @@ def test_a_large_chunk_is_scanned_in_steps_that_let_the_loop_run() -> None:
     # 256 KiB of an unfinished array of small numbers: the slowest input to scan.
     chunk = b'{"create_request":{"key":"Zm9v","x":[' + b"1," * (128 * 1024)
 
-    async def scenario() -> tuple[list[object], int, RequestDecoder]:
-        decoder = RequestDecoder(limit=1 << 30)
-        turns = 0
-
-        async def other_work() -> None:
-            nonlocal turns
-            while True:
-                turns += 1
-                await asyncio.sleep(0)
-
-        ticker = asyncio.create_task(other_work())
-        values = await decoder.feed_in_steps(chunk)
-        ticker.cancel()
-        return values, turns, decoder
-
-    values, turns, decoder = asyncio.run(scenario())
+    decoder = RequestDecoder(limit=1 << 30)
+    values, turns = asyncio.run(with_loop_turns(decoder.feed_in_steps(chunk)))
     assert values == [] and decoder.error is None  # unfinished, not wrong
     assert decoder.bytes_scanned == len(chunk)
     assert turns >= len(chunk) // FEED_STEP_BYTES - 1
