@@ -1,4 +1,5 @@
-"""A thousand watchers and a busy writer: every watcher sees every event, in order, once."""
+"""A thousand watchers and a busy writer (2,000 puts from 16 clients, 2,000,000 events):
+every watcher sees every event, in order, once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.support.servers import keyraft_member
 from tests.support.watch_client import open_watch, read_messages
 
 WATCHERS = 1000
-PUTS = 5000
+PUTS = 2000
 
 
 async def _run(url: str, host: str, port: int) -> tuple[list[int], list[list[int]]]:
