@@ -17,7 +17,7 @@ import orjson
 
 from keyraft.app.errors import EtcdError
 from keyraft.app.server.etcdserver import EtcdServer
-from keyraft.app.server.results import KeyValue
+from keyraft.app.server.results import DeferredRecords, KeyValue
 
 # Key-values encoded per step of a long answer: a few milliseconds of work.
 ENCODE_STEP_KVS = 1_000
@@ -62,6 +62,8 @@ def to_json_value(value: object) -> object:
         return key_value(value)
     if isinstance(value, list):
         return [to_json_value(item) for item in value]
+    if isinstance(value, DeferredRecords):
+        return [key_value(kv) for kv in value.read_all()]
     return value
 
 
@@ -109,6 +111,8 @@ def _long_kv_lists(value: dict) -> Iterator[tuple[dict, str]]:
     for name, item in value.items():
         if isinstance(item, dict):
             yield from _long_kv_lists(item)
+        elif isinstance(item, DeferredRecords):
+            yield value, name
         elif isinstance(item, list) and item:
             if isinstance(item[0], KeyValue):
                 if len(item) > ENCODE_STEP_KVS:
@@ -119,8 +123,14 @@ def _long_kv_lists(value: dict) -> Iterator[tuple[dict, str]]:
                         yield from _long_kv_lists(element)
 
 
-async def _encode_kvs(kvs: list[KeyValue]) -> orjson.Fragment:
-    """A list of key-values as JSON, one step at a time."""
+async def _encode_kvs(kvs: list[KeyValue] | DeferredRecords) -> orjson.Fragment:
+    """A list of key-values as JSON, one step at a time (records still to read are read
+    a step at a time first)."""
+    if isinstance(kvs, DeferredRecords):
+        deferred = kvs
+        while not deferred.read_step():
+            await asyncio.sleep(0)
+        kvs = deferred.read_all()
     pieces = []
     for start in range(0, len(kvs), ENCODE_STEP_KVS):
         if start:

@@ -40,6 +40,19 @@ _ARRAY_RUN = re.compile(rb"(?>" + _SCALAR + _WS + rb"," + _WS + rb")*+")
 _OBJECT_RUN = re.compile(
     rb"(?>" + _STRING + _WS + rb":" + _WS + _SCALAR + _WS + rb"," + _WS + rb")*+"
 )
+# A match holds the GIL for its whole length; bodies are scanned in worker threads, so
+# each match covers at most this much, and the event loop gets turns in between.
+_MATCH_WINDOW = 64 * 1024
+
+
+def _advance(pattern: re.Pattern[bytes], data: bytes, position: int) -> int:
+    """Where `pattern`'s match at `position` ends, matched a window at a time (each
+    pattern matches whole elements only, so a window's match is a prefix of the whole)."""
+    while True:
+        end = pattern.match(data, position, position + _MATCH_WINDOW).end()  # type: ignore[union-attr]
+        if end == position:
+            return end
+        position = end
 
 
 class GoSyntaxError(ValueError):
@@ -115,7 +128,8 @@ class _Scanner:
                     self.position += 1
                     self._skip_space()
                     run = _OBJECT_RUN if inside_object else _ARRAY_RUN
-                    self.position = run.match(self.data, self.position).end()
+                    self.position = _advance(run, self.data, self.position)
+                    self._skip_space()  # a window may end inside the white space
                     if inside_object:
                         self._key()
                     break
@@ -141,7 +155,7 @@ class _Scanner:
         return self.data[self.position] if self.position < len(self.data) else None
 
     def _skip_space(self) -> None:
-        self.position = _SPACE.match(self.data, self.position).end()
+        self.position = _advance(_SPACE, self.data, self.position)
 
     def _open_container(self, opened: bytearray) -> bool:
         """Scan a value; if it opens a non-empty container, push it and return True (its
@@ -195,7 +209,7 @@ class _Scanner:
         self.position += 1
         data = self.data
         while True:
-            self.position = _PLAIN_STRING.match(data, self.position).end()
+            self.position = _advance(_PLAIN_STRING, data, self.position)
             byte = self._peek()
             if byte is None:
                 raise self._fail("in string literal")
@@ -225,7 +239,7 @@ class _Scanner:
 
     def _digits(self) -> int:
         start = self.position
-        self.position = _DIGITS.match(self.data, start).end()
+        self.position = _advance(_DIGITS, self.data, start)
         return self.position - start
 
     def _number(self) -> None:

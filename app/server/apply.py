@@ -26,7 +26,13 @@ from keyraft.app.server.requests import (
 )
 from keyraft.storage.errors import StorageError
 from keyraft.storage.mvcc.record import KeyValue
-from keyraft.storage.mvcc.store import MVCCStore, RangeOptions, RangeResult, WriteTxn
+from keyraft.storage.mvcc.store import (
+    DeferredRecords,
+    MVCCStore,
+    RangeOptions,
+    RangeResult,
+    WriteTxn,
+)
 
 Reader = Callable[[bytes, bytes | None, RangeOptions], RangeResult]
 
@@ -76,6 +82,11 @@ def range_answer(request: Range, result: RangeResult) -> dict:
     min_mod, max_mod = request.min_mod_revision, request.max_mod_revision
     min_create, max_create = request.min_create_revision, request.max_create_revision
     kvs = result.kvs
+    if isinstance(kvs, DeferredRecords):
+        if _needs_records(request):
+            kvs = kvs.read_all()
+        else:
+            return _deferred_answer(request, kvs, result)
     if max_mod:
         kvs = [kv for kv in kvs if kv.mod_revision <= max_mod]
     if min_mod:
@@ -97,6 +108,34 @@ def range_answer(request: Range, result: RangeResult) -> dict:
             KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, b"", kv.lease)
             for kv in kvs
         ]
+    return {
+        "header": {"revision": result.revision},
+        "kvs": kvs,
+        "more": more,
+        "count": result.count,
+    }
+
+
+def _needs_records(request: Range) -> bool:
+    """Whether an answer needs more of its records than their keys' order."""
+    return bool(
+        request.min_mod_revision
+        or request.max_mod_revision
+        or request.min_create_revision
+        or request.max_create_revision
+        or request.keys_only
+        or request.sort_target != _BY_KEY
+    )
+
+
+def _deferred_answer(request: Range, kvs: DeferredRecords, result: RangeResult) -> dict:
+    """`range_answer` over records still to read (in key order): ordered and limited
+    without reading them."""
+    if request.sort_order == SortOrder.DESCEND:
+        kvs = kvs.reversed()
+    more = 0 < request.limit < len(kvs)
+    if more:
+        kvs = kvs.limited(request.limit)
     return {
         "header": {"revision": result.revision},
         "kvs": kvs,
@@ -248,7 +287,8 @@ class Applier:
         for op in request.success if succeeded else request.failure:
             match op:
                 case Range():
-                    responses.append({"response_range": execute_range(read, op)})
+                    reader = read if txn is None else txn.range_deferring
+                    responses.append({"response_range": execute_range(reader, op)})
                 case Put():
                     assert txn is not None
                     responses.append({"response_put": self._put(op, txn)})

@@ -208,6 +208,7 @@ class StateMachine:
         lessor and applier objects stay, so nothing holding them goes stale. The
         member's own identity is kept."""
         dump = msgpack.unpackb(data, raw=False)
+        self.store.read_deferred()  # answers still to read need the history going away
         backend = self.backend
         batch = backend.new_batch()
         for family in SNAPSHOT_FAMILIES:

@@ -1,5 +1,6 @@
-"""The Go-error scanner's fast paths (regular expressions over long valid stretches) must
-report exactly what scanning byte by byte reports: the same message at the same spot."""
+"""The Go-error scanner's fast paths (regular expressions over long valid stretches, matched
+a window at a time) must report exactly what scanning byte by byte reports: the same
+message at the same spot."""
 
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ def test_fast_paths_agree_with_byte_by_byte_scanning(value: bytes, data: st.Data
     junk = data.draw(st.sampled_from(JUNK))
     body = value[:cut] + junk + value[cut:]
     fast = _outcome(body)
+    with pytest.MonkeyPatch.context() as patch:  # matches a few bytes at a time
+        patch.setattr(gojson, "_MATCH_WINDOW", 3)
+        assert _outcome(body) == fast, body
     with pytest.MonkeyPatch.context() as patch:
         for name in ("_ARRAY_RUN", "_OBJECT_RUN"):
             patch.setattr(gojson, name, NOTHING)
