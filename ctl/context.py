@@ -93,6 +93,11 @@ class State:
             self._client.close()
 
 
+def usage(message: str) -> click.UsageError:
+    """etcdctl's ExitBadArgs errors: click's usage error (exit 2) with etcdctl's message."""
+    return click.UsageError(message, click.get_current_context())
+
+
 def state() -> State:
     context = click.get_current_context()
     root = context.find_root()
