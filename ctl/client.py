@@ -291,7 +291,10 @@ def _decode(response: httpx.Response) -> dict:
             raise _Unreachable(str(message))
         raise ServerError(str(message), code, response.status_code)
     text = response.text.strip() or response.reason_phrase
-    raise ServerError(f"unexpected answer from {response.url}: {response.status_code} {text}")
+    raise ServerError(
+        f"unexpected answer from {response.url}: {response.status_code} {text}",
+        http_status=response.status_code,
+    )
 
 
 def _describe(problem: Exception) -> str:
