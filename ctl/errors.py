@@ -11,6 +11,7 @@ EXIT_BAD_ARGS = 2  # click's usage errors
 EXIT_BAD_CONNECTION = 2  # etcdctl's ExitBadConnection (the client could not be set up)
 EXIT_INVALID_INPUT = 3  # etcdctl's ExitInvalidInput (bad txn text)
 EXIT_BAD_FEATURE = 4  # etcdctl's ExitBadFeature (`-w table` where it has no table)
+EXIT_ETCDCTL_BAD_ARGS = 128  # etcdctl's ExitBadArgs, where keyraftctl shows no usage either
 EXIT_INTERRUPTED = 5
 
 
@@ -39,7 +40,7 @@ class ServerError(CtlError):
 class BadArguments(CtlError):
     """etcdctl's ExitBadArgs outside argument parsing (a mistyped password confirmation)."""
 
-    exit_code = EXIT_BAD_ARGS
+    exit_code = EXIT_ETCDCTL_BAD_ARGS
 
 
 class UnsupportedFormat(CtlError):
