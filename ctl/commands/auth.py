@@ -16,13 +16,32 @@ from keyraft.ctl.requests import to_bytes
 
 ROOT_ROLE_MISSING = "etcdserver: root user does not have root role"
 
-_INTERACTIVE = {
-    "type": click.BOOL,
-    "default": True,
-    "is_flag": False,
-    "flag_value": True,
-    "help": "Ask on the terminal; with --interactive=false read the password from stdin.",
-}
+_INTERACTIVE = click.option(
+    "--interactive/--no-interactive",
+    default=True,
+    help="Ask on the terminal; --interactive=false reads the password from stdin.",
+)
+_GO_BOOLS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+
+
+class _GoBoolFlags(click.Command):
+    """Accept pflag's `--flag=false` / `--flag=true` for the `--flag/--no-flag` options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        switches = {
+            name: option
+            for option in self.params
+            if isinstance(option, click.Option) and option.secondary_opts
+            for name in option.opts
+        }
+        rewritten = []
+        for argument in args:
+            name, equals, value = argument.partition("=")
+            option = switches.get(name) if equals else None
+            if option is not None and value.lower() in _GO_BOOLS:
+                argument = name if _GO_BOOLS[value.lower()] else option.secondary_opts[0]
+            rewritten.append(argument)
+        return super().parse_args(ctx, rewritten)
 
 
 def _exactly(arguments: tuple[str, ...], count: int, message: str) -> tuple[str, ...]:
@@ -57,9 +76,9 @@ def user() -> None:
     """User related commands."""
 
 
-@user.command("add")
+@user.command("add", cls=_GoBoolFlags)
 @click.argument("arguments", nargs=-1, metavar="NAME[:PASSWORD]")
-@click.option("--interactive", **_INTERACTIVE)
+@_INTERACTIVE
 @click.option("--new-user-password", default="", help="Supply the password on the command line.")
 @click.option("--no-password", is_flag=True, help="A user without password (CN based auth only).")
 @global_options()
@@ -120,9 +139,9 @@ def user_list(arguments: tuple[str, ...]) -> None:
     context.printer().user_list(context.client.call("/v3/auth/user/list", {}))
 
 
-@user.command("passwd")
+@user.command("passwd", cls=_GoBoolFlags)
 @click.argument("arguments", nargs=-1, metavar="NAME")
-@click.option("--interactive", **_INTERACTIVE)
+@_INTERACTIVE
 @global_options()
 def user_passwd(arguments: tuple[str, ...], interactive: bool) -> None:
     """Change a user's password."""

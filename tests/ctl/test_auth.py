@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from keyraft.ctl.output import make_printer
 from tests.ctl.support import Reader, Result, ctl_command, etcdctl, invoke, normalized, spawn, stop
 from tests.support.servers import Member, etcd_member, free_port, keyraft_member
 
@@ -36,6 +37,7 @@ STEPS: list[tuple[tuple[str, ...], bytes | None]] = [
     (("-w", "fields", "user", "add", "--new-user-password", "pw3", "carol"), None),
     (("user", "add", "--interactive=false", "dave"), b"pw4 ignored\n"),
     (("user", "add", "erin"), b"pw5\npw5\n"),
+    (("user", "add", "--interactive", "gina"), b"pw6\npw6\n"),
     (("user", "add", "--no-password", "frank"), None),
     (("user", "list"), None),
     (("-w", "json", "user", "list"), None),
@@ -249,3 +251,25 @@ def test_password_prompts_hide_what_is_typed(pair: tuple[Member, Member]) -> Non
         os.close(master)
     assert b"secret-typed" not in reader.data
     assert invoke(url, "user", "get", "tty-user").text == "User: tty-user\nRoles:\n"
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("simple", b"Authentication Status: true\nAuthRevision: 7\n"),
+        ("json", b'{"header":{"revision":3},"enabled":true,"authRevision":7}\n'),
+    ],
+)
+def test_auth_status_prints_as_etcdctl_3_5(
+    output: str, expected: bytes, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    make_printer(output).auth_status(
+        {"header": {"revision": "3"}, "enabled": True, "authRevision": "7"}
+    )
+    assert capsysbinary.readouterr().out == expected
+
+
+def test_auth_status_needs_the_3_5_api(pair: tuple[Member, Member]) -> None:
+    reference = pair[0]  # always etcd 3.4
+    result = invoke(reference.client_url, "auth", "status")
+    assert result.code == 1 and "an etcd 3.5 API" in result.error
