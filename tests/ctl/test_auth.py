@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from keyraft.ctl.client import ClientConfig, GatewayClient, b64
 from keyraft.ctl.output import make_printer
 from tests.ctl.support import Reader, Result, ctl_command, etcdctl, invoke, normalized, spawn, stop
 from tests.support.servers import Member, etcd_member, free_port, keyraft_member
@@ -202,7 +203,8 @@ def test_password_confirmation(stdin: bytes, message: str) -> None:
 
 
 def test_streams_carry_the_token(pair: tuple[Member, Member]) -> None:
-    """Watch and lease keep-alive streams authenticate too (without a token they fail)."""
+    """Watch and lease keep-alive streams authenticate too (without a token they fail);
+    a token the server forgot is renewed."""
     url = pair[1].client_url
     invoke(url, "user", "add", "root:rootpw")
     assert invoke(url, *ROOT, "auth", "enable").code == 0
@@ -219,6 +221,12 @@ def test_streams_carry_the_token(pair: tuple[Member, Member]) -> None:
             Reader(process.stdout.fileno()).wait_for(b"PUT\ntok/k\nv\n")
         finally:
             stop(process)
+        stale = GatewayClient(ClientConfig(endpoints=(url,), user="root", password="rootpw"))
+        stale._tokens[url] = "expired.1"  # renewed once, as clientv3 renews it
+        try:
+            assert stale.call("/v3/kv/range", {"key": b64("tok/k")})["count"] == "1"
+        finally:
+            stale.close()
         refused = invoke(url, "watch", "tok/k", "--rev", revision)
         assert refused.code == 1 and "etcdserver: user name is empty" in refused.error
     finally:
