@@ -17,9 +17,17 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from keyraft.ctl.errors import CommandTimeout, CtlError, EndpointsUnreachable, ServerError
+from keyraft.ctl.errors import (
+    AuthenticationFailed,
+    CommandTimeout,
+    CtlError,
+    EndpointsUnreachable,
+    ServerError,
+)
 
 GRPC_UNAVAILABLE = 14
+AUTH_NOT_ENABLED = "etcdserver: authentication is not enabled"
+INVALID_TOKEN = "etcdserver: invalid auth token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +114,20 @@ class GatewayClient:
         self._current = (self._current + 1) % len(self.endpoints)
 
     def call(self, path: str, body: dict | None = None) -> dict:
-        """POST `body` to `path` on the first endpoint that answers."""
+        """POST `body` to `path` on the first endpoint that answers.
+
+        A token the server no longer knows (simple tokens expire) is renewed once, as
+        clientv3 does.
+        """
+        try:
+            return self._call(path, body)
+        except ServerError as problem:
+            if problem.message != INVALID_TOKEN or not self._tokens:
+                raise
+            self._tokens.clear()
+            return self._call(path, body)
+
+    def _call(self, path: str, body: dict | None) -> dict:
         attempts: list[tuple[str, str]] = []
         for endpoint in self._rotation():
             try:
@@ -194,12 +215,19 @@ class GatewayClient:
 
     def _headers(self, endpoint: str) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
-        if self.config.user:
-            headers["Authorization"] = self._token(endpoint)
+        token = self._token(endpoint)
+        if token:
+            headers["Authorization"] = token
         return headers
 
     def _token(self, endpoint: str) -> str:
-        """Authenticate once per endpoint: simple tokens are only valid on their member."""
+        """Authenticate once per endpoint: simple tokens are only valid on their member.
+
+        As clientv3: only with both a user and a password, and a server without auth
+        enabled is used without a token. A refusal fails the command with exit code 2.
+        """
+        if not (self.config.user and self.config.password):
+            return ""
         if endpoint not in self._tokens:
             try:
                 response = self.http.post(
@@ -211,7 +239,14 @@ class GatewayClient:
                 )
             except httpx.HTTPError as problem:
                 raise _Unreachable(_describe(problem)) from None
-            self._tokens[endpoint] = _decode(response).get("token", "")
+            try:
+                self._tokens[endpoint] = _decode(response).get("token", "")
+            except ServerError as problem:
+                if problem.message != AUTH_NOT_ENABLED:
+                    raise AuthenticationFailed(
+                        problem.message, problem.code, problem.http_status
+                    ) from None
+                self._tokens[endpoint] = ""
         return self._tokens[endpoint]
 
 
@@ -256,7 +291,10 @@ def _decode(response: httpx.Response) -> dict:
             raise _Unreachable(str(message))
         raise ServerError(str(message), code, response.status_code)
     text = response.text.strip() or response.reason_phrase
-    raise ServerError(f"unexpected answer from {response.url}: {response.status_code} {text}")
+    raise ServerError(
+        f"unexpected answer from {response.url}: {response.status_code} {text}",
+        http_status=response.status_code,
+    )
 
 
 def _describe(problem: Exception) -> str:

@@ -18,6 +18,7 @@ from click.core import ParameterSource
 from keyraft.ctl.client import ClientConfig, GatewayClient
 from keyraft.ctl.gofmt import parse_duration
 from keyraft.ctl.output import FORMATS, Printer, make_printer
+from keyraft.ctl.prompt import ask_password
 
 
 def _env(name: str) -> list[str]:
@@ -42,8 +43,8 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--cert",), {"default": None, "help": "Identify this client with this TLS certificate."}),
     (("--key",), {"default": None, "help": "TLS key of --cert."}),
     (("--insecure-skip-tls-verify",), {"is_flag": True, "default": False, "help": "Skip server certificate verification (testing only)."}),
-    (("--user",), {"default": None, "help": "username[:password] for authentication."}),
-    (("--password",), {"default": None, "help": "Password, when --user holds none."}),
+    (("--user",), {"default": None, "help": "username[:password] for authentication (prompt if password is not supplied)."}),
+    (("--password",), {"default": None, "help": "Password for authentication (--user then holds no password)."}),
 ]  # fmt: skip
 
 
@@ -59,10 +60,11 @@ class State:
             item.strip() for item in str(self.values["endpoints"]).split(",") if item.strip()
         )
         user, password = self.values.get("user"), self.values.get("password")
-        if user and ":" in user and not password:
-            user, password = user.split(":", 1)
-        if user and password is None:
-            password = click.prompt("Password", hide_input=True, err=True)
+        if user and not password:  # etcdctl: `--user name:password`, else a prompt
+            if ":" in user:
+                user, password = user.split(":", 1)
+            else:
+                password = ask_password("Password: ")
         return ClientConfig(
             endpoints=endpoints,
             dial_timeout=_duration(self.values["dial_timeout"]),
@@ -91,6 +93,11 @@ class State:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+def usage(message: str) -> click.UsageError:
+    """etcdctl's ExitBadArgs errors: click's usage error (exit 2) with etcdctl's message."""
+    return click.UsageError(message, click.get_current_context())
 
 
 def state() -> State:

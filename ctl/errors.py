@@ -8,7 +8,10 @@ from __future__ import annotations
 
 EXIT_ERROR = 1
 EXIT_BAD_ARGS = 2  # click's usage errors
+EXIT_BAD_CONNECTION = 2  # etcdctl's ExitBadConnection (the client could not be set up)
 EXIT_INVALID_INPUT = 3  # etcdctl's ExitInvalidInput (bad txn text)
+EXIT_BAD_FEATURE = 4  # etcdctl's ExitBadFeature (`-w table` where it has no table)
+EXIT_ETCDCTL_BAD_ARGS = 128  # etcdctl's ExitBadArgs, where keyraftctl shows no usage either
 EXIT_INTERRUPTED = 5
 
 
@@ -32,6 +35,24 @@ class ServerError(CtlError):
         self.message = message
         self.code = code
         self.http_status = http_status
+
+
+class BadArguments(CtlError):
+    """etcdctl's ExitBadArgs outside argument parsing (a mistyped password confirmation)."""
+
+    exit_code = EXIT_ETCDCTL_BAD_ARGS
+
+
+class UnsupportedFormat(CtlError):
+    """The output format has nothing for this command (etcdctl: `table not supported ...`)."""
+
+    exit_code = EXIT_BAD_FEATURE
+
+
+class AuthenticationFailed(ServerError):
+    """`--user` was refused; etcdctl fails while dialing, so with ExitBadConnection."""
+
+    exit_code = EXIT_BAD_CONNECTION
 
 
 class EndpointsUnreachable(CtlError):

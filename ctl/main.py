@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from keyraft.ctl.commands.auth import auth, role, user
 from keyraft.ctl.commands.endpoint import endpoint
 from keyraft.ctl.commands.kv import compaction, delete, get, put
 from keyraft.ctl.commands.lease import lease
@@ -35,6 +36,9 @@ for command in (
     lease,
     member,
     endpoint,
+    user,
+    role,
+    auth,
     version,
     completion,
 ):

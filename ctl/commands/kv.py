@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from keyraft.ctl.context import global_options, state
+from keyraft.ctl.context import global_options, state, usage
 from keyraft.ctl.errors import CtlError
 from keyraft.ctl.requests import (
     SORT_ORDERS,
@@ -21,15 +21,11 @@ from keyraft.ctl.requests import (
 )
 
 
-def _usage(message: str) -> click.UsageError:
-    return click.UsageError(message, click.get_current_context())
-
-
 def _key_and_end(
     arguments: tuple[str, ...], command: str, allow_empty: bool
 ) -> tuple[bytes, bytes | None]:
     if (not arguments and not allow_empty) or len(arguments) > 2:
-        raise _usage(
+        raise usage(
             f"{command} command needs one argument as key and an optional argument as range_end"
         )
     key = to_bytes(arguments[0]) if arguments else b""
@@ -53,7 +49,7 @@ def put(
     try:
         key, value = put_arguments(list(arguments), ignore_value, stdin_value)
     except CtlError as problem:
-        raise _usage(str(problem)) from None
+        raise usage(str(problem)) from None
     options = PutOptions(lease, prev_kv, ignore_value, ignore_lease)
     context = state()
     response = context.client.call("/v3/kv/put", put_request(key, value, options))
@@ -96,7 +92,7 @@ def get(arguments: tuple[str, ...], print_value_only: bool, **flags: object) -> 
     try:
         body = range_request(key, end, options)
     except CtlError as problem:
-        raise _usage(str(problem)) from None
+        raise usage(str(problem)) from None
     response = context.client.call("/v3/kv/range", body)
     if options.count_only:
         response["_count_only"] = True
@@ -115,7 +111,7 @@ def delete(arguments: tuple[str, ...], prefix: bool, from_key: bool, prev_kv: bo
     try:
         body = delete_request(key, end, prefix, from_key, prev_kv)
     except CtlError as problem:
-        raise _usage(str(problem)) from None
+        raise usage(str(problem)) from None
     context = state()
     context.printer().delete(context.client.call("/v3/kv/deleterange", body))
 

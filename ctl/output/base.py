@@ -24,6 +24,15 @@ class Status:
     response: dict
 
 
+PERMISSION_TYPES = ("READ", "WRITE", "READWRITE")  # authpb.Permission_Type, in enum order
+
+
+def permission_type(permission: dict) -> int:
+    """A permission's type as its enum number; the gateway names it, or omits READ."""
+    kind = permission.get("permType", 0)
+    return PERMISSION_TYPES.index(kind) if isinstance(kind, str) else int(kind or 0)
+
+
 def write(data: bytes | str = b"", newline: bool = True) -> None:
     """Write raw bytes to stdout: keys and values are bytes, not necessarily text."""
     raw = data.encode() if isinstance(data, str) else data
@@ -52,9 +61,9 @@ class Printer:
     name = "simple"
 
     def unsupported(self) -> None:
-        from keyraft.ctl.errors import CtlError
+        from keyraft.ctl.errors import UnsupportedFormat
 
-        raise CtlError(f"{self.name} is not supported as output format")
+        raise UnsupportedFormat(f"{self.name} not supported as output format")
 
     def put(self, response: dict) -> None:
         self.unsupported()
@@ -96,4 +105,23 @@ class Printer:
         self.unsupported()
 
     def endpoint_status(self, results: list[Status]) -> None:
+        self.unsupported()
+
+    def auth_change(self, message: bytes, response: dict) -> None:
+        """A user/role change; `message` is what etcdctl's simple format says."""
+        self.unsupported()
+
+    def role_get(self, role: str, response: dict) -> None:
+        self.unsupported()
+
+    def role_list(self, response: dict) -> None:
+        self.unsupported()
+
+    def user_get(self, user: str, response: dict) -> None:
+        self.unsupported()
+
+    def user_list(self, response: dict) -> None:
+        self.unsupported()
+
+    def auth_status(self, response: dict) -> None:
         self.unsupported()

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from keyraft.ctl.client import unb64
 from keyraft.ctl.gofmt import quote
-from keyraft.ctl.output.base import Health, Printer, Status, number, write
+from keyraft.ctl.output.base import (
+    PERMISSION_TYPES,
+    Health,
+    Printer,
+    Status,
+    number,
+    permission_type,
+    write,
+)
 
 
 def _bool(value: object) -> str:
@@ -104,6 +112,22 @@ class FieldsPrinter(Printer):
                 write(f'"ClientURL" : {quote(url)}')
             write(f'"IsLearner" : {_bool(member.get("isLearner"))}')
             write("")
+
+    def auth_change(self, message: bytes, response: dict) -> None:
+        self.header(response)
+
+    def role_get(self, role: str, response: dict) -> None:
+        self.header(response)
+        for permission in response.get("perm", []):
+            # Go's Println puts a space between its operands: two spaces after the colon.
+            write(f'"PermType" :  {PERMISSION_TYPES[permission_type(permission)]}')
+            write(f'"Key" : {quote(unb64(permission.get("key")))}')
+            write(f'"RangeEnd" : {quote(unb64(permission.get("range_end")))}')
+
+    def role_list(self, response: dict) -> None:
+        self.header(response)
+        roles = "".join(f" {quote(role.encode())}" for role in response.get("roles", []))
+        write(f'"Roles" :{roles}')
 
     def endpoint_health(self, results: list[Health]) -> None:
         for result in results:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import orjson
 
+from keyraft.ctl.output.base import permission_type
+
 INT_FIELDS = frozenset(
     {
         "cluster_id", "member_id", "revision", "raft_term", "create_revision",
         "mod_revision", "version", "lease", "count", "deleted", "ID", "TTL", "grantedTTL",
         "dbSize", "dbSizeInUse", "leader", "raftIndex", "raftTerm", "raftAppliedIndex",
-        "compact_revision", "watch_id",
+        "compact_revision", "watch_id", "authRevision",
     }
 )  # fmt: skip
 EVENT_TYPES = {"PUT": 0, "DELETE": 1}
@@ -121,6 +123,24 @@ def leases(response: dict) -> dict:
         **flat_header(response),
         "leases": [{"id": int(item.get("ID", 0) or 0)} for item in response.get("leases", [])],
     }
+
+
+def role_get(response: dict) -> dict:
+    """authpb.Permission: the type as a number, omitted when READ (Go's omitempty)."""
+    out: dict = {"header": header(response)}
+    permissions = []
+    for raw in response.get("perm", []):
+        permission: dict = {}
+        kind = permission_type(raw)
+        if kind:
+            permission["permType"] = kind
+        for key in ("key", "range_end"):
+            if raw.get(key):
+                permission[key] = raw[key]
+        permissions.append(permission)
+    if permissions:
+        out["perm"] = permissions
+    return out
 
 
 def status(endpoint: str, response: dict) -> dict:

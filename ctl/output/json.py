@@ -47,6 +47,24 @@ class JsonPrinter(Printer):
     def member_list(self, response: dict) -> None:
         self._print(gojson.ints(response))
 
+    def auth_change(self, message: bytes, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def role_get(self, role: str, response: dict) -> None:
+        self._print(gojson.role_get(response))
+
+    def role_list(self, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def user_get(self, user: str, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def user_list(self, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def auth_status(self, response: dict) -> None:
+        self._print(gojson.ints(response))
+
     def endpoint_health(self, results: list[Health]) -> None:
         items = []
         for result in results:

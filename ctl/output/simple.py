@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import sys
 
+from keyraft.app.keys import prefix_end
 from keyraft.ctl.client import unb64
-from keyraft.ctl.output.base import Health, Printer, Status, hex_id, lease_id, number, write
+from keyraft.ctl.output.base import (
+    Health,
+    Printer,
+    Status,
+    hex_id,
+    lease_id,
+    number,
+    permission_type,
+    write,
+)
 from keyraft.ctl.output.tables import endpoint_status_rows, member_rows
+
+READ, WRITE, READWRITE = 0, 1, 2  # authpb.Permission_Type
 
 
 class SimplePrinter(Printer):
@@ -109,6 +121,48 @@ class SimplePrinter(Printer):
     def endpoint_status(self, results: list[Status]) -> None:
         for row in endpoint_status_rows(results):
             write(", ".join(row))
+
+    def auth_change(self, message: bytes, response: dict) -> None:
+        write(message)
+
+    def role_get(self, role: str, response: dict) -> None:
+        write(f"Role {role}")
+        permissions = response.get("perm", [])
+        for title, kinds in (("KV Read:", (READ, READWRITE)), ("KV Write:", (WRITE, READWRITE))):
+            write(title)
+            for permission in permissions:
+                if permission_type(permission) in kinds:
+                    write(b"\t" + permission_range(permission))
+
+    def role_list(self, response: dict) -> None:
+        for role in response.get("roles", []):
+            write(role)
+
+    def user_get(self, user: str, response: dict) -> None:
+        write(f"User: {user}")
+        write("Roles:" + "".join(f" {role}" for role in response.get("roles", [])))
+
+    def user_list(self, response: dict) -> None:
+        for user in response.get("users", []):
+            write(user)
+
+    def auth_status(self, response: dict) -> None:
+        write(f"Authentication Status: {'true' if response.get('enabled') else 'false'}")
+        write(f"AuthRevision: {number(response.get('authRevision'))}")
+
+
+def key_range_text(key: bytes, end: bytes) -> bytes:
+    """etcdctl's `[key, end)`, `[key, <open ended>` for --from-key."""
+    return b"[" + key + b", " + (end + b")" if end != b"\x00" else b"<open ended>")
+
+
+def permission_range(permission: dict) -> bytes:
+    """One line of `role get`: the key alone, or its range, with `(prefix key)` when it is one."""
+    key, end = unb64(permission.get("key")), unb64(permission.get("range_end"))
+    if not end:
+        return key
+    text = key_range_text(key, end)
+    return text + b" (prefix " + key + b")" if prefix_end(key) == end else text
 
 
 __all__ = ["SimplePrinter", "hex_id"]
