@@ -9,6 +9,7 @@ previous version was compacted away may differ, as in etcd.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections import OrderedDict
 
@@ -17,6 +18,7 @@ from keyraft.app.codec import key_value
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.watches import Change, RevisionChanges, Watch
 
+EVENTS_STEP = 500
 EVENT_CACHE_ENTRIES = 65_536
 EVENT_CACHE_BYTES = 64 * 1024 * 1024
 _ENTRY_OVERHEAD = 200  # a rough size of an entry's dicts and key tuple
@@ -62,13 +64,20 @@ class EventCache:
             self._bytes -= evicted
         return encoded
 
-    def events(self, watch: Watch, batch: RevisionChanges) -> list[dict]:
+    async def events(self, watch: Watch, batch: RevisionChanges) -> list[dict]:
+        """A batch's events, encoded a step at a time (one revision may hold 100,000
+        changes: a prefix deleted), letting the event loop run between steps."""
         with_previous = watch.prev_kv
-        return [
-            self.event(watch, change, with_previous)
-            for _revision, changes in batch
-            for change in changes
-        ]
+        encoded: list[dict] = []
+        for _revision, changes in batch:
+            for start in range(0, len(changes), EVENTS_STEP):
+                if encoded:
+                    await asyncio.sleep(0)
+                encoded.extend(
+                    self.event(watch, change, with_previous)
+                    for change in changes[start : start + EVENTS_STEP]
+                )
+        return encoded
 
 
 _CACHES: weakref.WeakKeyDictionary[EtcdServer, EventCache] = weakref.WeakKeyDictionary()

@@ -105,7 +105,7 @@ class WatchStream:
     async def pump(self, watch: Watch) -> None:
         while batch := await watch.next_batch():
             header = self.header(watch.batch_revision)
-            events = self.events.events(watch, batch)
+            events = await self.events.events(watch, batch)
             await self.writer.result(watch_codec.response(header, watch.watch_id, events=events))
         if watch.compact_revision or watch.cancel_reason:
             await self.writer.result(
@@ -252,21 +252,23 @@ async def sse_events(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[dict]
     """The watch opens when the response starts, and closes with it."""
     watch = server.watch(spec)
     cache = watch_codec.cache_for(server)
+    pending: asyncio.Future | None = None
     try:
         created = watch_codec.response(watch_codec.server_header(server), created=True)
         yield sse_message(created, event="created")
         interval = server.config.sse_progress_interval_s
         while True:
-            try:
-                batch = await asyncio.wait_for(watch.next_batch(), interval)
-            except TimeoutError:
+            # Not wait_for: a timeout must not cancel a catch-up half read (it would start
+            # over, and one longer than the interval would never finish).
+            pending = asyncio.ensure_future(watch.next_batch())
+            while not (await asyncio.wait({pending}, timeout=interval))[0]:
                 progress = watch_codec.response(watch_codec.server_header(server))
                 yield sse_message(progress, event="progress")
-                continue
+            batch = pending.result()
             if not batch:
                 break
             for revision, changes in batch:
-                events = cache.events(watch, [(revision, changes)])
+                events = await cache.events(watch, [(revision, changes)])
                 header = watch_codec.server_header(server, revision)
                 yield sse_message(watch_codec.response(header, events=events), id=revision)
         if watch.compact_revision or watch.cancel_reason:
@@ -278,6 +280,8 @@ async def sse_events(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[dict]
             )
             yield sse_message(canceled, event="canceled")
     finally:
+        if pending is not None:
+            pending.cancel()
         watch.cancel()
 
 

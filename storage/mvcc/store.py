@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 from keyraft.storage.backend import Backend, RocksBatch
@@ -236,15 +236,21 @@ class MVCCStore:
     def history(self, start: int, end: int) -> list[tuple[int, list[Change]]]:
         """Changes of revisions [start, end) from the backend, grouped by revision."""
         grouped: list[tuple[int, list[Change]]] = []
+        for main, change in self.history_changes(start, end):
+            if not grouped or grouped[-1][0] != main:
+                grouped.append((main, []))
+            grouped[-1][1].append(change)
+        return grouped
+
+    def history_changes(self, start: int, end: int) -> Iterator[tuple[int, Change]]:
+        """Changes of revisions [start, end) one at a time, with their revision. Read
+        through one RocksDB iterator, which sees the backend as it was when reading began:
+        a caller may pause between changes while writes and compactions go on."""
         for revision_key, data in self.backend.iterate(
             "kv", revision_prefix(start), revision_prefix(end)
         ):
             main, _sub, tombstone = decode_revision(revision_key)
-            record = decode_record(data)
-            if not grouped or grouped[-1][0] != main:
-                grouped.append((main, []))
-            grouped[-1][1].append(Change(record, tombstone, None))
-        return grouped
+            yield main, Change(decode_record(data), tombstone, None)
 
     def _read_records(
         self, visible: list[tuple[int, int]], pending: _Pending | None

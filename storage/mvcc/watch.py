@@ -21,7 +21,13 @@ from keyraft.storage.mvcc.record import KeyValue
 from keyraft.storage.mvcc.store import Change, MVCCStore, RangeOptions
 
 MAX_QUEUED_CHANGES = 10_000
+# A catch-up batch ends at the first revision boundary after this many revisions or
+# matching changes (a revision's changes always go together, however many).
 CATCH_UP_REVISIONS = 1_000
+CATCH_UP_CHANGES = 1_000
+# History is read this many changes at a time, the event loop let run in between: a
+# few watchers starting at revision 1 of a large store held it for seconds.
+HISTORY_STEP_CHANGES = 500
 MAX_LAG_REVISIONS = 1_000_000
 
 RevisionChanges = list[tuple[int, list[Change]]]
@@ -123,7 +129,7 @@ class WatchHub:
                 watcher.batch_revision = batch[-1][0]
                 return batch
             if not watcher.synced:
-                batch = self._catch_up(watcher)
+                batch = await self._catch_up(watcher)
                 if batch:
                     return batch
                 await asyncio.sleep(0)  # long catch-ups must not starve the loop
@@ -132,7 +138,10 @@ class WatchHub:
             await watcher.wake.wait()
         return []
 
-    def _catch_up(self, watcher: Watcher) -> RevisionChanges:
+    async def _catch_up(self, watcher: Watcher) -> RevisionChanges:
+        """The watcher's next changes from history: read a step at a time (the iterator
+        keeps seeing the history as it was when the read began, whatever is written or
+        compacted meanwhile), ending at a revision boundary."""
         store = self.store
         current = store.current_revision
         start = watcher.next_revision
@@ -146,15 +155,26 @@ class WatchHub:
             return []
         end = min(current + 1, start + CATCH_UP_REVISIONS)
         batch: RevisionChanges = []
-        for revision, changes in store.history(start, end):
-            matched = [change for change in changes if watcher.matches(change)]
-            if matched:
-                batch.append((revision, matched))
-        watcher.next_revision = end
+        matched = 0
+        next_revision = end
+        for read, (revision, change) in enumerate(store.history_changes(start, end), 1):
+            if not batch or batch[-1][0] != revision:
+                if matched >= CATCH_UP_CHANGES:
+                    next_revision = revision
+                    break
+                batch.append((revision, []))
+            if watcher.matches(change):
+                batch[-1][1].append(change)
+                matched += 1
+            if read % HISTORY_STEP_CHANGES == 0:
+                await asyncio.sleep(0)
+                if watcher.canceled:
+                    return []
+        watcher.next_revision = next_revision
         watcher.batch_revision = current
-        if end > current:
+        if next_revision > store.current_revision:
             watcher.synced = True
-        return batch
+        return [item for item in batch if item[1]]
 
     def previous(self, change: Change) -> KeyValue | None:
         """The version a change replaced (for prev_kv), if history still has it."""

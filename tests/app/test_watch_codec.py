@@ -29,7 +29,7 @@ def test_one_change_seen_by_many_watchers_is_encoded_once(tmp_path: Path) -> Non
             encoded = []
             for watch in plain + with_previous:
                 batch = await asyncio.wait_for(watch.next_batch(), 5)
-                encoded.append(cache.events(watch, batch))
+                encoded.append(await cache.events(watch, batch))
                 watch.cancel()
             assert cache.encodings - before == 2  # once without prev_kv, once with
             revision = str(put["header"]["revision"])

@@ -11,6 +11,7 @@ import re
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -91,12 +92,32 @@ def _full_range(url: str) -> tuple[float, int]:
     return seconds, int(count.group(1)) if count else 0
 
 
+def replay_history(url: str, expected: int) -> tuple[float, int]:
+    """A watch of the whole keyspace from revision 1, read until `expected` events came:
+    how long that took, and how many came."""
+    body = b'{"create_request":{"key":"AA==","range_end":"AA==","start_revision":1}}'
+    started = time.perf_counter()
+    events = 0
+    with httpx.stream("POST", f"{url}/v3/watch", content=body, timeout=600) as answer:
+        for line in answer.iter_lines():
+            events += line.count('"kv":')
+            if events >= expected:
+                break
+    return time.perf_counter() - started, events
+
+
 def big_ranges(
-    members: list[Member], leader: Member, parallel: int, small_timeout: float = 30.0
+    members: list[Member],
+    leader: Member,
+    parallel: int,
+    small_timeout: float = 30.0,
+    work: Callable[..., tuple[float, int]] = _full_range,
+    *args: object,
 ) -> Outcome:
-    """`parallel` full-keyspace ranges on the leader at once; meanwhile another client
-    sends small requests (a put, then a linearizable one-key range) to the leader, one
-    after the other, each given `small_timeout`."""
+    """`parallel` heavy requests on the leader at once (by default full-keyspace ranges;
+    `work(url, *args)` -> (seconds, count) in a process of its own); meanwhile another
+    client sends small requests (a put, then a linearizable one-key range) to the leader,
+    one after the other, each given `small_timeout`."""
     outcome = Outcome(terms_before=terms(members))
     done = threading.Event()
 
@@ -125,7 +146,8 @@ def big_ranges(
         # Processes of their own (the prober's GIL stays free), spawned (not forked from a
         # process with a thread running).
         with ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for seconds, count in pool.map(_full_range, [leader.client_url] * parallel):
+            urls = [leader.client_url] * parallel
+            for seconds, count in pool.map(work, urls, *([arg] * parallel for arg in args)):
                 outcome.range_seconds.append(seconds)
                 outcome.range_counts.append(count)
     finally:
