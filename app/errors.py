@@ -110,6 +110,12 @@ def from_server(error: server_errors.ServerError) -> EtcdError:
     return EtcdError(GRPC_CODE.get(type(error), UNKNOWN), error.message)
 
 
+def rpc_reason(error: EtcdError | server_errors.ServerError) -> str:
+    """An error as gRPC's Go client prints it (a refused watch's cancel_reason)."""
+    failure = as_etcd(error)
+    return f"rpc error: code = {CODE_NAMES.get(failure.code, 'Unknown')} desc = {failure.message}"
+
+
 def as_etcd(error: EtcdError | server_errors.ServerError) -> EtcdError:
     return error if isinstance(error, EtcdError) else from_server(error)
 

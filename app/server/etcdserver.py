@@ -413,6 +413,11 @@ class EtcdServer:
 
     # ---- watches -----------------------------------------------------------------------
 
+    def check_watch(self, token: str | None, key: bytes, range_end: bytes) -> None:
+        """Raise unless the token's user may read what a watch asks for (call it only
+        while auth is enabled)."""
+        check_range(self.state.auth, self.auth.info(token), key, range_end)
+
     def watch(self, spec: WatchSpec, watch_id: int = 0) -> Watch:
         """Open a watch; its changes queue up from now on (see app.server.watches)."""
         return open_watch(self.watch_hub, spec, watch_id)

@@ -164,8 +164,8 @@ def _members(
     return members
 
 
-def etcd_member(workdir: Path, name: str = "etcd1") -> Member:
-    return _members("etcd", workdir, [name])[0]
+def etcd_member(workdir: Path, name: str = "etcd1", extra: tuple[str, ...] = ()) -> Member:
+    return _members("etcd", workdir, [name], extra)[0]
 
 
 def keyraft_member(workdir: Path, name: str = "kr1", extra: tuple[str, ...] = ()) -> Member:
