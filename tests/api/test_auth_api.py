@@ -37,6 +37,7 @@ def write_keys(directory: Path) -> tuple[Path, Path]:
 
 class Client:
     def __init__(self, member: Member) -> None:
+        self.member = member
         self.url = member.client_url
         self.http = httpx.Client(timeout=20.0)
 
@@ -139,3 +140,19 @@ def test_sse_watch_needs_read_permission(client: Client) -> None:
         "GET", url, params={"key": "a/x"}, headers={"Authorization": token}
     ) as allowed:
         assert allowed.status_code == 200
+
+
+def test_auth_survives_a_restart(client: Client) -> None:
+    """Users, roles and the enabled flag are on disk; a JWT stays valid while the auth
+    revision it carries is current."""
+    token = client.token("alice", "alicepw")
+    before = client.ok("/v3/auth/status")
+    client.member.stop()
+    client.member.start()
+    assert client.ok("/v3/auth/status") == {
+        **before,
+        "header": client.ok("/v3/auth/status")["header"],
+    }
+    assert client.post("/v3/kv/range", {"key": b64("a/x")}, Authorization=token).status_code == 200
+    denied = client.post("/v3/kv/range", {"key": b64("a/x")})
+    assert denied.json()["message"] == "etcdserver: user name is empty"
