@@ -17,6 +17,7 @@ from typing import Any
 from keyraft.app import codec, errors
 from keyraft.app.schema import decode_request
 from keyraft.app.server import requests
+from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
 from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
@@ -104,17 +105,22 @@ _LEASE_RPCS = (
 )
 
 
-def _auth(method: str) -> Callable[..., Awaitable[dict]]:
-    """The AuthService method `method` of the server."""
+AuthMethod = Callable[[AuthService, Any, AuthInfo | None], Awaitable[dict]]
+
+
+def _auth(method: AuthMethod) -> Callable[..., Awaitable[dict]]:
+    """`method` of the server's AuthService, served like an EtcdServer method."""
 
     async def serve(server: EtcdServer, request: Any, info: AuthInfo | None = None) -> dict:
-        return await getattr(server.auth, method)(request, info)
+        return await method(server.auth, request, info)
 
-    serve.__name__ = method
+    serve.__name__ = method.__name__
     return serve
 
 
-def _auth_rpc(verb: str, name: str, build: Callable[[dict], Any], method: str, summary: str) -> Rpc:
+def _auth_rpc(
+    verb: str, name: str, build: Callable[[dict], Any], method: AuthMethod, summary: str
+) -> Rpc:
     return Rpc(
         f"/v3/auth/{verb}",
         f"etcdserverpb{name}Request",
@@ -131,109 +137,115 @@ _AUTH_RPCS = (
         "enable",
         "AuthEnable",
         requests.auth_from(requests.AuthEnable),
-        "enable",
+        AuthService.enable,
         "Enable authentication (a root user with the root role must exist)",
     ),
     _auth_rpc(
         "disable",
         "AuthDisable",
         requests.auth_from(requests.AuthDisable),
-        "disable",
+        AuthService.disable,
         "Disable authentication",
     ),
     _auth_rpc(
         "status",
         "AuthStatus",
         requests.auth_from(requests.AuthStatus),
-        "status",
+        AuthService.status,
         "Whether authentication is enabled, and the auth revision (etcd 3.5)",
     ),
     _auth_rpc(
         "authenticate",
         "Authenticate",
         requests.auth_from(requests.Authenticate),
-        "authenticate",
+        AuthService.authenticate,
         "Get a token for a user name and password",
     ),
-    _auth_rpc("user/add", "AuthUserAdd", requests.user_add_from, "user_add", "Add a user"),
+    _auth_rpc(
+        "user/add", "AuthUserAdd", requests.user_add_from, AuthService.user_add, "Add a user"
+    ),
     _auth_rpc(
         "user/get",
         "AuthUserGet",
         requests.auth_from(requests.UserGet),
-        "user_get",
+        AuthService.user_get,
         "A user's roles",
     ),
     _auth_rpc(
         "user/list",
         "AuthUserList",
         requests.auth_from(requests.UserList),
-        "user_list",
+        AuthService.user_list,
         "List the users",
     ),
     _auth_rpc(
         "user/delete",
         "AuthUserDelete",
         requests.auth_from(requests.UserDelete),
-        "user_delete",
+        AuthService.user_delete,
         "Delete a user",
     ),
     _auth_rpc(
         "user/changepw",
         "AuthUserChangePassword",
         requests.auth_from(requests.ChangePasswordRequest),
-        "user_change_password",
+        AuthService.user_change_password,
         "Change a user's password",
     ),
     _auth_rpc(
         "user/grant",
         "AuthUserGrantRole",
         requests.auth_from(requests.UserGrantRole),
-        "user_grant",
+        AuthService.user_grant,
         "Grant a role to a user",
     ),
     _auth_rpc(
         "user/revoke",
         "AuthUserRevokeRole",
         requests.auth_from(requests.UserRevokeRole),
-        "user_revoke",
+        AuthService.user_revoke,
         "Revoke a role from a user",
     ),
     _auth_rpc(
-        "role/add", "AuthRoleAdd", requests.auth_from(requests.RoleAdd), "role_add", "Add a role"
+        "role/add",
+        "AuthRoleAdd",
+        requests.auth_from(requests.RoleAdd),
+        AuthService.role_add,
+        "Add a role",
     ),
     _auth_rpc(
         "role/get",
         "AuthRoleGet",
         requests.auth_from(requests.RoleGet),
-        "role_get",
+        AuthService.role_get,
         "A role's permissions",
     ),
     _auth_rpc(
         "role/list",
         "AuthRoleList",
         requests.auth_from(requests.RoleList),
-        "role_list",
+        AuthService.role_list,
         "List the roles",
     ),
     _auth_rpc(
         "role/delete",
         "AuthRoleDelete",
         requests.auth_from(requests.RoleDelete),
-        "role_delete",
+        AuthService.role_delete,
         "Delete a role",
     ),
     _auth_rpc(
         "role/grant",
         "AuthRoleGrantPermission",
         requests.role_grant_from,
-        "role_grant",
+        AuthService.role_grant,
         "Grant a permission on a key or range to a role",
     ),
     _auth_rpc(
         "role/revoke",
         "AuthRoleRevokePermission",
         requests.auth_from(requests.RoleRevokePermission),
-        "role_revoke",
+        AuthService.role_revoke,
         "Revoke a permission from a role",
     ),
 )

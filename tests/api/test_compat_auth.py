@@ -50,8 +50,9 @@ class AuthPair:
             found.append(Answer.of(response))
         return found
 
-    def same(self, path: str, body: object = None, user: object = NO_TOKEN) -> Answer:
-        """Assert both answer alike (status and body, tokens aside); return etcd's."""
+    def compare(self, path: str, body: object, user: object) -> tuple[Answer, list[str]]:
+        """Assert both answer alike (status and body, tokens aside); return etcd's answer
+        and the tokens each gave, if any."""
         expected, actual = self.answers(path, body or {}, user)
         tokens = []
         for answer in (expected, actual):
@@ -59,15 +60,19 @@ class AuthPair:
                 tokens.append(answer.body["token"])
                 answer.body["token"] = TOKEN
         assert (actual.status, actual.body) == (expected.status, expected.body), (
-            f"{path} {body} as {user}:\n etcd:    {expected}\n keyraft: {actual}"
+            f"{path} {body!r} as {user}:\n etcd:    {expected}\n keyraft: {actual}"
         )
-        expected.tokens = tokens  # type: ignore[attr-defined]
-        return expected
+        return expected, tokens
+
+    def same(self, path: str, body: object = None, user: object = NO_TOKEN) -> Answer:
+        return self.compare(path, body, user)[0]
 
     def login(self, user: str, password: str) -> None:
-        answer = self.same("/v3/auth/authenticate", {"name": user, "password": password})
+        answer, tokens = self.compare(
+            "/v3/auth/authenticate", {"name": user, "password": password}, NO_TOKEN
+        )
         assert answer.status == 200
-        for member, token in zip(self.members, answer.tokens, strict=True):  # type: ignore[attr-defined]
+        for member, token in zip(self.members, tokens, strict=True):
             self.tokens[member.kind, user] = token
 
     def status_only(self, path: str, user: object, body: object = None) -> int:
