@@ -84,7 +84,12 @@ async def send_bytes(
 
 
 async def serve_unary(
-    server: EtcdServer, path: str, receive: Receive, send: Send, body_timeout_s: float
+    server: EtcdServer,
+    path: str,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    body_timeout_s: float,
 ) -> None:
     rpc = RPCS[path]
     try:
@@ -97,7 +102,7 @@ async def serve_unary(
         await send_bytes(send, error.http_status, encode_error(error), b"application/json", True)
         return
     else:
-        status, payload = await dispatch(server, rpc, body)
+        status, payload = await dispatch(server, rpc, body, scope["headers"])
     await send_bytes(send, status, payload, b"application/json")
 
 
@@ -138,7 +143,7 @@ class KeyraftFront:
             return
         if self.fast_path and method == "POST":
             if path in RPCS:
-                await serve_unary(self.server, path, receive, send, self.body_timeout_s)
+                await serve_unary(self.server, path, scope, receive, send, self.body_timeout_s)
                 return
             stream = STREAMS.get(path)
             if stream is not None:

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import time
+
+from keyraft.app.server.auth.passwords import MAX_COST, MIN_COST
+from keyraft.app.server.auth.tokens import BadTokenOption, parse_auth_token
 from keyraft.app.server.config import (
     API_VERSION,
     DEFAULT_MAX_REQUEST_BYTES,
@@ -56,6 +60,12 @@ def validate(config: ServerConfig) -> None:
         config.quota_backend_bytes = DEFAULT_QUOTA_BACKEND_BYTES
     if config.log_level not in ("debug", "info", "warn", "error", "panic", "fatal"):
         raise ConfigError(f'--log-level: unknown level "{config.log_level}"')
+    if not MIN_COST <= config.bcrypt_cost <= MAX_COST:
+        raise ConfigError(f"--bcrypt-cost: must be between {MIN_COST} and {MAX_COST}")
+    try:
+        parse_auth_token(config.auth_token, config.auth_token_ttl, time.monotonic)
+    except BadTokenOption as error:
+        raise ConfigError(f"--auth-token: {error}") from None
     members = config.cluster_members()
     if config.name not in members:
         raise ConfigError(

@@ -41,6 +41,7 @@ FAILED_PRECONDITION = 9
 OUT_OF_RANGE = 11
 INTERNAL = 13
 UNAVAILABLE = 14
+UNAUTHENTICATED = 16
 
 GRPC_CODE: dict[type[server_errors.ServerError], int] = {
     server_errors.KeyNotProvided: INVALID_ARGUMENT,
@@ -61,6 +62,34 @@ GRPC_CODE: dict[type[server_errors.ServerError], int] = {
     server_errors.NoLeader: UNAVAILABLE,
     server_errors.RequestTimedOut: UNAVAILABLE,
     server_errors.ServerStopped: UNAVAILABLE,
+    # auth: codes as etcd 3.4.23 answers them (measured)
+    server_errors.AuthNotEnabled: FAILED_PRECONDITION,
+    server_errors.AuthFailed: INVALID_ARGUMENT,
+    server_errors.NoPasswordUser: UNKNOWN,
+    server_errors.InvalidAuthToken: UNAUTHENTICATED,
+    server_errors.AuthOldRevision: INVALID_ARGUMENT,
+    server_errors.PermissionDenied: PERMISSION_DENIED,
+    server_errors.InvalidAuthManagement: INVALID_ARGUMENT,
+    server_errors.RootUserNotExist: FAILED_PRECONDITION,
+    server_errors.RootRoleNotExist: FAILED_PRECONDITION,
+    server_errors.UserEmpty: INVALID_ARGUMENT,
+    server_errors.UserAlreadyExists: FAILED_PRECONDITION,
+    server_errors.UserNotFound: FAILED_PRECONDITION,
+    server_errors.RoleEmpty: INVALID_ARGUMENT,
+    server_errors.RoleAlreadyExists: FAILED_PRECONDITION,
+    server_errors.RoleNotFound: FAILED_PRECONDITION,
+    server_errors.RoleNotGranted: FAILED_PRECONDITION,
+    server_errors.PermissionNotGranted: FAILED_PRECONDITION,
+    server_errors.PermissionNotGiven: INVALID_ARGUMENT,
+}
+
+# gRPC code names, as a canceled watch's reason spells them ("rpc error: code = ...").
+CODE_NAMES = {
+    INVALID_ARGUMENT: "InvalidArgument",
+    PERMISSION_DENIED: "PermissionDenied",
+    FAILED_PRECONDITION: "FailedPrecondition",
+    UNAUTHENTICATED: "Unauthenticated",
+    UNKNOWN: "Unknown",
 }
 
 
@@ -79,6 +108,12 @@ class EtcdError(Exception):
 
 def from_server(error: server_errors.ServerError) -> EtcdError:
     return EtcdError(GRPC_CODE.get(type(error), UNKNOWN), error.message)
+
+
+def rpc_reason(error: EtcdError | server_errors.ServerError) -> str:
+    """An error as gRPC's Go client prints it (a refused watch's cancel_reason)."""
+    failure = as_etcd(error)
+    return f"rpc error: code = {CODE_NAMES.get(failure.code, 'Unknown')} desc = {failure.message}"
 
 
 def as_etcd(error: EtcdError | server_errors.ServerError) -> EtcdError:

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keyraft.app.asgi import KeyraftFront
 from keyraft.app.config import KEYRAFT_VERSION, ServerConfig
-from keyraft.app.openapi_schemas import components
+from keyraft.app.openapi_schemas import SECURITY, SECURITY_SCHEMES, components
 from keyraft.app.routes import lease, meta, unary, watch
 from keyraft.app.server.etcdserver import EtcdServer
 
@@ -74,6 +74,8 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
                 routes=app.routes,
             )
             schema.setdefault("components", {})["schemas"] = components()
+            schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+            schema["security"] = SECURITY
             app.openapi_schema = schema
         return app.openapi_schema
 

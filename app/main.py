@@ -127,6 +127,27 @@ def _urls(value: str) -> list[str]:
     help="Committed transactions that trigger a snapshot to disk.",
 )
 @click.option(
+    "--auth-token",
+    default="simple",
+    show_default=True,
+    help="Token type and options: 'simple', or "
+    "'jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256,ttl=5m'.",
+)
+@click.option(
+    "--auth-token-ttl",
+    default=300,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds a simple auth token lives unused.",
+)
+@click.option(
+    "--bcrypt-cost",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=4, max=31),
+    help="Cost of the bcrypt hash of auth passwords (4-31).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,

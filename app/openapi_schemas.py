@@ -239,6 +239,7 @@ def _responses() -> dict:
                 "leases": {"type": "array", "items": ref("etcdserverpbLeaseStatus")},
             },
         ),
+        **_auth_responses(header),
         "runtimeStreamError": _object(
             "An error in the middle of a stream.",
             {
@@ -262,6 +263,59 @@ def _responses() -> dict:
             },
         ),
     }
+
+
+def _auth_responses(header: dict) -> dict:
+    names = {"type": "array", "items": {"type": "string"}}
+    done = {
+        verb: _object("Done.", {"header": header})
+        for verb in (
+            "AuthEnable",
+            "AuthDisable",
+            "AuthUserAdd",
+            "AuthUserDelete",
+            "AuthUserChangePassword",
+            "AuthUserGrantRole",
+            "AuthUserRevokeRole",
+            "AuthRoleAdd",
+            "AuthRoleDelete",
+            "AuthRoleGrantPermission",
+            "AuthRoleRevokePermission",
+        )
+    }
+    return {
+        **{f"etcdserverpb{verb}Response": schema for verb, schema in done.items()},
+        "etcdserverpbAuthStatusResponse": _object(
+            "Whether auth is enabled (absent = no), and the auth store's revision.",
+            {
+                "header": header,
+                "enabled": BOOL,
+                "authRevision": {**UINT64, "description": "bumped by every auth change"},
+            },
+        ),
+        "etcdserverpbAuthenticateResponse": _object(
+            "A token for the Authorization header of later requests.",
+            {"header": header, "token": {"type": "string", "example": "ZkbDqGZmkWoUYRPQ.23"}},
+        ),
+        "etcdserverpbAuthUserGetResponse": _object(
+            "The user's roles.", {"header": header, "roles": names}
+        ),
+        "etcdserverpbAuthUserListResponse": _object(
+            "Every user, by name.", {"header": header, "users": names}
+        ),
+        "etcdserverpbAuthRoleGetResponse": _object(
+            "The role's permissions, sorted by key.",
+            {"header": header, "perm": {"type": "array", "items": ref("authpbPermission")}},
+        ),
+        "etcdserverpbAuthRoleListResponse": _object(
+            "Every role, by name.", {"header": header, "roles": names}
+        ),
+    }
+
+
+# etcd's swagger: the token travels raw in the Authorization header.
+SECURITY_SCHEMES = {"ApiKey": {"type": "apiKey", "name": "Authorization", "in": "header"}}
+SECURITY = [{"ApiKey": []}]
 
 
 def components() -> dict:

@@ -188,6 +188,77 @@ _message(
 )
 _message("etcdserverpbLeaseLeasesRequest", "List every lease.")
 
+PERMISSION_TYPE = Enum("authpb.Permission_Type", {"READ": 0, "WRITE": 1, "READWRITE": 2})
+USER = "the user's name"
+ROLE = "the role's name"
+
+_message("etcdserverpbAuthEnableRequest", "Enable authentication (root needs the root role).")
+_message("etcdserverpbAuthDisableRequest", "Disable authentication.")
+_message("etcdserverpbAuthStatusRequest", "Ask whether authentication is enabled.")
+_message(
+    "etcdserverpbAuthenticateRequest",
+    "Trade a user name and password for a token (send it in the Authorization header).",
+    Field("name", "string", USER),
+    Field("password", "string", "the user's password"),
+)
+_message(
+    "authpbUserAddOptions",
+    "How a user is created.",
+    Field("no_password", "bool", "a user that cannot authenticate with a password"),
+)
+_message(
+    "etcdserverpbAuthUserAddRequest",
+    "Add a user.",
+    Field("name", "string", USER),
+    Field("password", "string", "the password (only its bcrypt hash is kept)"),
+    Field("options", "message", message="authpbUserAddOptions"),
+)
+_message("etcdserverpbAuthUserGetRequest", "A user's roles.", Field("name", "string", USER))
+_message("etcdserverpbAuthUserListRequest", "List the users.")
+_message("etcdserverpbAuthUserDeleteRequest", "Delete a user.", Field("name", "string", USER))
+_message(
+    "etcdserverpbAuthUserChangePasswordRequest",
+    "Change a user's password (its tokens stop working).",
+    Field("name", "string", USER),
+    Field("password", "string", "the new password"),
+)
+_message(
+    "etcdserverpbAuthUserGrantRoleRequest",
+    "Grant a role to a user.",
+    Field("user", "string", USER),
+    Field("role", "string", ROLE),
+)
+_message(
+    "etcdserverpbAuthUserRevokeRoleRequest",
+    "Revoke a role from a user.",
+    Field("name", "string", USER),
+    Field("role", "string", ROLE),
+)
+_message("etcdserverpbAuthRoleAddRequest", "Add a role.", Field("name", "string", ROLE))
+_message("etcdserverpbAuthRoleGetRequest", "A role's permissions.", Field("role", "string", ROLE))
+_message("etcdserverpbAuthRoleListRequest", "List the roles.")
+_message("etcdserverpbAuthRoleDeleteRequest", "Delete a role.", Field("role", "string", ROLE))
+_message(
+    "authpbPermission",
+    "Permission to read, write or both on one key, a range, or every key from `key` on.",
+    Field("permType", "enum", "READ, WRITE or READWRITE", enum=PERMISSION_TYPE),
+    Field("key", "bytes", KEY),
+    Field("range_end", "bytes", RANGE_END),
+)
+_message(
+    "etcdserverpbAuthRoleGrantPermissionRequest",
+    "Grant a permission to a role (the same key and range end again replaces its type).",
+    Field("name", "string", ROLE),
+    Field("perm", "message", message="authpbPermission"),
+)
+_message(
+    "etcdserverpbAuthRoleRevokePermissionRequest",
+    "Revoke the permission with exactly this key and range end from a role.",
+    Field("role", "string", ROLE),
+    Field("key", "bytes", KEY),
+    Field("range_end", "bytes", RANGE_END),
+)
+
 FILTER_TYPE = Enum("etcdserverpb.WatchCreateRequest_FilterType", {"NOPUT": 0, "NODELETE": 1})
 
 _message(

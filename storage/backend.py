@@ -32,7 +32,7 @@ from rocksdict import (
     WriteOptions,
 )
 
-COLUMN_FAMILIES = ("kv", "meta", "lease", "cluster")
+COLUMN_FAMILIES = ("kv", "meta", "lease", "cluster", "auth")
 KV_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 SMALL_WRITE_BUFFER_BYTES = 1024 * 1024
 # RocksDB deletes one of its own `.log` files only once every column family with data in

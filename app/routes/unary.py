@@ -32,6 +32,26 @@ EXAMPLES = {
     "/v3/lease/revoke": {"ID": "7587869204537853190"},
     "/v3/lease/timetolive": {"ID": "7587869204537853190", "keys": True},
     "/v3/lease/leases": {},
+    "/v3/auth/enable": {},
+    "/v3/auth/disable": {},
+    "/v3/auth/status": {},
+    "/v3/auth/authenticate": {"name": "root", "password": "secret"},
+    "/v3/auth/user/add": {"name": "alice", "password": "secret"},
+    "/v3/auth/user/get": {"name": "alice"},
+    "/v3/auth/user/list": {},
+    "/v3/auth/user/delete": {"name": "alice"},
+    "/v3/auth/user/changepw": {"name": "alice", "password": "new secret"},
+    "/v3/auth/user/grant": {"user": "alice", "role": "reader"},
+    "/v3/auth/user/revoke": {"name": "alice", "role": "reader"},
+    "/v3/auth/role/add": {"name": "reader"},
+    "/v3/auth/role/get": {"role": "reader"},
+    "/v3/auth/role/list": {},
+    "/v3/auth/role/delete": {"role": "reader"},
+    "/v3/auth/role/grant": {
+        "name": "reader",
+        "perm": {"permType": "READ", "key": "Zm9v", "range_end": "Zm9w"},
+    },
+    "/v3/auth/role/revoke": {"role": "reader", "key": "Zm9v", "range_end": "Zm9w"},
 }
 
 
@@ -40,7 +60,7 @@ def _handler(rpc: Rpc):
         server = request.app.state.server
         try:
             body = await read_body(request.receive, body_cap(server))
-            status, payload = await dispatch(server, rpc, body)
+            status, payload = await dispatch(server, rpc, body, request.scope["headers"])
         except BodyTooLarge as error:
             status, payload = oversized_body(server, error.length)
         return Response(payload, status_code=status, media_type="application/json")

@@ -21,15 +21,18 @@ from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
 from keyraft.app import codec, errors, watch_codec
+from keyraft.app.errors import rpc_reason
 from keyraft.app.gojson import decode_base64
 from keyraft.app.keys import prefix_end
 from keyraft.app.openapi_schemas import json_response, ref, request_body
 from keyraft.app.schema import decode_message
 from keyraft.app.server.apply import range_end
+from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.watches import Watch, WatchSpec
 from keyraft.app.stream_decoder import RequestDecoder, ValueTooLarge, too_large, value_limit
 from keyraft.app.streams import LineWriter, Receive, Scope, Send, sse_message, stream_route
+from keyraft.app.tokens import Headers, token_of
 
 router = APIRouter()
 DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
@@ -49,9 +52,10 @@ def watch_spec(create: dict) -> WatchSpec:
 
 
 class WatchStream:
-    def __init__(self, server: EtcdServer, writer: LineWriter) -> None:
+    def __init__(self, server: EtcdServer, writer: LineWriter, headers: Headers = ()) -> None:
         self.server = server
         self.writer = writer
+        self.headers = headers
         self.events = watch_codec.cache_for(server)
         self.watches: dict[int, Watch] = {}
         self.tasks: set[asyncio.Task] = set()
@@ -89,6 +93,8 @@ class WatchStream:
                 )
             )
             return
+        if self.server.state.auth.enabled and not await self._permitted(create):
+            return
         # Opened before it is announced, so no change between the two is missed.
         watch = self.server.watch(watch_spec(create), watch_id)
         self.watches[watch_id] = watch
@@ -96,6 +102,20 @@ class WatchStream:
         self._spawn(self.pump(watch))
         if create.get("progress_notify"):
             self._spawn(self.progress(watch))
+
+    async def _permitted(self, create: dict) -> bool:
+        """etcd refuses a watch the user may not read with a created-and-canceled answer
+        (watch id -1) whose reason is the gRPC error, and the stream goes on."""
+        try:
+            token = token_of(self.headers)
+            self.server.check_watch(token, create.get("key", b""), create.get("range_end", b""))
+        except ServerError as error:
+            refused = watch_codec.response(
+                self.header(), -1, created=True, canceled=True, cancel_reason=rpc_reason(error)
+            )
+            await self.writer.result(refused)
+            return False
+        return True
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -174,7 +194,7 @@ class WatchStream:
 
 
 async def serve_watch(server: EtcdServer, scope: Scope, receive: Receive, send: Send) -> None:
-    await WatchStream(server, LineWriter(send)).run(receive)
+    await WatchStream(server, LineWriter(send), scope["headers"]).run(receive)
 
 
 stream_route(
@@ -300,8 +320,13 @@ async def sse_events(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[dict]
 async def watch_sse(request: Request):
     server: EtcdServer = request.app.state.server
     try:
-        spec = sse_spec(dict(request.query_params), request.headers.get("last-event-id"))
-    except errors.EtcdError as error:
+        params = dict(request.query_params)
+        spec = sse_spec(params, request.headers.get("last-event-id"))
+        if server.state.auth.enabled:
+            end = b"" if spec.end is None else spec.end or b"\x00"
+            server.check_watch(token_of(request.scope["headers"]), spec.key, end)
+    except (errors.EtcdError, ServerError) as error:
+        error = errors.as_etcd(error)
         body = codec.encode_error(error)
         return Response(body, status_code=error.http_status, media_type="application/json")
     return EventSourceResponse(sse_events(server, spec), ping=15)

@@ -44,6 +44,9 @@ class ServerConfig:
     log_level: str = "info"
     watch_progress_notify_interval_s: float = 600.0
     sse_progress_interval_s: float = 10.0
+    auth_token: str = "simple"  # or "jwt,pub-key=...,priv-key=...,sign-method=RS256,ttl=5m"
+    auth_token_ttl: int = 300  # seconds a simple token lives unused
+    bcrypt_cost: int = 10
 
     def __post_init__(self) -> None:
         if not self.data_dir:

@@ -23,6 +23,10 @@ from collections.abc import Awaitable, Callable
 from keyraft.app.server import errors, validate
 from keyraft.app.server.alarms import Alarms
 from keyraft.app.server.apply import is_read_only, is_serializable
+from keyraft.app.server.auth.guard import check_range, check_txn
+from keyraft.app.server.auth.service import AuthService
+from keyraft.app.server.auth.store import AuthInfo
+from keyraft.app.server.auth.tokens import parse_auth_token
 from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
@@ -36,6 +40,7 @@ from keyraft.app.server.request_size import (
     encoded_size,
 )
 from keyraft.app.server.requests import (
+    Authed,
     Compact,
     DeleteRange,
     LeaseGrant,
@@ -140,6 +145,16 @@ class EtcdServer:
             self.propose,
             self._leader_client_urls,
         )
+        self.state.auth.tokens = parse_auth_token(
+            config.auth_token, config.auth_token_ttl, self.clock.now
+        )
+        self.auth = AuthService(
+            self.state.auth,
+            self.propose,
+            self.reads.barrier,
+            lambda: self.current_revision,
+            config.bcrypt_cost,
+        )
         self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
         self.transport = network(self.driver) if network else peer_transport(cluster, self.driver)
 
@@ -210,30 +225,37 @@ class EtcdServer:
 
     # ---- KV ----------------------------------------------------------------------------
 
-    async def range(self, request: Range) -> dict:
+    # `info` is who asks, given only while auth is enabled (the face passes it then):
+    # reads are checked here, writes at apply with the user their proposal carries.
+
+    async def range(self, request: Range, info: AuthInfo | None = None) -> dict:
         validate.check_range(request)
         if not request.serializable:
             await self.reads.barrier()
+        if info is not None:
+            check_range(self.state.auth, info, request.key, request.range_end)
         return await self._read(self.stepped_reads.range(request))
 
-    async def put(self, request: Put) -> dict:
+    async def put(self, request: Put, info: AuthInfo | None = None) -> dict:
         validate.check_put(request)
-        return await self.propose(request)
+        return await self.propose(request, info)
 
-    async def delete_range(self, request: DeleteRange) -> dict:
+    async def delete_range(self, request: DeleteRange, info: AuthInfo | None = None) -> dict:
         validate.check_delete(request)
-        return await self.propose(request)
+        return await self.propose(request, info)
 
-    async def txn(self, request: Txn) -> dict:
+    async def txn(self, request: Txn, info: AuthInfo | None = None) -> dict:
         validate.check_txn(request, self.config.max_txn_ops)
         if not is_read_only(request):
-            return await self.propose(request)
+            return await self.propose(request, info)
         if not is_serializable(request):
             await self.reads.barrier()
+        if info is not None:
+            check_txn(self.state.auth, info, request)
         return await self._read(self.stepped_reads.txn(self.state.applier, request))
 
-    async def compact(self, request: Compact) -> dict:
-        return await self.propose(request)
+    async def compact(self, request: Compact, info: AuthInfo | None = None) -> dict:
+        return await self.propose(request)  # etcd 3.4 lets any user compact
 
     @staticmethod
     async def _read(read: Awaitable[dict]) -> dict:
@@ -244,7 +266,7 @@ class EtcdServer:
 
     # ---- leases ------------------------------------------------------------------------
 
-    async def lease_grant(self, request: LeaseGrant) -> dict:
+    async def lease_grant(self, request: LeaseGrant, info: AuthInfo | None = None) -> dict:
         if request.ttl > MAX_LEASE_TTL:
             raise errors.LeaseTTLTooLarge
         config = self.config
@@ -253,8 +275,8 @@ class EtcdServer:
         )
         return await self.propose(LeaseGrant(ttl, request.lease_id or new_lease_id()))
 
-    async def lease_revoke(self, request: LeaseRevoke) -> dict:
-        return await self.propose(request)
+    async def lease_revoke(self, request: LeaseRevoke, info: AuthInfo | None = None) -> dict:
+        return await self.propose(request, info)
 
     async def lease_keep_alive(self, request: LeaseKeepAlive, forwarded: bool = False) -> dict:
         ttl = await self.leases.keep_alive(request.lease_id, forwarded)
@@ -318,12 +340,16 @@ class EtcdServer:
 
     # ---- proposals ---------------------------------------------------------------------
 
-    async def propose(self, request: Proposal) -> dict:
-        """Propose `request` through Raft and return its applied result (or raise it)."""
+    async def propose(self, request: Proposal, info: AuthInfo | None = None) -> dict:
+        """Propose `request` through Raft and return its applied result (or raise it);
+        with `info`, apply checks that user's permissions for it."""
         if self._stopped:
             raise errors.ServerStopped
         request_id = next(self._ids)
-        entry = encode_proposal(request_id, request)
+        if info is None:
+            entry = encode_proposal(request_id, request)
+        else:
+            entry = encode_proposal(request_id, Authed(info.user, info.revision, request))
         if self._too_large(request, entry):
             raise errors.RequestTooLarge
         if isinstance(request, Put | Txn) and self.alarms.blocks_writes():
@@ -386,6 +412,11 @@ class EtcdServer:
         self.reads.on_read_states(read_states)
 
     # ---- watches -----------------------------------------------------------------------
+
+    def check_watch(self, token: str | None, key: bytes, range_end: bytes) -> None:
+        """Raise unless the token's user may read what a watch asks for (call it only
+        while auth is enabled)."""
+        check_range(self.state.auth, self.auth.info(token), key, range_end)
 
     def watch(self, spec: WatchSpec, watch_id: int = 0) -> Watch:
         """Open a watch; its changes queue up from now on (see app.server.watches)."""

@@ -12,6 +12,7 @@ after it is committed on every member.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple
 
@@ -147,7 +148,154 @@ class Publish(NamedTuple):
     client_urls: tuple[str, ...] = ()
 
 
-Proposal = Put | DeleteRange | Txn | Compact | LeaseGrant | LeaseRevoke | Publish
+# ---- auth ------------------------------------------------------------------------------
+# Client requests carrying a password (`UserAddRequest`, `ChangePasswordRequest`,
+# `Authenticate`) never enter the log: the server hashes or checks the password first and
+# proposes what it found (etcd's CVE-2021-28235 fix keeps passwords out of the log too).
+
+
+class PermType(IntEnum):
+    READ = 0
+    WRITE = 1
+    READWRITE = 2
+
+
+class AuthEnable(NamedTuple):
+    pass
+
+
+class AuthDisable(NamedTuple):
+    pass
+
+
+class AuthStatus(NamedTuple):
+    pass
+
+
+class Authenticate(NamedTuple):
+    name: str = ""
+    password: str = ""
+
+
+class AuthenticateAs(NamedTuple):
+    """A checked password's outcome: every member registers the simple token."""
+
+    name: str = ""
+    simple_token: str = ""  # 16 random letters ("" with JWT); the index is appended
+
+
+class UserAddRequest(NamedTuple):
+    name: str = ""
+    password: str = ""
+    no_password: bool = False
+
+
+class UserAdd(NamedTuple):
+    name: str = ""
+    hashed_password: bytes = b""
+    no_password: bool = False
+
+
+class UserGet(NamedTuple):
+    name: str = ""
+
+
+class UserList(NamedTuple):
+    pass
+
+
+class UserDelete(NamedTuple):
+    name: str = ""
+
+
+class ChangePasswordRequest(NamedTuple):
+    name: str = ""
+    password: str = ""
+
+
+class UserChangePassword(NamedTuple):
+    name: str = ""
+    hashed_password: bytes = b""
+
+
+class UserGrantRole(NamedTuple):
+    user: str = ""
+    role: str = ""
+
+
+class UserRevokeRole(NamedTuple):
+    name: str = ""
+    role: str = ""
+
+
+class RoleAdd(NamedTuple):
+    name: str = ""
+
+
+class RoleGet(NamedTuple):
+    role: str = ""
+
+
+class RoleList(NamedTuple):
+    pass
+
+
+class RoleDelete(NamedTuple):
+    role: str = ""
+
+
+NO_PERMISSION = -1  # a grant request without a permission
+
+
+class RoleGrantPermission(NamedTuple):
+    name: str = ""
+    perm_type: int = NO_PERMISSION  # PermType
+    key: bytes = b""
+    range_end: bytes = b""
+
+
+class RoleRevokePermission(NamedTuple):
+    role: str = ""
+    key: bytes = b""
+    range_end: bytes = b""
+
+
+AuthChange = (
+    AuthEnable
+    | AuthDisable
+    | UserAdd
+    | UserDelete
+    | UserChangePassword
+    | UserGrantRole
+    | UserRevokeRole
+    | RoleAdd
+    | RoleDelete
+    | RoleGrantPermission
+    | RoleRevokePermission
+)
+
+
+class Authed(NamedTuple):
+    """A proposal made while auth was enabled: who asked, and the auth revision their
+    permissions were read at, so apply checks them atomically on every member."""
+
+    user: str
+    revision: int
+    request: Proposal
+
+
+Proposal = (
+    Put
+    | DeleteRange
+    | Txn
+    | Compact
+    | LeaseGrant
+    | LeaseRevoke
+    | Publish
+    | AuthenticateAs
+    | AuthChange
+    | Authed
+)
 
 
 # ---- from decoded request messages (proto field names) ----------------------------------
@@ -210,6 +358,30 @@ def lease_time_to_live_from(message: dict) -> LeaseTimeToLive:
     return LeaseTimeToLive(message.get("ID", 0), message.get("keys", False))
 
 
+def user_add_from(message: dict) -> UserAddRequest:
+    options = message.get("options", {})
+    return UserAddRequest(
+        message.get("name", ""), message.get("password", ""), options.get("no_password", False)
+    )
+
+
+def role_grant_from(message: dict) -> RoleGrantPermission:
+    if "perm" not in message:
+        return RoleGrantPermission(message.get("name", ""))
+    perm = message["perm"]
+    return RoleGrantPermission(
+        message.get("name", ""),
+        perm.get("permType", 0),
+        perm.get("key", b""),
+        perm.get("range_end", b""),
+    )
+
+
+def auth_from(cls: type) -> Callable[[dict], Any]:
+    """The builder of an auth request whose fields are the message's own."""
+    return lambda message: cls(**message)
+
+
 # ---- the Raft log codec ------------------------------------------------------------------
 #
 # An entry is msgpack [request_id, [tag, field, ...]] with fields in declaration order;
@@ -234,6 +406,19 @@ _TAGS: dict[type, int] = {
     LeaseRevoke: 6,
     Publish: 7,
     Range: 8,  # only inside a transaction
+    AuthenticateAs: 9,
+    AuthEnable: 10,
+    AuthDisable: 11,
+    UserAdd: 12,
+    UserDelete: 13,
+    UserChangePassword: 14,
+    UserGrantRole: 15,
+    UserRevokeRole: 16,
+    RoleAdd: 17,
+    RoleDelete: 18,
+    RoleGrantPermission: 19,
+    RoleRevokePermission: 20,
+    Authed: 21,
 }
 _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
 # class -> the type of each of its fields (every field has a default of its type, and
@@ -241,6 +426,9 @@ _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
 _TYPES: dict[type, tuple[type, ...]] = {
     cls: tuple(type(default) for default in cls._field_defaults.values())  # type: ignore[attr-defined]
     for cls in (Range, Put, DeleteRange, Compare, Compact, LeaseGrant, LeaseRevoke)
+    + (AuthenticateAs, AuthEnable, AuthDisable, UserAdd, UserDelete, UserChangePassword)
+    + (UserGrantRole, UserRevokeRole, RoleAdd, RoleDelete, RoleGrantPermission)
+    + (RoleRevokePermission,)
 }
 
 
@@ -275,6 +463,8 @@ def _to_wire(request: Any) -> list | None:
     if request is None:
         return None
     cls = type(request)
+    if cls is Authed:
+        return [_TAGS[Authed], request.user, request.revision, _to_wire(request.request)]
     if cls is Txn:
         return [
             _TAGS[Txn],
@@ -301,6 +491,13 @@ def _from_wire(wire: object, top: bool = False) -> Any:
             tuple(_from_wire(op) for op in wire[2]),
             tuple(_from_wire(op) for op in wire[3]),
         )
+    if cls is Authed:
+        if len(wire) != 4 or type(wire[1]) is not str or type(wire[2]) is not int:
+            raise MalformedProposal("malformed authed request")
+        inner = _from_wire(wire[3], top=True)
+        if type(inner) is Authed:
+            raise MalformedProposal("nested authed request")
+        return Authed(wire[1], wire[2], inner)
     if cls is Publish:
         if len(wire) != 3 or type(wire[1]) is not int or not isinstance(wire[2], list):
             raise MalformedProposal("malformed publish")
@@ -326,7 +523,19 @@ def _same_type_not_equal(self: tuple, other: object) -> bool:
 
 # A request equals only a request of its own type (a bare NamedTuple would equal any tuple
 # with the same values: LeaseRevoke(5) == LeaseKeepAlive(5)).
-for _cls in (*_TAGS, LeaseKeepAlive, LeaseTimeToLive):
+for _cls in (
+    *_TAGS,
+    LeaseKeepAlive,
+    LeaseTimeToLive,
+    AuthStatus,
+    Authenticate,
+    UserAddRequest,
+    ChangePasswordRequest,
+    UserGet,
+    UserList,
+    RoleGet,
+    RoleList,
+):
     _cls.__eq__ = _same_type_equal  # type: ignore[method-assign]
     _cls.__ne__ = _same_type_not_equal  # type: ignore[method-assign]
     _cls.__hash__ = tuple.__hash__  # type: ignore[method-assign]

@@ -1,10 +1,13 @@
-"""The replicated state machine: backend, MVCC store, lessor and the consistent index.
+"""The replicated state machine: backend, MVCC store, lessor, auth store and the
+consistent index.
 
 The Raft driver hands it committed entries in log order; each proposal is applied in its
 own MVCC transaction whose batch also records the entry's index (the "consistent index"),
 so a restart never applies an entry twice or skips one. Apply is deterministic: it reads
 no clock and no random number, and an entry that cannot be applied (malformed, or refused
-by a check) yields the same error result on every member, never a crash.
+by a check) yields the same error result on every member, never a crash. While auth is
+enabled, every proposal is checked here against the user and auth revision it carries
+(`Authed`), in log order with the auth changes themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ import msgpack
 
 from keyraft.app.server import errors
 from keyraft.app.server.apply import Applier
+from keyraft.app.server.auth.guard import check_proposal
+from keyraft.app.server.auth.store import NOBODY, AuthInfo, AuthStore
 from keyraft.app.server.requests import (
+    AuthChange,
+    Authed,
+    AuthenticateAs,
     Compact,
     DeleteRange,
     LeaseGrant,
@@ -41,7 +49,7 @@ META_CONSISTENT_INDEX = b"consistent_index"
 META_CLUSTER_ID = b"cluster_id"
 META_MEMBER_ID = b"member_id"
 CLIENT_URLS_PREFIX = b"client_urls/"
-SNAPSHOT_FAMILIES = ("kv", "meta", "lease", "cluster")
+SNAPSHOT_FAMILIES = ("kv", "meta", "lease", "cluster", "auth")
 _IDENTITY = {("cluster", META_CLUSTER_ID), ("cluster", META_MEMBER_ID)}
 _UINT64 = struct.Struct(">Q")
 
@@ -60,6 +68,7 @@ class StateMachine:
         self.lessor = Lessor(lease_clock) if lease_clock is not None else Lessor()
         self._restore_leases()
         self.applier = Applier(self.store, self.lessor.exists)
+        self.auth = AuthStore(backend)
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     # ---- identity ----------------------------------------------------------------------
@@ -120,6 +129,17 @@ class StateMachine:
         """Apply one proposal at log `index` in its own MVCC transaction (its batch records
         the index); a refused one changes nothing but the index."""
         self.applied_index = index
+        if type(request) is Authed:
+            info, request = AuthInfo(request.user, request.revision), request.request
+        else:
+            info = NOBODY
+        try:
+            # An unwrapped revoke comes from the leader's lease expiry (etcd's runs as root).
+            if self.auth.enabled and not (info is NOBODY and type(request) is LeaseRevoke):
+                check_proposal(self.auth, info, request, self._lease_keys)
+        except errors.ServerError as error:
+            self._apply_noop(index)
+            return error
         try:
             if isinstance(request, Compact):
                 self.store.compact(request.revision, self._record_index)
@@ -157,7 +177,15 @@ class StateMachine:
                 key = CLIENT_URLS_PREFIX + _UINT64.pack(request.member_id)
                 txn.put_raw("cluster", key, msgpack.packb(list(request.client_urls)))
                 return {}
+            case AuthenticateAs():
+                return self.auth.authenticate(request, self.applied_index)
+            case _ if isinstance(request, AuthChange):
+                return self.auth.apply(request, txn.batch)
         raise errors.MalformedRequest  # pragma: no cover - decode_proposal admits no other
+
+    def _lease_keys(self, lease_id: int) -> list[bytes]:
+        lease = self.lessor.leases.get(lease_id)
+        return sorted(lease.keys) if lease is not None else []
 
     def _apply_noop(self, index: int) -> None:
         self.applied_index = index
@@ -222,6 +250,7 @@ class StateMachine:
         backend.write(batch)
         self.store.reload()
         self._restore_leases()
+        self.auth.load()
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     def _restore_leases(self) -> None:

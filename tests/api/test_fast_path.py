@@ -40,12 +40,22 @@ REQUESTS = [
     ("/v3/lease/keepalive", b'{"ID":42}{"ID":43}'),
     ("/v3/lease/revoke", b'{"ID":42}'),
     ("/v3/kv/lease/revoke", b'{"ID":42}'),
+    ("/v3/auth/user/add", b'{"name":"root","password":"pw"}'),
+    ("/v3/auth/user/grant", b'{"user":"root","role":"root"}'),
+    ("/v3/auth/role/add", b'{"name":"r"}'),
+    ("/v3/auth/role/grant", b'{"name":"r","perm":{"permType":"WRITE","key":"YQ=="}}'),
+    ("/v3/auth/role/get", b'{"role":"r"}'),
+    ("/v3/auth/user/list", b"{}"),
+    ("/v3/auth/enable", b"{}"),
+    ("/v3/auth/status", b"{}"),
+    ("/v3/kv/range", b'{"key":"YQ=="}'),
+    ("/v3/auth/disable", b"{}"),
 ]
 
 
 async def _answers(directory: Path, fast_path: bool) -> list[tuple[int, dict, bytes]]:
     front, server = create_app(
-        ServerConfig(name="fp", data_dir=str(directory)), fast_path=fast_path
+        ServerConfig(name="fp", data_dir=str(directory), bcrypt_cost=4), fast_path=fast_path
     )
     await server.start()
     try:
@@ -68,3 +78,4 @@ def test_fast_path_and_routes_answer_identically(tmp_path: Path) -> None:
     for (path, _body), one, other in zip(REQUESTS, fast, routed, strict=True):
         assert one == other, path
     assert fast[2][0] == 200 and b'"value":"Mg=="' in fast[2][2]
+    assert fast[-2][0] == 400 and b"user name is empty" in fast[-2][2]  # auth enabled

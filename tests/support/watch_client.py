@@ -18,15 +18,17 @@ class WatchLines:
     """A watch stream read in a background thread, so a test can act while it watches.
     Closing the socket ends the reader at once."""
 
-    def __init__(self, url: str, body: bytes | dict) -> None:
+    def __init__(self, url: str, body: bytes | dict, headers: dict[str, str] | None = None) -> None:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         parts = urlsplit(url)
         self.lines: list[dict] = []
         self.status = 0
         self._socket = socket.create_connection((parts.hostname, parts.port), timeout=10)
         self._socket.sendall(
             b"POST /v3/watch HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (parts.netloc.encode(), len(content), content)
+            b"%sContent-Length: %d\r\n\r\n%s"
+            % (parts.netloc.encode(), extra.encode(), len(content), content)
         )
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()

@@ -1,0 +1,1 @@
+"""Authentication and role-based access control, as etcd's server/auth does it."""
