@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from keyraft.app.server.config import (
     API_VERSION,
     DEFAULT_MAX_REQUEST_BYTES,
@@ -14,6 +16,7 @@ from keyraft.app.server.config import (
     ServerConfig,
     check_url,
 )
+from keyraft.app.server.tls import check_tls_flags
 
 __all__ = [
     "API_VERSION",
@@ -56,6 +59,9 @@ def validate(config: ServerConfig) -> None:
         config.quota_backend_bytes = DEFAULT_QUOTA_BACKEND_BYTES
     if config.log_level not in ("debug", "info", "warn", "error", "panic", "fatal"):
         raise ConfigError(f'--log-level: unknown level "{config.log_level}"')
+    check_tls_flags(config)
+    for origin in config.cors:
+        check_origin(origin)
     members = config.cluster_members()
     if config.name not in members:
         raise ConfigError(
@@ -67,3 +73,13 @@ def validate(config: ServerConfig) -> None:
             f"--initial-cluster has {config.name}={','.join(members[config.name])} but "
             f"--initial-advertise-peer-urls is {','.join(config.initial_advertise_peer_urls)}"
         )
+
+
+def check_origin(origin: str) -> None:
+    """An origin for --cors: "*", or scheme://host[:port] (etcd 3.4 also demands the
+    port, so that browsers' port-less origins never match there; keyraft takes both)."""
+    if origin == "*":
+        return
+    parts = urlsplit(origin)
+    if not parts.scheme or not parts.hostname or parts.path:
+        raise ConfigError(f'--cors: "{origin}" is not an origin (scheme://host[:port]) or "*"')

@@ -44,6 +44,22 @@ class ServerConfig:
     log_level: str = "info"
     watch_progress_notify_interval_s: float = 600.0
     sse_progress_interval_s: float = 10.0
+    # TLS (etcd's flags; `keyraft.app.server.tls` builds the contexts)
+    cert_file: str = ""
+    key_file: str = ""
+    trusted_ca_file: str = ""
+    client_cert_auth: bool = False
+    auto_tls: bool = False
+    peer_cert_file: str = ""
+    peer_key_file: str = ""
+    peer_trusted_ca_file: str = ""
+    peer_client_cert_auth: bool = False
+    peer_auto_tls: bool = False
+    cipher_suites: tuple[str, ...] = ()
+    tls_min_version: str = "TLS1.2"
+    self_signed_cert_validity: int = 1
+    # Origins allowed by CORS; "*" (or none) allows every origin, as etcd's --cors.
+    cors: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         if not self.data_dir:
@@ -73,12 +89,10 @@ class ServerConfig:
 
 
 def check_url(flag: str, url: str) -> tuple[str, int]:
-    """Validate an http URL with host and port; return (host, port)."""
+    """Validate an http or https URL with host and port; return (host, port)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ConfigError(f'{flag}: URL scheme must be http or https: "{url}"')
-    if parts.scheme == "https":
-        raise ConfigError(f'{flag}: TLS is not supported yet: "{url}"')
     try:
         port = parts.port
     except ValueError:

@@ -50,6 +50,7 @@ from keyraft.app.server.requests import (
     encode_proposal,
 )
 from keyraft.app.server.state_machine import StateMachine
+from keyraft.app.server.tls import client_context, member_tls
 from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
@@ -133,15 +134,21 @@ class EtcdServer:
             lambda: self.state.applied_index,
         )
         self.stepped_reads = SteppedReads(lambda: self.state.store, lambda: self.current_revision)
+        # TLS settings with --auto-tls certificates made; the listeners' contexts are the
+        # face's, the contexts for calls to other members are built here.
+        self.client_tls, self.peer_tls = member_tls(config)
         self.leases = LeaseKeeper(
             self.state.lessor,
             self.clock,
             election_timeout_s,
             self.propose,
             self._leader_client_urls,
+            None if self.client_tls.empty else client_context(self.client_tls),
         )
         self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
-        self.transport = network(self.driver) if network else peer_transport(cluster, self.driver)
+        self.transport = (
+            network(self.driver) if network else peer_transport(cluster, self.driver, self.peer_tls)
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------
 
