@@ -50,7 +50,7 @@ from keyraft.app.server.requests import (
     encode_proposal,
 )
 from keyraft.app.server.state_machine import StateMachine
-from keyraft.app.server.tls import client_context, member_tls
+from keyraft.app.server.tls import forwarding_context, member_tls
 from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
@@ -143,7 +143,7 @@ class EtcdServer:
             election_timeout_s,
             self.propose,
             self._leader_client_urls,
-            None if self.client_tls.empty else client_context(self.client_tls),
+            forwarding_context(self.client_tls, self.peer_tls),
         )
         self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
         self.transport = (

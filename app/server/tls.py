@@ -280,5 +280,16 @@ def client_context(info: TLSInfo) -> ssl.SSLContext:
     return context
 
 
+def forwarding_context(client: TLSInfo, peer: TLSInfo) -> ssl.SSLContext | None:
+    """A follower calling the leader's client URL (lease keepalives): this member's
+    client certificate, the leader's verified against the client CA, else the peer CA
+    (members' certificates usually share it); None: no TLS setting at all."""
+    if client.empty and not peer.trusted_ca_file:
+        return None
+    return client_context(
+        replace(client, trusted_ca_file=client.trusted_ca_file or peer.trusted_ca_file)
+    )
+
+
 def uses_https(urls: list[str]) -> bool:
     return any(urlsplit(url).scheme == "https" for url in urls)
