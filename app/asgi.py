@@ -116,8 +116,8 @@ def with_common_headers(send: Send) -> Send:
     return send_with_headers
 
 
-def cors_allows_all(origins: tuple[str, ...]) -> bool:
-    """etcd's --cors: empty or containing "*" allows every origin."""
+def allows_all(origins: tuple[str, ...]) -> bool:
+    """etcd's --cors and --host-whitelist: empty or containing "*" allows all."""
     return not origins or "*" in origins
 
 
@@ -144,6 +144,40 @@ def request_origin(scope: Scope) -> bytes | None:
     return None
 
 
+def request_hostname(scope: Scope) -> bytes:
+    """The Host header without its port, as Go's net.SplitHostPort leaves it."""
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            if value.startswith(b"["):
+                return value[1:].partition(b"]")[0]
+            return value.rpartition(b":")[0] if value.count(b":") == 1 else value
+    return b""
+
+
+def misdirected(host: bytes) -> bytes:
+    """etcd's 421 body for a Host not in --host-whitelist, word for word."""
+    return (
+        b"\netcd received your request, but the Host header was unrecognized.\n\n"
+        b"To fix this, choose one of the following options:\n"
+        b"- Enable TLS, then any HTTPS request will be allowed.\n"
+        b"- Add the hostname you want to use to the whitelist in settings.\n"
+        b'  - e.g. etcd --host-whitelist "' + host + b'"\n\n'
+        b'This requirement has been added to help prevent "DNS Rebinding" attacks '
+        b"(CVE-2018-5702).\n\n"
+    )
+
+
+async def refuse_host(send: Send, host: bytes) -> None:
+    body = misdirected(host)
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 421, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class KeyraftFront:
     def __init__(
         self,
@@ -152,6 +186,7 @@ class KeyraftFront:
         fast_path: bool = True,
         body_timeout_s: float = BODY_TIMEOUT_S,
         cors: tuple[str, ...] = ("*",),
+        host_whitelist: tuple[str, ...] = ("*",),
     ) -> None:
         self.server = server
         self.app = app
@@ -159,13 +194,24 @@ class KeyraftFront:
         self.body_timeout_s = body_timeout_s
         # None: every origin (the static headers, no per-request work).
         self.cors: frozenset[bytes] | None = (
-            None if cors_allows_all(cors) else frozenset(origin.encode() for origin in cors)
+            None if allows_all(cors) else frozenset(origin.encode() for origin in cors)
+        )
+        # etcd's --host-whitelist: checked on plain http only (any https request passes).
+        self.hosts: frozenset[bytes] | None = (
+            None
+            if allows_all(host_whitelist)
+            else frozenset(host.encode() for host in host_whitelist)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.hosts is not None and scope.get("scheme") == "http":
+            host = request_hostname(scope)
+            if host not in self.hosts:
+                await refuse_host(send, host)
+                return
         if self.cors is not None:
             send = with_cors(send, request_origin(scope), self.cors)
         path = canonical_path(scope["path"])

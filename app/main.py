@@ -187,6 +187,12 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     show_default=True,
     help="Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty or * means allow all).",
 )
+@click.option(
+    "--host-whitelist",
+    default="*",
+    show_default=True,
+    help="Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all).",
+)
 @click.version_option(
     KEYRAFT_VERSION, "--version", prog_name="keyraft", message="keyraft %(version)s (etcd API 3.4)"
 )
@@ -223,7 +229,7 @@ _URL_FLAGS = (
     "listen_peer_urls",
     "initial_advertise_peer_urls",
 )
-_LIST_FLAGS = ("cipher_suites", "cors")
+_LIST_FLAGS = ("cipher_suites", "cors", "host_whitelist")
 _RENAMED = {
     "heartbeat_interval": "heartbeat_interval_ms",
     "election_timeout": "election_timeout_ms",

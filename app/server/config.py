@@ -60,6 +60,8 @@ class ServerConfig:
     self_signed_cert_validity: int = 1
     # Origins allowed by CORS; "*" (or none) allows every origin, as etcd's --cors.
     cors: tuple[str, ...] = ("*",)
+    # Host names plain-http requests may name in Host; "*" (or none) allows all.
+    host_whitelist: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         if not self.data_dir:

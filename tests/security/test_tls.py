@@ -46,6 +46,7 @@ from tests.support.servers import (
 )
 
 CORS_ORIGIN = "http://a.example:8080"  # etcd 3.4 takes --cors origins only with a port
+HOSTS = "127.0.0.1,localhost"
 
 
 @dataclass(frozen=True)
@@ -102,19 +103,14 @@ def running(members: list[Member]) -> Iterator[list[Member]]:
 @pytest.fixture(scope="module")
 def secure(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
     """One member: https with --client-cert-auth, and http on a second client URL."""
+    flags = (
+        "--cert-file", pki.path("member.pem"), "--key-file", pki.path("member-key.pem"),
+        "--trusted-ca-file", pki.path("ca.pem"), "--client-cert-auth",
+        "--cors", CORS_ORIGIN, "--host-whitelist", HOSTS,
+    )  # fmt: skip
     member = keyraft_member(
         tmp_path_factory.mktemp("secure"),
-        extra=(
-            "--cert-file",
-            pki.path("member.pem"),
-            "--key-file",
-            pki.path("member-key.pem"),
-            "--trusted-ca-file",
-            pki.path("ca.pem"),
-            "--client-cert-auth",
-            "--cors",
-            CORS_ORIGIN,
-        ),  # fmt: skip
+        extra=flags,
         schemes=Schemes(client="https", client_tls=pki.context(pki.client)),
     )
     http_url = f"http://127.0.0.1:{free_port()}"
@@ -136,22 +132,15 @@ def http_twin(member: Member) -> Member:
 def peer_tls_cluster(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Member]]:
     """Three members over peer TLS with --peer-client-cert-auth; https client URLs
     without client certificates (server authentication only)."""
+    flags = (
+        "--cert-file", pki.path("member.pem"), "--key-file", pki.path("member-key.pem"),
+        "--peer-cert-file", pki.path("member.pem"), "--peer-key-file", pki.path("member-key.pem"),
+        "--peer-trusted-ca-file", pki.path("ca.pem"), "--peer-client-cert-auth",
+    )  # fmt: skip
     members = keyraft_cluster(
         tmp_path_factory.mktemp("peer-tls"),
         3,
-        (
-            "--cert-file",
-            pki.path("member.pem"),
-            "--key-file",
-            pki.path("member-key.pem"),
-            "--peer-cert-file",
-            pki.path("member.pem"),
-            "--peer-key-file",
-            pki.path("member-key.pem"),
-            "--peer-trusted-ca-file",
-            pki.path("ca.pem"),
-            "--peer-client-cert-auth",
-        ),  # fmt: skip
+        flags,
         schemes=Schemes("https", "https", pki.context()),
     )
     with running(members):
@@ -263,28 +252,53 @@ def _cors_headers(url: str, method: str, origin: str | None, verify: object = Tr
     return {k: v for k, v in response.headers.items() if k.startswith("access-control-")}
 
 
-@pytest.mark.skipif(not etcd_available(), reason="real etcd is required")
-def test_cors_answers_as_etcd_does(secure: Member, pki: Pki, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def etcd_cors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
+    """Real etcd with the secure member's --cors and --host-whitelist."""
+    if not etcd_available():
+        pytest.skip("real etcd is required")
+    etcd = etcd_member(tmp_path_factory.mktemp("etcd-cors"))
+    etcd.command += ["--cors", CORS_ORIGIN, "--host-whitelist", HOSTS]
+    with running([etcd]):
+        yield etcd
+
+
+def test_cors_answers_as_etcd_does(secure: Member, pki: Pki, etcd_cors: Member) -> None:
     """Under --cors, the listed origin is echoed with the two other CORS headers; any
     other origin, or none, gets no CORS header at all; on OPTIONS as on POST."""
-    etcd = etcd_member(tmp_path)
-    etcd.command += ["--cors", CORS_ORIGIN]
     twin = http_twin(secure)
-    try:
-        etcd.start()
+    for method in ("OPTIONS", "POST"):
+        for origin in (CORS_ORIGIN, "http://b.example:8080", None):
+            expected = _cors_headers(etcd_cors.client_url, method, origin)
+            assert _cors_headers(twin.client_url, method, origin) == expected
+            verify = pki.context(pki.client)
+            assert _cors_headers(secure.client_url, method, origin, verify) == expected
+    assert _cors_headers(etcd_cors.client_url, "POST", CORS_ORIGIN) == {
+        "access-control-allow-headers": "accept, content-type, authorization",
+        "access-control-allow-methods": "POST, GET, OPTIONS, PUT, DELETE",
+        "access-control-allow-origin": CORS_ORIGIN,
+    }
+
+
+def test_host_whitelist_refuses_other_hosts_on_http_as_etcd_does(
+    secure: Member, pki: Pki, etcd_cors: Member
+) -> None:
+    """A Host outside --host-whitelist gets etcd's 421 on plain http (before CORS);
+    https requests pass whatever their Host."""
+    twin = http_twin(secure)
+    for host in ("evil.example:2379", "[::1]:2379", "LOCALHOST"):
         for method in ("OPTIONS", "POST"):
-            for origin in (CORS_ORIGIN, "http://b.example:8080", None):
-                expected = _cors_headers(etcd.client_url, method, origin)
-                assert _cors_headers(twin.client_url, method, origin) == expected
-                verify = pki.context(pki.client)
-                assert _cors_headers(secure.client_url, method, origin, verify) == expected
-        assert _cors_headers(etcd.client_url, "POST", CORS_ORIGIN) == {
-            "access-control-allow-headers": "accept, content-type, authorization",
-            "access-control-allow-methods": "POST, GET, OPTIONS, PUT, DELETE",
-            "access-control-allow-origin": CORS_ORIGIN,
-        }
-    finally:
-        etcd.stop()
+            headers = {"Host": host, "Origin": CORS_ORIGIN}
+            ours = httpx.request(method, twin.client_url + "/health", headers=headers)
+            theirs = httpx.request(method, etcd_cors.client_url + "/health", headers=headers)
+            assert ours.status_code == theirs.status_code == 421
+            assert ours.content == theirs.content
+            assert ours.headers["content-type"] == theirs.headers["content-type"]
+            assert not any(name.startswith("access-control-") for name in ours.headers)
+    verify = pki.context(pki.client)
+    answer = httpx.get(secure.client_url + "/health", headers={"Host": "evil"}, verify=verify)
+    assert answer.status_code == 200
+    assert httpx.get(twin.client_url + "/health").status_code == 200
 
 
 # ---- a cluster over peer TLS -------------------------------------------------------------
