@@ -17,7 +17,8 @@ this has an etcd flag; keyraft's limits are `ClientLimits`' defaults:
   etcd's error shape (Unavailable, which clients retry) and is closed; the others keep
   being served;
 - TCP keepalive on every connection (as Go's server sets it), so a client that vanished
-  during a long watch is noticed.
+  during a long watch is noticed;
+- at shutdown, idle TLS connections are dropped at once (see `shutdown`).
 """
 
 from __future__ import annotations
@@ -121,6 +122,17 @@ def guarded_protocol(limits: ClientLimits) -> type[HttpToolsProtocol]:
         def on_message_complete(self) -> None:
             if not self._refused:
                 super().on_message_complete()
+
+        def shutdown(self) -> None:
+            """Shutting down: an idle TLS connection is dropped, not closed, because a
+            close waits for the client's close_notify, which a client's idle pooled
+            connection (a follower's lease forwarding) never sends: the member's stop
+            hung until asyncio's 30 s TLS shutdown timeout."""
+            idle = self.cycle is None or self.cycle.response_complete
+            if idle and self.transport.get_extra_info("sslcontext") is not None:
+                self.transport.abort()
+            else:
+                super().shutdown()
 
         def on_response_complete(self) -> None:
             self._awaiting_headers = True  # the next request's headers, when bytes come

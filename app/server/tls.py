@@ -111,19 +111,18 @@ def check_tls_flags(config: ServerConfig) -> None:
             ) from None
     if config.self_signed_cert_validity < 1:
         raise ConfigError("--self-signed-cert-validity: must be at least 1 (year)")
-    for flag, urls, info in (
-        ("client", config.listen_client_urls, client_info(config)),
-        ("peer", config.listen_peer_urls, peer_info(config)),
+    for port, urls, info, auto in (
+        ("client", config.listen_client_urls, client_info(config), config.auto_tls),
+        ("peer", config.listen_peer_urls, peer_info(config), config.peer_auto_tls),
     ):
-        auto = config.auto_tls if flag == "client" else config.peer_auto_tls
         for url in urls:
             if urlsplit(url).scheme == "https" and info.empty and not auto:
-                raise ConfigError(_missing_cert_message(flag, url))
+                raise ConfigError(_missing_cert_message(port, url))
 
 
-def _missing_cert_message(flag: str, url: str) -> str:
+def _missing_cert_message(port: str, url: str) -> str:
     """etcd 3.4's words for an https URL without a certificate."""
-    if flag == "client":
+    if port == "client":
         return (
             "TLS key/cert (--cert-file, --key-file) must be provided for client url "
             f"{url} with HTTPS scheme"
