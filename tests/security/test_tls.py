@@ -164,9 +164,10 @@ def peer_tls_cluster(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ),
         (["--cipher-suites", "TLS_RSA_WITH_AES_128_GCM_SHA256,FOO"], 'unexpected TLS cipher suite "FOO"'),
         (["--tls-min-version", "TLS1.1"], 'unexpected TLS version "TLS1.1"'),
+        (["--cipher-suites", "TLS_RSA_WITH_RC4_128_SHA"], "offers none of TLS_RSA_WITH_RC4_128_SHA"),
         (["--cors", "a.example"], '--cors: "a.example" is not an origin'),
     ],
-    ids=["https-client-no-cert", "https-peer-no-cert", "cipher", "tls-version", "cors"],
+    ids=["https-client-no-cert", "https-peer-no-cert", "cipher", "tls-version", "rc4", "cors"],
 )  # fmt: skip
 def test_a_tls_setting_etcd_refuses_is_refused_with_etcds_words(
     flags: list[str], message: str, tmp_path: Path
@@ -189,6 +190,8 @@ def test_cipher_suites_take_gos_names_and_restrict_tls12(pki: Pki) -> None:
     )
     tls12 = {c["name"] for c in server_context(info).get_ciphers() if c["protocol"] == "TLSv1.2"}
     assert tls12 == {"ECDHE-ECDSA-AES256-GCM-SHA384"}
+    tls13_only = TLSInfo(info.cert_file, info.key_file, min_version="TLS1.3")
+    assert server_context(tls13_only).minimum_version == ssl.TLSVersion.TLSv1_3
 
 
 # ---- one secure member -------------------------------------------------------------------
