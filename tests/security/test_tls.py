@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import random
+import re
 import socket
 import ssl
 import stat
@@ -136,6 +137,7 @@ def peer_tls_cluster(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--cert-file", pki.path("member.pem"), "--key-file", pki.path("member-key.pem"),
         "--peer-cert-file", pki.path("member.pem"), "--peer-key-file", pki.path("member-key.pem"),
         "--peer-trusted-ca-file", pki.path("ca.pem"), "--peer-client-cert-auth",
+        "--snapshot-count", "20",  # a member 10 entries behind gets a snapshot
     )  # fmt: skip
     members = keyraft_cluster(
         tmp_path_factory.mktemp("peer-tls"),
@@ -340,6 +342,27 @@ def test_no_sender_without_a_peer_certificate_reaches_the_peer_port(
         assert put.status_code == 200, put.text
     assert leader_of(peer_tls_cluster) is leader
     assert status(leader)["raftTerm"] == term
+
+
+def test_a_member_far_behind_gets_a_snapshot_over_peer_tls(
+    peer_tls_cluster: list[Member],
+) -> None:
+    """Snapshots travel on their own https request (httpx), not the stream: once the
+    leader's log no longer holds what the lagging member lacks, only a snapshot sent
+    over peer TLS can catch it up."""
+    leader = leader_of(peer_tls_cluster)
+    lagging = next(member for member in peer_tls_cluster if member is not leader)
+    behind = int(status(lagging)["raftIndex"])
+    lagging.stop()
+    for index in range(60):
+        put = leader.post("/v3/kv/put", {"key": b64(f"snap/{index}"), "value": b64("v")})
+        assert put.status_code == 200, put.text
+    compacted = re.findall(r"log compacted to (\d+)", leader.log_tail(200))
+    assert compacted and int(compacted[-1]) > behind + 1
+    lagging.start()
+    wait_for(
+        lambda: get_value(lagging, "snap/59", serializable=True) == "v", 30, "catch-up by snapshot"
+    )
 
 
 def test_a_follower_forwards_lease_keepalives_to_an_https_leader(
