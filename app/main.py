@@ -353,7 +353,7 @@ async def _serve(
     log = logging.getLogger("keyraft")
     try:
         front, _server = create_app(config)
-    except DataDirMismatch as error:
+    except (DataDirMismatch, ConfigError) as error:  # ConfigError: unreadable TLS files
         log.error("refusing to start: %s", error)
         sys.exit(1)
     except Exception as error:  # e.g. the data dir is locked by another process
@@ -361,8 +361,8 @@ async def _serve(
         sys.exit(1)
     try:
         client_tls, peer_tls = _listener_contexts(_server, config)
-    except (OSError, ssl.SSLError) as error:  # a missing or unreadable cert, key or CA
-        log.error("cannot load TLS certificates: %s", error)
+    except ConfigError as error:  # a missing or unreadable cert, key or CA
+        log.error("refusing to start: %s", error)
         _server.close()
         sys.exit(1)
     limits = ClientLimits()

@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -241,6 +242,31 @@ def self_cert(directory: str, hosts: list[str], validity_years: int = 1) -> tupl
     return cert_path, key_path
 
 
+def _load(what: str, load: Callable[[], None]) -> None:
+    """Load certificate files, a failure named as etcd names it (`open <file>: ...`)."""
+    try:
+        load()
+    except ssl.SSLError as error:
+        raise ConfigError(f"cannot load {what}: {error}") from None
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise ConfigError(f"open {error.filename or what}: {reason}") from None
+
+
+def _chain(context: ssl.SSLContext, info: TLSInfo) -> None:
+    for path in (info.cert_file, info.key_file):
+        if path and not os.path.exists(path):
+            raise ConfigError(f"open {path}: no such file or directory")
+    _load(
+        f"certificate {info.cert_file} with key {info.key_file}",
+        lambda: context.load_cert_chain(info.cert_file, info.key_file or None),
+    )
+
+
+def _trust(context: ssl.SSLContext, ca_file: str) -> None:
+    _load(f"CA {ca_file}", lambda: context.load_verify_locations(ca_file))
+
+
 def _common(context: ssl.SSLContext, info: TLSInfo) -> ssl.SSLContext:
     context.minimum_version = TLS_VERSIONS[info.min_version]
     ciphers = openssl_ciphers(info.cipher_suites)
@@ -253,11 +279,11 @@ def server_context(info: TLSInfo) -> ssl.SSLContext:
     """A listener's context: its certificate, and client certificates required when
     --client-cert-auth or a trusted CA is given (etcd's rule)."""
     context = _common(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), info)
-    context.load_cert_chain(info.cert_file, info.key_file)
+    _chain(context, info)
     if info.trusted_ca_file or info.client_cert_auth:
         context.verify_mode = ssl.CERT_REQUIRED
         if info.trusted_ca_file:
-            context.load_verify_locations(info.trusted_ca_file)
+            _trust(context, info.trusted_ca_file)
         else:
             context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
     return context
@@ -268,12 +294,12 @@ def client_context(info: TLSInfo) -> ssl.SSLContext:
     the trusted CA (or the system's) to verify the other; none with a self-signed one."""
     context = _common(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), info)
     if not info.empty:
-        context.load_cert_chain(info.cert_file, info.key_file)
+        _chain(context, info)
     if info.self_signed:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif info.trusted_ca_file:
-        context.load_verify_locations(info.trusted_ca_file)
+        _trust(context, info.trusted_ca_file)
     else:
         context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     return context

@@ -180,6 +180,19 @@ def test_a_tls_setting_etcd_refuses_is_refused_with_etcds_words(
     assert not (tmp_path / "d").exists()
 
 
+def test_unreadable_certificate_files_stop_the_member_with_a_clear_message(
+    pki: Pki, tmp_path: Path
+) -> None:
+    flags = ("--cert-file", str(tmp_path / "missing.pem"), "--key-file", pki.path("member-key.pem"))
+    member = keyraft_member(tmp_path, extra=flags, schemes=Schemes(client="https"))
+    try:
+        with pytest.raises(RuntimeError, match="exited early") as failure:
+            member.start()
+    finally:
+        member.stop()
+    assert f"refusing to start: open {tmp_path / 'missing.pem'}: no such file" in str(failure.value)
+
+
 def test_cipher_suites_take_gos_names_and_restrict_tls12(pki: Pki) -> None:
     assert openssl_ciphers(("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256")) == (
         "ECDHE-RSA-AES128-GCM-SHA256"
