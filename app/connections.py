@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from keyraft.app import codec, errors
-from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS
+from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS, SERVER_HEADER
 
 TOO_MANY_CONNECTIONS = "keyraft: too many client connections"
 
@@ -52,11 +52,12 @@ class ClientLimits:
     max_connections: int = field(default_factory=default_max_connections)
 
 
-def refusal() -> bytes:
-    """The whole HTTP answer to a connection over the cap."""
+def refusal(cors: bool = True) -> bytes:
+    """The whole HTTP answer to a connection over the cap; without CORS headers when
+    --cors lists origins (the request's Origin is not looked at here)."""
     body = codec.encode_error(errors.EtcdError(errors.UNAVAILABLE, TOO_MANY_CONNECTIONS))
     headers = [
-        *COMMON_HEADERS,
+        *(COMMON_HEADERS if cors else [SERVER_HEADER]),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
@@ -80,8 +81,10 @@ def _keep_alive(transport: asyncio.Transport) -> None:
         pass
 
 
-def guarded_protocol(limits: ClientLimits) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with keyraft's header timeout, cap and keepalive."""
+def guarded_protocol(limits: ClientLimits, cors: bool = True) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with keyraft's header timeout, cap and keepalive;
+    `cors`: every origin is allowed (the refusal carries etcd's CORS headers)."""
+    refused_answer = refusal(cors)
 
     class GuardedProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -108,7 +111,7 @@ def guarded_protocol(limits: ClientLimits) -> type[HttpToolsProtocol]:
             self._cancel_header_timer()
             if self._refused:
                 if not self.transport.is_closing():
-                    self.transport.write(refusal())
+                    self.transport.write(refused_answer)
                     self.transport.close()
                 return
             super().on_headers_complete()

@@ -303,6 +303,7 @@ def client_server_config(
     """uvicorn's configuration for the client listener, with keyraft's client limits."""
     import uvicorn
 
+    from keyraft.app.asgi import allows_all
     from keyraft.app.connections import guarded_protocol
 
     front.body_timeout_s = limits.body_timeout_s
@@ -316,7 +317,7 @@ def client_server_config(
         proxy_headers=False,  # no proxy in front by default: do not trust X-Forwarded-*
         timeout_keep_alive=limits.idle_timeout_s,
         loop="uvloop",
-        http=guarded_protocol(limits),
+        http=guarded_protocol(limits, allows_all(config.cors)),
         **_tls(context),
     )
 

@@ -30,6 +30,7 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from keyraft.app.connections import refusal
 from keyraft.app.main import main as keyraft_main
 from keyraft.app.server.tls import GO_CIPHER_SUITES, TLSInfo, openssl_ciphers, server_context
 from tests.cluster.conftest import b64, get_value, leader_of, status, wait_for
@@ -191,6 +192,11 @@ def test_unreadable_certificate_files_stop_the_member_with_a_clear_message(
     finally:
         member.stop()
     assert f"refusing to start: open {tmp_path / 'missing.pem'}: no such file" in str(failure.value)
+
+
+def test_the_connection_cap_refusal_carries_cors_headers_only_for_every_origin() -> None:
+    assert b"access-control-allow-origin: *" in refusal()
+    assert b"access-control-" not in refusal(cors=False)
 
 
 def test_cipher_suites_take_gos_names_and_restrict_tls12(pki: Pki) -> None:
@@ -423,6 +429,11 @@ def test_auto_tls_serves_https_and_a_peer_auto_tls_cluster_forms(
             )
         with pytest.raises(httpx.TransportError):  # self-signed: a verifying client refuses
             httpx.post(leader.client_url + "/v3/kv/range", json={}, timeout=5)
+        bare = leader.client_url.removeprefix("https://")
+        insecure = ("--insecure-skip-tls-verify", "get", "auto", "--print-value-only")
+        got = keyraftctl(bare, "--insecure-transport=false", *insecure)
+        assert (got.code, got.text) == (0, "v\n"), got.error
+        assert keyraftctl(bare, *insecure).code != 0  # no TLS file: http, as etcdctl
         for port in ("client", "peer"):
             directory = leader.data_dir / "fixtures" / port
             assert stat.S_IMODE((directory / "key.pem").stat().st_mode) == 0o600
