@@ -1,6 +1,7 @@
 """The ASGI front: etcd's HTTP conventions around the FastAPI app, and a lean fast path.
 
-Every response gets etcd's CORS headers and a Server header; OPTIONS is answered 200
+Every response gets etcd's CORS headers (for every origin, or under a --cors list only
+for the listed origin it came from) and a Server header; OPTIONS is answered 200
 before routing, as etcd does; /v3beta/ is rewritten to /v3/. The unary RPCs and the
 gateway streams (watch, keepalive) can be served straight from here (no router, no
 middleware stack: FastAPI costs ~100 µs a request) by the same dispatcher and stream
@@ -28,6 +29,7 @@ CORS_HEADERS = [
     (b"access-control-allow-methods", b"POST, GET, OPTIONS, PUT, DELETE"),
     (b"access-control-allow-origin", b"*"),
 ]
+_CORS_NAMES = frozenset(name for name, _ in CORS_HEADERS)
 SERVER_HEADER = (b"server", f"keyraft/{KEYRAFT_VERSION}".encode())
 COMMON_HEADERS = [*CORS_HEADERS, SERVER_HEADER]
 # A unary request's body must arrive whole this long after its headers (etcd sets no
@@ -119,6 +121,68 @@ def with_common_headers(send: Send) -> Send:
     return send_with_headers
 
 
+def allows_all(origins: tuple[str, ...]) -> bool:
+    """etcd's --cors and --host-whitelist: empty or containing "*" allows all."""
+    return not origins or "*" in origins
+
+
+def with_cors(send: Send, origin: bytes | None, allowed: frozenset[bytes]) -> Send:
+    """`send`, with the CORS headers etcd sends under a --cors list: the request's Origin
+    echoed when listed, no CORS header at all otherwise (nor without an Origin)."""
+    headers = []
+    if origin is not None and origin in allowed:
+        headers = [*CORS_HEADERS[:-1], (b"access-control-allow-origin", origin)]
+
+    async def send_with_cors(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            kept = [item for item in message.get("headers", []) if item[0] not in _CORS_NAMES]
+            message = {**message, "headers": [*kept, *headers]}
+        await send(message)
+
+    return send_with_cors
+
+
+def request_origin(scope: Scope) -> bytes | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            return value
+    return None
+
+
+def request_hostname(scope: Scope) -> bytes:
+    """The Host header without its port, as Go's net.SplitHostPort leaves it."""
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            if value.startswith(b"["):
+                return value[1:].partition(b"]")[0]
+            return value.rpartition(b":")[0] if value.count(b":") == 1 else value
+    return b""
+
+
+def misdirected(host: bytes) -> bytes:
+    """etcd's 421 body for a Host not in --host-whitelist, word for word."""
+    return (
+        b"\netcd received your request, but the Host header was unrecognized.\n\n"
+        b"To fix this, choose one of the following options:\n"
+        b"- Enable TLS, then any HTTPS request will be allowed.\n"
+        b"- Add the hostname you want to use to the whitelist in settings.\n"
+        b'  - e.g. etcd --host-whitelist "' + host + b'"\n\n'
+        b'This requirement has been added to help prevent "DNS Rebinding" attacks '
+        b"(CVE-2018-5702).\n\n"
+    )
+
+
+async def refuse_host(send: Send, host: bytes) -> None:
+    body = misdirected(host)
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 421, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class KeyraftFront:
     def __init__(
         self,
@@ -126,16 +190,35 @@ class KeyraftFront:
         app: Callable,
         fast_path: bool = True,
         body_timeout_s: float = BODY_TIMEOUT_S,
+        cors: tuple[str, ...] = ("*",),
+        host_whitelist: tuple[str, ...] = ("*",),
     ) -> None:
         self.server = server
         self.app = app
         self.fast_path = fast_path
         self.body_timeout_s = body_timeout_s
+        # None: every origin (the static headers, no per-request work).
+        self.cors: frozenset[bytes] | None = (
+            None if allows_all(cors) else frozenset(origin.encode() for origin in cors)
+        )
+        # etcd's --host-whitelist: checked on plain http only (any https request passes).
+        self.hosts: frozenset[bytes] | None = (
+            None
+            if allows_all(host_whitelist)
+            else frozenset(host.encode() for host in host_whitelist)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.hosts is not None and scope.get("scheme") == "http":
+            host = request_hostname(scope)
+            if host not in self.hosts:
+                await refuse_host(send, host)
+                return
+        if self.cors is not None:
+            send = with_cors(send, request_origin(scope), self.cors)
         path = canonical_path(scope["path"])
         method = scope["method"]
         if method == "OPTIONS":

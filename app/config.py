@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from keyraft.app.server.auth.passwords import MAX_COST, MIN_COST
 from keyraft.app.server.auth.tokens import BadTokenOption, parse_auth_token
@@ -18,6 +19,7 @@ from keyraft.app.server.config import (
     ServerConfig,
     check_url,
 )
+from keyraft.app.server.tls import check_tls_flags
 
 __all__ = [
     "API_VERSION",
@@ -66,6 +68,9 @@ def validate(config: ServerConfig) -> None:
         parse_auth_token(config.auth_token, config.auth_token_ttl, time.monotonic)
     except BadTokenOption as error:
         raise ConfigError(f"--auth-token: {error}") from None
+    check_tls_flags(config)
+    for origin in config.cors:
+        check_origin(origin)
     members = config.cluster_members()
     if config.name not in members:
         raise ConfigError(
@@ -77,3 +82,13 @@ def validate(config: ServerConfig) -> None:
             f"--initial-cluster has {config.name}={','.join(members[config.name])} but "
             f"--initial-advertise-peer-urls is {','.join(config.initial_advertise_peer_urls)}"
         )
+
+
+def check_origin(origin: str) -> None:
+    """An origin for --cors: "*", or scheme://host[:port] (etcd 3.4 also demands the
+    port, so that browsers' port-less origins never match there; keyraft takes both)."""
+    if origin == "*":
+        return
+    parts = urlsplit(origin)
+    if not parts.scheme or not parts.hostname or parts.path:
+        raise ConfigError(f'--cors: "{origin}" is not an origin (scheme://host[:port]) or "*"')

@@ -17,7 +17,8 @@ this has an etcd flag; keyraft's limits are `ClientLimits`' defaults:
   etcd's error shape (Unavailable, which clients retry) and is closed; the others keep
   being served;
 - TCP keepalive on every connection (as Go's server sets it), so a client that vanished
-  during a long watch is noticed.
+  during a long watch is noticed;
+- at shutdown, idle TLS connections are dropped at once (see `shutdown`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from keyraft.app import codec, errors
-from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS
+from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS, SERVER_HEADER
 
 TOO_MANY_CONNECTIONS = "keyraft: too many client connections"
 
@@ -51,11 +52,12 @@ class ClientLimits:
     max_connections: int = field(default_factory=default_max_connections)
 
 
-def refusal() -> bytes:
-    """The whole HTTP answer to a connection over the cap."""
+def refusal(cors: bool = True) -> bytes:
+    """The whole HTTP answer to a connection over the cap; without CORS headers when
+    --cors lists origins (the request's Origin is not looked at here)."""
     body = codec.encode_error(errors.EtcdError(errors.UNAVAILABLE, TOO_MANY_CONNECTIONS))
     headers = [
-        *COMMON_HEADERS,
+        *(COMMON_HEADERS if cors else [SERVER_HEADER]),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
@@ -79,8 +81,10 @@ def _keep_alive(transport: asyncio.Transport) -> None:
         pass
 
 
-def guarded_protocol(limits: ClientLimits) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with keyraft's header timeout, cap and keepalive."""
+def guarded_protocol(limits: ClientLimits, cors: bool = True) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with keyraft's header timeout, cap and keepalive;
+    `cors`: every origin is allowed (the refusal carries etcd's CORS headers)."""
+    refused_answer = refusal(cors)
 
     class GuardedProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -107,7 +111,7 @@ def guarded_protocol(limits: ClientLimits) -> type[HttpToolsProtocol]:
             self._cancel_header_timer()
             if self._refused:
                 if not self.transport.is_closing():
-                    self.transport.write(refusal())
+                    self.transport.write(refused_answer)
                     self.transport.close()
                 return
             super().on_headers_complete()
@@ -121,6 +125,17 @@ def guarded_protocol(limits: ClientLimits) -> type[HttpToolsProtocol]:
         def on_message_complete(self) -> None:
             if not self._refused:
                 super().on_message_complete()
+
+        def shutdown(self) -> None:
+            """Shutting down: an idle TLS connection is dropped, not closed, because a
+            close waits for the client's close_notify, which a client's idle pooled
+            connection (a follower's lease forwarding) never sends: the member's stop
+            hung until asyncio's 30 s TLS shutdown timeout."""
+            idle = self.cycle is None or self.cycle.response_complete
+            if idle and self.transport.get_extra_info("sslcontext") is not None:
+                self.transport.abort()
+            else:
+                super().shutdown()
 
         def on_response_complete(self) -> None:
             self._awaiting_headers = True  # the next request's headers, when bytes come

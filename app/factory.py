@@ -85,4 +85,11 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
 
 def create_app(config: ServerConfig, fast_path: bool = True) -> tuple[KeyraftFront, EtcdServer]:
     server = EtcdServer(config)
-    return KeyraftFront(server, build_fastapi(server), fast_path=fast_path), server
+    front = KeyraftFront(
+        server,
+        build_fastapi(server),
+        fast_path=fast_path,
+        cors=config.cors,
+        host_whitelist=config.host_whitelist,
+    )
+    return front, server

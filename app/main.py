@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
@@ -18,6 +21,7 @@ if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay 
 
     from keyraft.app.asgi import KeyraftFront
     from keyraft.app.connections import ClientLimits
+    from keyraft.app.server.etcdserver import EtcdServer
 
 LOG_LEVELS = {
     "debug": logging.DEBUG,
@@ -31,6 +35,13 @@ LOG_LEVELS = {
 
 def _urls(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
+    """A Go-style boolean flag: `--auto-tls`, `--auto-tls=true` and `--auto-tls=false`."""
+    return click.option(
+        name, type=click.BOOL, is_flag=False, flag_value=True, default=False, help=help
+    )
 
 
 @click.command(
@@ -154,6 +165,55 @@ def _urls(value: str) -> list[str]:
     type=click.Choice(list(LOG_LEVELS)),
     help="Log level.",
 )
+@_tls_flag("--client-cert-auth", "Enable client cert authentication.")
+@_tls_flag("--auto-tls", "Client TLS using generated certificates.")
+@click.option("--cert-file", default="", help="Path to the client server TLS cert file.")
+@click.option("--key-file", default="", help="Path to the client server TLS key file.")
+@click.option(
+    "--trusted-ca-file",
+    default="",
+    help="Path to the client server TLS trusted CA cert file (client certificates are then required, as in etcd).",
+)
+@_tls_flag("--peer-client-cert-auth", "Enable peer client cert authentication.")
+@_tls_flag(
+    "--peer-auto-tls",
+    "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided.",
+)
+@click.option("--peer-cert-file", default="", help="Path to the peer server TLS cert file.")
+@click.option("--peer-key-file", default="", help="Path to the peer server TLS key file.")
+@click.option(
+    "--peer-trusted-ca-file", default="", help="Path to the peer server TLS trusted CA file."
+)
+@click.option(
+    "--cipher-suites",
+    default="",
+    help="Comma-separated list of supported TLS 1.2 cipher suites (Go's names) between client/server and peers (empty: OpenSSL's defaults).",
+)
+@click.option(
+    "--tls-min-version",
+    default="TLS1.2",
+    show_default=True,
+    help="Minimum TLS version supported: TLS1.2 or TLS1.3.",
+)
+@click.option(
+    "--self-signed-cert-validity",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Validity (years) of the certificates --auto-tls and --peer-auto-tls generate.",
+)
+@click.option(
+    "--cors",
+    default="*",
+    show_default=True,
+    help="Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty or * means allow all).",
+)
+@click.option(
+    "--host-whitelist",
+    default="*",
+    show_default=True,
+    help="Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all).",
+)
 @click.version_option(
     KEYRAFT_VERSION, "--version", prog_name="keyraft", message="keyraft %(version)s (etcd API 3.4)"
 )
@@ -190,6 +250,7 @@ _URL_FLAGS = (
     "listen_peer_urls",
     "initial_advertise_peer_urls",
 )
+_LIST_FLAGS = ("cipher_suites", "cors", "host_whitelist")
 _RENAMED = {
     "heartbeat_interval": "heartbeat_interval_ms",
     "election_timeout": "election_timeout_ms",
@@ -201,6 +262,8 @@ def config_from_flags(flags: dict) -> ServerConfig:
     values = {_RENAMED.get(name, name): value for name, value in flags.items()}
     for name in _URL_FLAGS:
         values[name] = _urls(str(values[name]))
+    for name in _LIST_FLAGS:
+        values[name] = tuple(_urls(str(values[name])))
     return ServerConfig(**values)
 
 
@@ -219,46 +282,55 @@ def _bind(flag: str, url: str) -> socket.socket:
     return listener
 
 
-class _PeerServer:
-    """The peer listener: a second uvicorn server in the same loop, without its own
-    signal handling (the client server's shutdown stops it)."""
+def _quiet(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server without its own signal handling: the peer listener, and a
+    client listener of a second scheme (the main client server's shutdown stops them)."""
+    import uvicorn
 
-    def __init__(self, app, sockets: list[socket.socket]) -> None:
-        import uvicorn
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
 
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self):
-                yield
+    return Server(config)
 
-        self.server = Server(
-            uvicorn.Config(
-                app,
-                lifespan="off",
-                log_level=logging.WARNING,
-                access_log=False,
-                server_header=False,
-                timeout_keep_alive=30,
-            )
-        )
-        self.sockets = sockets
 
-    async def serve(self) -> None:
-        await self.server.serve(sockets=self.sockets)
+def _tls(context: ssl.SSLContext | None) -> dict:
+    """uvicorn's settings serving `context` (uvicorn builds its own context otherwise)."""
+    return {} if context is None else {"ssl_context_factory": lambda _config, _default: context}
+
+
+def peer_server_config(app, context: ssl.SSLContext | None) -> uvicorn.Config:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level=logging.WARNING,
+        access_log=False,
+        server_header=False,
+        timeout_keep_alive=30,
+        **_tls(context),
+    )
 
 
 def client_server_config(
-    front: KeyraftFront, config: ServerConfig, limits: ClientLimits
+    front: KeyraftFront,
+    config: ServerConfig,
+    limits: ClientLimits,
+    context: ssl.SSLContext | None = None,
+    lifespan: str = "on",
 ) -> uvicorn.Config:
     """uvicorn's configuration for the client listener, with keyraft's client limits."""
     import uvicorn
 
+    from keyraft.app.asgi import allows_all
     from keyraft.app.connections import guarded_protocol
 
     front.body_timeout_s = limits.body_timeout_s
     return uvicorn.Config(
         front,
-        lifespan="on",
+        lifespan=lifespan,
         log_level=logging.WARNING if config.log_level != "debug" else logging.DEBUG,
         access_log=config.log_level == "debug",
         server_header=False,
@@ -266,8 +338,29 @@ def client_server_config(
         proxy_headers=False,  # no proxy in front by default: do not trust X-Forwarded-*
         timeout_keep_alive=limits.idle_timeout_s,
         loop="uvloop",
-        http=guarded_protocol(limits),
+        http=guarded_protocol(limits, allows_all(config.cors)),
+        **_tls(context),
     )
+
+
+def _by_scheme(urls: list[str], sockets: list[socket.socket]) -> dict[str, list[socket.socket]]:
+    """Listeners grouped by scheme: uvicorn's TLS setting is per server, so a member
+    serving http and https URLs (as etcd can) runs one server for each."""
+    groups: dict[str, list[socket.socket]] = {}
+    for url, listener in zip(urls, sockets, strict=True):
+        groups.setdefault(urlsplit(url).scheme, []).append(listener)
+    return groups
+
+
+def _listener_contexts(
+    server: EtcdServer, config: ServerConfig
+) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """The client and peer listeners' TLS contexts (None where no URL is https)."""
+    from keyraft.app.server.tls import server_context, uses_https
+
+    client = server_context(server.client_tls) if uses_https(config.listen_client_urls) else None
+    peer = server_context(server.peer_tls) if uses_https(config.listen_peer_urls) else None
+    return client, peer
 
 
 async def _serve(
@@ -279,27 +372,47 @@ async def _serve(
     from keyraft.app.factory import create_app
     from keyraft.app.server.state_machine import DataDirMismatch
 
+    log = logging.getLogger("keyraft")
     try:
         front, _server = create_app(config)
-    except DataDirMismatch as error:
-        logging.getLogger("keyraft").error("refusing to start: %s", error)
+    except (DataDirMismatch, ConfigError) as error:  # ConfigError: unreadable TLS files
+        log.error("refusing to start: %s", error)
         sys.exit(1)
     except Exception as error:  # e.g. the data dir is locked by another process
-        logging.getLogger("keyraft").error("cannot open data dir %s: %s", config.data_dir, error)
+        log.error("cannot open data dir %s: %s", config.data_dir, error)
         sys.exit(1)
-    server = uvicorn.Server(client_server_config(front, config, ClientLimits()))
-    logging.getLogger("keyraft").info(
+    try:
+        client_tls, peer_tls = _listener_contexts(_server, config)
+    except ConfigError as error:  # a missing or unreadable cert, key or CA
+        log.error("refusing to start: %s", error)
+        _server.close()
+        sys.exit(1)
+    limits = ClientLimits()
+    client_groups = _by_scheme(config.listen_client_urls, sockets)
+    (main_scheme, main_sockets), *other_clients = client_groups.items()
+    context = {"http": None, "https": client_tls}
+    server = uvicorn.Server(client_server_config(front, config, limits, context[main_scheme]))
+    companions = [
+        (_quiet(client_server_config(front, config, limits, context[scheme], "off")), group)
+        for scheme, group in other_clients
+    ]
+    peer_context = {"http": None, "https": peer_tls}
+    companions += [
+        (_quiet(peer_server_config(_server.peer_receiver, peer_context[scheme])), group)
+        for scheme, group in _by_scheme(config.listen_peer_urls, peer_sockets).items()
+    ]
+    log.info(
         "serving client requests on %s (data dir %s)",
         ", ".join(config.listen_client_urls),
         config.data_dir,
     )
-    peers = _PeerServer(_server.peer_receiver, peer_sockets)
-    peer_task = asyncio.create_task(peers.serve())
+    tasks = [asyncio.create_task(other.serve(sockets=group)) for other, group in companions]
     try:
-        await server.serve(sockets=sockets)
+        await server.serve(sockets=main_sockets)
     finally:
-        peers.server.should_exit = True
-        await peer_task
+        for other, _group in companions:
+            other.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 if __name__ == "__main__":

@@ -41,13 +41,17 @@ class ClientConfig:
     cert: str | None = None
     key: str | None = None
     insecure_skip_tls_verify: bool = False
+    insecure_transport: bool = True
     user: str | None = None
     password: str | None = None
 
     @property
     def urls(self) -> list[str]:
-        """Endpoints as URLs; a bare `host:port` gets https when TLS files are given."""
-        scheme = "https" if (self.cacert or self.cert) else "http"
+        """Endpoints as URLs; a bare `host:port` gets https when TLS files are given or
+        --insecure-transport=false (etcdctl's rule; --insecure-skip-tls-verify alone
+        does not turn TLS on)."""
+        secure = self.cacert or self.cert or self.key or not self.insecure_transport
+        scheme = "https" if secure else "http"
         return [
             endpoint.rstrip("/") if "://" in endpoint else f"{scheme}://{endpoint}"
             for endpoint in self.endpoints
@@ -75,18 +79,29 @@ class GatewayClient:
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(verify=self._verify(), cert=self._cert(), trust_env=False)
+            self._http = httpx.Client(verify=self._tls(), trust_env=False)
         return self._http
 
-    def _verify(self) -> ssl.SSLContext | bool | str:
-        if self.config.insecure_skip_tls_verify:
-            return False
-        return self.config.cacert or True
-
-    def _cert(self) -> tuple[str, str] | str | None:
-        if self.config.cert and self.config.key:
-            return (self.config.cert, self.config.key)
-        return self.config.cert
+    def _tls(self) -> ssl.SSLContext:
+        """etcdctl's TLS: servers verified with --cacert (else the system's CAs) unless
+        --insecure-skip-tls-verify; --cert/--key shown to servers that ask. (httpx 0.28
+        drops `cert=` when `verify` is a path, so the context is built here.)"""
+        config = self.config
+        try:
+            if config.insecure_skip_tls_verify:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                context = ssl.create_default_context(cafile=config.cacert)
+            if config.cert:
+                context.load_cert_chain(config.cert, config.key)
+        except OSError as problem:  # etcdctl: "open <file>: no such file or directory"
+            reason = problem.strerror or str(problem)
+            raise TLSFilesUnreadable(
+                f"open {problem.filename or config.cacert}: {reason.lower()}"
+            ) from None
+        return context
 
     def close(self) -> None:
         if self._http is not None:
@@ -248,6 +263,12 @@ class GatewayClient:
                     ) from None
                 self._tokens[endpoint] = ""
         return self._tokens[endpoint]
+
+
+class TLSFilesUnreadable(CtlError):
+    """--cacert, --cert or --key cannot be read (etcdctl exits with ExitBadArgs)."""
+
+    exit_code = 128
 
 
 class _Unreachable(CtlError):

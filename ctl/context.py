@@ -42,6 +42,7 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--cacert",), {"default": None, "help": "Verify TLS servers with this CA bundle."}),
     (("--cert",), {"default": None, "help": "Identify this client with this TLS certificate."}),
     (("--key",), {"default": None, "help": "TLS key of --cert."}),
+    (("--insecure-transport",), {"type": click.BOOL, "is_flag": False, "flag_value": True, "default": True, "help": "Disable transport security for endpoints without a scheme, unless TLS files are given."}),
     (("--insecure-skip-tls-verify",), {"is_flag": True, "default": False, "help": "Skip server certificate verification (testing only)."}),
     (("--user",), {"default": None, "help": "username[:password] for authentication (prompt if password is not supplied)."}),
     (("--password",), {"default": None, "help": "Password for authentication (--user then holds no password)."}),
@@ -73,6 +74,7 @@ class State:
             cert=self.values.get("cert"),
             key=self.values.get("key"),
             insecure_skip_tls_verify=bool(self.values.get("insecure_skip_tls_verify")),
+            insecure_transport=bool(self.values.get("insecure_transport", True)),
             user=user,
             password=password,
         )

@@ -47,6 +47,24 @@ class ServerConfig:
     auth_token: str = "simple"  # or "jwt,pub-key=...,priv-key=...,sign-method=RS256,ttl=5m"
     auth_token_ttl: int = 300  # seconds a simple token lives unused
     bcrypt_cost: int = 10
+    # TLS (etcd's flags; `keyraft.app.server.tls` builds the contexts)
+    cert_file: str = ""
+    key_file: str = ""
+    trusted_ca_file: str = ""
+    client_cert_auth: bool = False
+    auto_tls: bool = False
+    peer_cert_file: str = ""
+    peer_key_file: str = ""
+    peer_trusted_ca_file: str = ""
+    peer_client_cert_auth: bool = False
+    peer_auto_tls: bool = False
+    cipher_suites: tuple[str, ...] = ()
+    tls_min_version: str = "TLS1.2"
+    self_signed_cert_validity: int = 1
+    # Origins allowed by CORS; "*" (or none) allows every origin, as etcd's --cors.
+    cors: tuple[str, ...] = ("*",)
+    # Host names plain-http requests may name in Host; "*" (or none) allows all.
+    host_whitelist: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         if not self.data_dir:
@@ -76,12 +94,10 @@ class ServerConfig:
 
 
 def check_url(flag: str, url: str) -> tuple[str, int]:
-    """Validate an http URL with host and port; return (host, port)."""
+    """Validate an http or https URL with host and port; return (host, port)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ConfigError(f'{flag}: URL scheme must be http or https: "{url}"')
-    if parts.scheme == "https":
-        raise ConfigError(f'{flag}: TLS is not supported yet: "{url}"')
     try:
         port = parts.port
     except ValueError:

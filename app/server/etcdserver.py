@@ -55,6 +55,7 @@ from keyraft.app.server.requests import (
     encode_proposal,
 )
 from keyraft.app.server.state_machine import StateMachine
+from keyraft.app.server.tls import forwarding_context, member_tls
 from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
@@ -138,12 +139,16 @@ class EtcdServer:
             lambda: self.state.applied_index,
         )
         self.stepped_reads = SteppedReads(lambda: self.state.store, lambda: self.current_revision)
+        # TLS settings with --auto-tls certificates made; the listeners' contexts are the
+        # face's, the contexts for calls to other members are built here.
+        self.client_tls, self.peer_tls = member_tls(config)
         self.leases = LeaseKeeper(
             self.state.lessor,
             self.clock,
             election_timeout_s,
             self.propose,
             self._leader_client_urls,
+            forwarding_context(self.client_tls, self.peer_tls),
         )
         self.state.auth.tokens = parse_auth_token(
             config.auth_token, config.auth_token_ttl, self.clock.now
@@ -156,7 +161,9 @@ class EtcdServer:
             config.bcrypt_cost,
         )
         self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
-        self.transport = network(self.driver) if network else peer_transport(cluster, self.driver)
+        self.transport = (
+            network(self.driver) if network else peer_transport(cluster, self.driver, self.peer_tls)
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import ssl
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -55,12 +56,16 @@ class LeaseKeeper:
         election_timeout_s: float,
         propose_revoke: Callable[[LeaseRevoke], Awaitable[object]],
         leader_client_urls: Callable[[], Awaitable[list[str]]],
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: the context for https client URLs of the leader (this member's
+        client certificate and trusted CA); None trusts the system's CAs."""
         self.lessor = lessor
         self.clock = clock
         self.election_timeout_s = election_timeout_s
         self._propose_revoke = propose_revoke
         self._leader_client_urls = leader_client_urls
+        self._tls = tls
         self.leading = False
         self._revoking: set[int] = set()
         self._revoke_tasks: set[asyncio.Task] = set()
@@ -191,7 +196,7 @@ class LeaseKeeper:
         if not urls:
             raise errors.NoLeader
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT_S)
+            self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT_S, verify=self._tls or True)
         try:
             return await self._client.post(urls[0] + path, content=body, headers=headers)
         except httpx.HTTPError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import struct
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
@@ -45,7 +46,10 @@ class _Peer:
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
         self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
+        https = parts.scheme == "https"
+        self.port = parts.port or (443 if https else 80)
+        # An https peer gets the transport's context (the default one if none was given).
+        self.tls: ssl.SSLContext | bool | None = (transport.ssl_context or True) if https else None
         self.queue: list[bytes] = []
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
@@ -77,7 +81,7 @@ class _Peer:
         cost the leader ~8% of its CPU in per-chunk layers). The receiver answers only
         to refuse the stream or when it ends, so any answer or EOF ends this one."""
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT_S
+            asyncio.open_connection(self.host, self.port, ssl=self.tls), CONNECT_TIMEOUT_S
         )
         answer = asyncio.create_task(reader.readline())
         pump = asyncio.create_task(self._pump(writer))
@@ -125,13 +129,21 @@ class PeerTransport:
         peers: dict[int, str],
         report_unreachable: Callable[[int], None],
         report_snapshot: Callable[[int, bool], None],
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`ssl_context` serves the https peer URLs: the CA to verify peers with and the
+        certificate to show them (built by the server, which knows the flags)."""
         self.local_id = local_id
+        self.ssl_context = ssl_context
         self.cluster_id = cluster_id
         self.report_unreachable = report_unreachable
         self.report_snapshot = report_snapshot
         timeout = httpx.Timeout(connect=1.0, read=None, write=5.0, pool=1.0)
-        self.client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=64))
+        self.client = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=64),
+            verify=ssl_context or True,
+        )
         self._peers = {peer_id: _Peer(self, peer_id, url) for peer_id, url in peers.items()}
         self._snapshot_tasks: set[asyncio.Task] = set()
 

@@ -16,7 +16,7 @@ def b64(text: str) -> str:
 
 
 def post(member: Member, path: str, body: dict, timeout: float = 15.0) -> httpx.Response:
-    return httpx.post(member.client_url + path, json=body, timeout=timeout)
+    return member.post(path, body, timeout)
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:

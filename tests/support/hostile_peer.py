@@ -13,11 +13,10 @@ from __future__ import annotations
 import contextlib
 import random
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import httpx
 
 from keyraft.app.server.requests import Put, encode_proposal
 from keyraft.raft.codec import encode_message
@@ -47,7 +46,7 @@ class Target:
 
 
 def target(member: Member, timeout: float = 5.0) -> Target:
-    listed = httpx.post(member.client_url + "/v3/cluster/member/list", json={}, timeout=timeout)
+    listed = member.post("/v3/cluster/member/list", {}, timeout=timeout)
     body = listed.json()
     member_id = int(body["header"]["member_id"])
     others = tuple(int(entry["ID"]) for entry in body["members"] if int(entry["ID"]) != member_id)
@@ -71,16 +70,23 @@ def post_stream(
     path: str = "/raft/stream",
     content_length: int | None = None,
     timeout: float = 5.0,
+    tls: ssl.SSLContext | None = None,
 ) -> int:
     """POST `body` to the peer port as `claimed_sender` over a raw socket (so a request
-    may announce more than it sends); the status of the answer."""
+    may announce more than it sends), over TLS with `tls`; the status of the answer."""
     parts = urlsplit(target.peer_url)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
         f"{CLUSTER_HEADER}: {target.cluster_id}\r\n{FROM_HEADER}: {claimed_sender}\r\n"
         f"Content-Length: {len(body) if content_length is None else content_length}\r\n\r\n"
     ).encode()
-    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as connection:
+    raw = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+    try:
+        connection = raw if tls is None else tls.wrap_socket(raw, server_hostname=parts.hostname)
+    except OSError:  # the handshake was refused
+        raw.close()
+        raise
+    with connection:
         with contextlib.suppress(OSError):  # a refusal may close the socket before we finish
             connection.sendall(head + body)
         answer = b""
@@ -134,6 +140,17 @@ def stranger_proposal(target: Target, rng: random.Random) -> int:
     entry = Entry(term=0, index=0, data=encode_proposal(rng.getrandbits(62), put))
     message = Message(MessageType.PROPOSE, to=target.member_id, sender=stranger, entries=[entry])
     return post_stream(target, stranger, frame(message))
+
+
+def member_proposal(target: Target, rng: random.Random, tls: ssl.SSLContext | None) -> int:
+    """A well-formed PROPOSE of a put under a real member's name (header and frame
+    agree): the receiver's checks cannot tell it from the member's own; only the peer
+    port's client certificates (--peer-client-cert-auth) keep it out."""
+    member = rng.choice(target.others)
+    put = Put(INJECTED_KEY, b"injected under a member's name")
+    entry = Entry(term=0, index=0, data=encode_proposal(rng.getrandbits(62), put))
+    message = Message(MessageType.PROPOSE, to=target.member_id, sender=member, entries=[entry])
+    return post_stream(target, member, frame(message), tls=tls)
 
 
 def huge_snapshot(target: Target, rng: random.Random) -> int:

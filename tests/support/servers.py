@@ -12,6 +12,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -63,6 +64,14 @@ class Member:
     client_url: str
     log_path: Path
     process: subprocess.Popen | None = field(default=None, repr=False)
+    # How the tests' own client reaches an https client URL (CA, client certificate).
+    tls: ssl.SSLContext | None = field(default=None, repr=False)
+
+    def post(self, path: str, body: dict, timeout: float = 15.0) -> httpx.Response:
+        """POST JSON to this member's client URL (over TLS with `tls` when https)."""
+        return httpx.post(
+            self.client_url + path, json=body, timeout=timeout, verify=self.tls or True
+        )
 
     @property
     def peer_url(self) -> str:
@@ -90,9 +99,7 @@ class Member:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited early:\n{self.log_tail()}")
             try:
-                response = httpx.post(
-                    f"{self.client_url}/v3/kv/range", json={"key": "AA=="}, timeout=1.0
-                )
+                response = self.post("/v3/kv/range", {"key": "AA=="}, timeout=1.0)
                 # with auth enabled, a range without a token is refused once it is served
                 if response.status_code == 200 or b"user name is empty" in response.content:
                     return
@@ -131,16 +138,27 @@ PROGRAM_FLAGS = {
 }
 
 
+@dataclass(frozen=True)
+class Schemes:
+    """The URL schemes of a cluster's client and peer ports, and the context the tests'
+    client reaches https client URLs with."""
+
+    client: str = "http"
+    peer: str = "http"
+    client_tls: ssl.SSLContext | None = None
+
+
 def _members(
     kind: str,
     workdir: Path,
     names: list[str],
     extra: tuple[str, ...] = (),
     token: str = "test-cluster",
+    schemes: Schemes = Schemes(),
 ) -> list[Member]:
     """Members of one cluster (not started), each on its own free client and peer port."""
-    clients = {name: f"http://127.0.0.1:{free_port()}" for name in names}
-    peers = {name: f"http://127.0.0.1:{free_port()}" for name in names}
+    clients = {name: f"{schemes.client}://127.0.0.1:{free_port()}" for name in names}
+    peers = {name: f"{schemes.peer}://127.0.0.1:{free_port()}" for name in names}
     initial = ",".join(f"{name}={peers[name]}" for name in names)
     program = [shutil.which("etcd") or "etcd"] if kind == "etcd" else keyraft_command()
     members = []
@@ -159,9 +177,10 @@ def _members(
             *PROGRAM_FLAGS[kind],
             *extra,
         ]  # fmt: skip
-        members.append(
-            Member(name, kind, command, data_dir, clients[name], workdir / f"{name}.log")
-        )
+        log_path = workdir / f"{name}.log"
+        member = Member(name, kind, command, data_dir, clients[name], log_path)
+        member.tls = schemes.client_tls
+        members.append(member)
     return members
 
 
@@ -169,14 +188,21 @@ def etcd_member(workdir: Path, name: str = "etcd1", extra: tuple[str, ...] = ())
     return _members("etcd", workdir, [name], extra)[0]
 
 
-def keyraft_member(workdir: Path, name: str = "kr1", extra: tuple[str, ...] = ()) -> Member:
-    return _members("keyraft", workdir, [name], extra)[0]
+def keyraft_member(
+    workdir: Path, name: str = "kr1", extra: tuple[str, ...] = (), schemes: Schemes = Schemes()
+) -> Member:
+    return _members("keyraft", workdir, [name], extra, schemes=schemes)[0]
 
 
 def keyraft_cluster(
-    workdir: Path, size: int, extra: tuple[str, ...] = (), token: str = "test-cluster"
+    workdir: Path,
+    size: int,
+    extra: tuple[str, ...] = (),
+    token: str = "test-cluster",
+    schemes: Schemes = Schemes(),
 ) -> list[Member]:
-    return _members("keyraft", workdir, [f"kr{index + 1}" for index in range(size)], extra, token)
+    names = [f"kr{index + 1}" for index in range(size)]
+    return _members("keyraft", workdir, names, extra, token, schemes)
 
 
 def etcd_cluster(workdir: Path, size: int) -> list[Member]:
@@ -189,8 +215,7 @@ def find_leader(members: list[Member], timeout: float = 30.0) -> Member:
     while time.monotonic() < deadline:
         try:
             answers = [
-                httpx.post(m.client_url + "/v3/maintenance/status", json={}, timeout=3).json()
-                for m in members
+                member.post("/v3/maintenance/status", {}, timeout=3).json() for member in members
             ]
         except httpx.HTTPError:
             answers = []
