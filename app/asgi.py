@@ -172,14 +172,26 @@ def misdirected(host: bytes) -> bytes:
     )
 
 
-async def refuse_host(send: Send, host: bytes) -> None:
-    body = misdirected(host)
+# etcd 3.4's gateway, with --client-cert-auth and auth enabled, refuses a /v3/ request
+# whose client certificate has a common name (it cannot authenticate as that user).
+COMMON_NAME_IGNORED = (
+    b"CommonName of client sending a request against gateway will be ignored and not used "
+    b"as expected\n"
+)
+
+
+def common_name(scope: Scope) -> str:
+    return scope.get("extensions", {}).get("tls", {}).get("client_cert_common_name", "")
+
+
+async def send_text(send: Send, status: int, body: bytes) -> None:
+    """A plain-text answer as Go's http.Error writes it (no CORS headers)."""
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"x-content-type-options", b"nosniff"),
         (b"content-length", str(len(body)).encode()),
     ]
-    await send({"type": "http.response.start", "status": 421, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -192,8 +204,10 @@ class KeyraftFront:
         body_timeout_s: float = BODY_TIMEOUT_S,
         cors: tuple[str, ...] = ("*",),
         host_whitelist: tuple[str, ...] = ("*",),
+        client_cert_auth: bool = False,
     ) -> None:
         self.server = server
+        self.client_cert_auth = client_cert_auth
         self.app = app
         self.fast_path = fast_path
         self.body_timeout_s = body_timeout_s
@@ -215,11 +229,19 @@ class KeyraftFront:
         if self.hosts is not None and scope.get("scheme") == "http":
             host = request_hostname(scope)
             if host not in self.hosts:
-                await refuse_host(send, host)
+                await send_text(send, 421, misdirected(host))
                 return
+        path = canonical_path(scope["path"])
+        if (
+            self.client_cert_auth
+            and self.server.state.auth.enabled
+            and path.startswith("/v3/")
+            and common_name(scope)
+        ):
+            await send_text(send, 400, COMMON_NAME_IGNORED)
+            return
         if self.cors is not None:
             send = with_cors(send, request_origin(scope), self.cors)
-        path = canonical_path(scope["path"])
         method = scope["method"]
         if method == "OPTIONS":
             await send_bytes(send, 200, b"", None)

@@ -19,6 +19,10 @@ this has an etcd flag; keyraft's limits are `ClientLimits`' defaults:
 - TCP keepalive on every connection (as Go's server sets it), so a client that vanished
   during a long watch is noticed;
 - at shutdown, idle TLS connections are dropped at once (see `shutdown`).
+
+It also puts a verified client certificate's common name in each request's scope
+(`scope["extensions"]["tls"]["client_cert_common_name"]`): etcd's gateway refuses requests
+carrying one while auth is on (see `asgi.KeyraftFront`).
 """
 
 from __future__ import annotations
@@ -81,6 +85,19 @@ def _keep_alive(transport: asyncio.Transport) -> None:
         pass
 
 
+def client_common_name(transport: asyncio.BaseTransport) -> str:
+    """The common name of the certificate a TLS client presented and we verified; ""."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return ""
+    certificate = ssl_object.getpeercert() or {}
+    for attributes in certificate.get("subject", ()):
+        for name, value in attributes:
+            if name == "commonName":
+                return value
+    return ""
+
+
 def guarded_protocol(limits: ClientLimits, cors: bool = True) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with keyraft's header timeout, cap and keepalive;
     `cors`: every origin is allowed (the refusal carries etcd's CORS headers)."""
@@ -90,10 +107,12 @@ def guarded_protocol(limits: ClientLimits, cors: bool = True) -> type[HttpToolsP
         _header_timer: asyncio.TimerHandle | None = None
         _awaiting_headers = True
         _refused = False
+        _common_name = ""
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             _keep_alive(transport)
+            self._common_name = client_common_name(transport)
             self._refused = len(self.connections) > limits.max_connections
             self._arm_header_timer()
 
@@ -114,6 +133,9 @@ def guarded_protocol(limits: ClientLimits, cors: bool = True) -> type[HttpToolsP
                     self.transport.write(refused_answer)
                     self.transport.close()
                 return
+            if self._common_name:
+                extensions = self.scope.setdefault("extensions", {})
+                extensions["tls"] = {"client_cert_common_name": self._common_name}
             super().on_headers_complete()
 
         # A refused connection's request is answered and closed at its headers: the

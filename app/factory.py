@@ -91,5 +91,6 @@ def create_app(config: ServerConfig, fast_path: bool = True) -> tuple[KeyraftFro
         fast_path=fast_path,
         cors=config.cors,
         host_whitelist=config.host_whitelist,
+        client_cert_auth=config.client_cert_auth,
     )
     return front, server

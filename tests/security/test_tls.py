@@ -445,3 +445,44 @@ def test_auto_tls_serves_https_and_a_peer_auto_tls_cluster_forms(
             assert [str(ip) for ip in names.value.get_values_for_type(x509.IPAddress)] == [
                 "127.0.0.1"
             ]
+
+
+def test_with_auth_on_a_client_certificate_naming_a_user_is_refused_as_etcd_does(
+    secure: Member, pki: Pki
+) -> None:
+    """etcd 3.4.23 (measured): with --client-cert-auth and auth enabled, its gateway
+    answers any /v3/ request whose client certificate has a common name with a plain-text
+    400, since it cannot authenticate as that name; a certificate without one, plus a
+    token, is served. With auth off, the common name changes nothing."""
+    named = pki.ca.issue_cert("root@example", common_name="root")
+    as_root = pki.context(named)
+
+    def post(path: str, body: dict, context: ssl.SSLContext, token: str = "") -> httpx.Response:
+        headers = {"Authorization": token} if token else {}
+        return httpx.post(
+            secure.client_url + path, json=body, verify=context, headers=headers, timeout=10
+        )
+
+    assert post("/v3/kv/range", {"key": b64("k")}, as_root).status_code == 200
+    for path, body in (
+        ("/v3/auth/user/add", {"name": "root", "password": "pw"}),
+        ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+        ("/v3/auth/enable", {}),
+    ):
+        assert secure.post(path, body).status_code == 200
+    token = secure.post("/v3/auth/authenticate", {"name": "root", "password": "pw"}).json()
+    token = token["token"]
+    try:
+        refused = post("/v3beta/kv/range", {"key": b64("k")}, as_root, token)
+        assert refused.status_code == 400
+        assert refused.content == (
+            b"CommonName of client sending a request against gateway will be ignored and "
+            b"not used as expected\n"
+        )
+        assert refused.headers["content-type"] == "text/plain; charset=utf-8"
+        assert post("/health", {}, as_root).status_code != 400  # only the gateway's paths
+        served = post("/v3/kv/range", {"key": b64("k")}, pki.context(pki.client), token)
+        assert served.status_code == 200, served.text
+    finally:
+        assert post("/v3/auth/disable", {}, pki.context(pki.client), token).status_code == 200
+    assert post("/v3/kv/range", {"key": b64("k")}, as_root).status_code == 200
