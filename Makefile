@@ -65,7 +65,7 @@ simulate: $(STAMP)
 
 bench: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(PY) -m bench.kv_bench
+	$(PY) -m bench.kv_bench $(if $(AUTH),--auth)
 
 bench-cluster: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -3,7 +3,9 @@
     python -m bench.kv_bench [--duration 10] [--connections 64]
 
 Put: unique keys, 256-byte values. Range: one key, linearizable. Prints requests/s of
-each and the ratio keyraft/etcd.
+each and the ratio keyraft/etcd. With --auth, each server runs with auth enabled and the
+requests carry the token of a user with READWRITE on the keys' prefix (what auth costs:
+compare with a run without).
 """
 
 from __future__ import annotations
@@ -49,15 +51,44 @@ def wrk(url: str, script: str, duration: int, connections: int, env: dict | None
     return float(match.group(1))
 
 
-def measure(member: Member, duration: int, connections: int) -> dict[str, float]:
+AUTH_SETUP = (
+    ("/v3/auth/user/add", {"name": "root", "password": "pw"}),
+    ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+    ("/v3/auth/role/add", {"name": "rw"}),
+    (
+        "/v3/auth/role/grant",
+        {"name": "rw", "perm": {"permType": "READWRITE", "key": "YmVu", "range_end": "YmVv"}},
+    ),  # the prefix "ben"
+    ("/v3/auth/user/add", {"name": "bench", "password": "pw"}),
+    ("/v3/auth/user/grant", {"user": "bench", "role": "rw"}),
+    ("/v3/auth/enable", {}),
+)
+
+
+def enable_auth(url: str) -> str:
+    """Auth on, with a user who may read and write the benchmark's keys: its token."""
+    for path, body in AUTH_SETUP:
+        httpx.post(url + path, json=body, timeout=10).raise_for_status()
+    answer = httpx.post(
+        url + "/v3/auth/authenticate", json={"name": "bench", "password": "pw"}, timeout=10
+    )
+    answer.raise_for_status()
+    return answer.json()["token"]
+
+
+def measure(
+    member: Member, duration: int, connections: int, auth: bool = False
+) -> dict[str, float]:
     member.start()
     try:
         httpx.post(member.client_url + "/v3/kv/put", json={"key": "YmVuY2gva2V5", "value": "dg=="})
+        env = {"BENCH_TOKEN": enable_auth(member.client_url)} if auth else {}
+        serializable = {**env, "BENCH_SERIALIZABLE": "1"}
         return {
-            "put": wrk(member.client_url, "put.lua", duration, connections),
-            "range": wrk(member.client_url, "range.lua", duration, connections),
+            "put": wrk(member.client_url, "put.lua", duration, connections, env),
+            "range": wrk(member.client_url, "range.lua", duration, connections, env),
             "range (serializable)": wrk(
-                member.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
+                member.client_url, "range.lua", duration, connections, serializable
             ),
         }
     finally:
@@ -68,11 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--auth", action="store_true", help="auth enabled, requests with a token")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kv-bench-") as directory:
         workdir = Path(directory)
-        etcd = measure(etcd_member(workdir), args.duration, args.connections)
-        keyraft = measure(keyraft_member(workdir), args.duration, args.connections)
+        etcd = measure(etcd_member(workdir), args.duration, args.connections, args.auth)
+        keyraft = measure(keyraft_member(workdir), args.duration, args.connections, args.auth)
     print(f"{'workload':<24}{'etcd req/s':>12}{'keyraft req/s':>15}{'ratio':>8}")
     for name in etcd:
         print(

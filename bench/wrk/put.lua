@@ -15,6 +15,10 @@ local function base64(data)
   end) .. ({ "", "==", "=" })[#data % 3 + 1])
 end
 
+-- With BENCH_TOKEN set, it goes in the Authorization header (auth enabled).
+local headers = { ["Content-Type"] = "application/json" }
+if os.getenv("BENCH_TOKEN") then headers["Authorization"] = os.getenv("BENCH_TOKEN") end
+
 local value = base64(string.rep("v", 256))
 local fixed_keys = tonumber(os.getenv("BENCH_KEYS") or "0")
 local counter = 0
@@ -34,7 +38,7 @@ function request()
   else
     key = base64(string.format("bench/%d/%d/%d", thread_id, math.random(1, 1000000000), counter))
   end
-  return wrk.format("POST", "/v3/kv/put", { ["Content-Type"] = "application/json" },
+  return wrk.format("POST", "/v3/kv/put", headers,
     '{"key":"' .. key .. '","value":"' .. value .. '"}')
 end
 
