@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from keyraft.app.config import API_VERSION
+from keyraft.app.config import API_VERSION, ETCD_SERVER_VERSION
 from keyraft.app.metrics import refresh
 
 router = APIRouter()
@@ -21,7 +21,9 @@ async def health(request: Request) -> Response:
 
 @router.get("/version", tags=["Meta"], summary="The etcd API version this member speaks")
 async def version() -> Response:
-    body = f'{{"etcdserver":"{API_VERSION}","etcdcluster":"{API_VERSION}"}}'.encode()
+    # As etcd 3.4.23: the server's own version (the one status reports), the cluster's
+    # minor version.
+    body = f'{{"etcdserver":"{ETCD_SERVER_VERSION}","etcdcluster":"{API_VERSION}"}}'.encode()
     return Response(body, media_type="application/json")
 
 

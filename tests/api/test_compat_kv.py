@@ -340,6 +340,10 @@ def test_http_surface(pair: Pair) -> None:
     expected, actual = pair.both("/version", b"", method="GET")
     assert expected.status == actual.status == 200
     assert set(expected.body) == set(actual.body) == {"etcdserver", "etcdcluster"}
+    # the same versions as etcd 3.4.23, and the one status reports
+    assert actual.body == expected.body
+    status = pair.send(pair.keyraft, "/v3/maintenance/status", {}).json()
+    assert status["version"] == actual.body["etcdserver"]
     etcd_headers = pair.send(pair.etcd, "/v3/kv/range", {"key": b64("a")}).headers
     keyraft_headers = pair.send(pair.keyraft, "/v3/kv/range", {"key": b64("a")}).headers
     for name in (
