@@ -3,13 +3,12 @@ printing keyraft/etcd ratios."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.servers import Member, etcd_cluster, keyraft_cluster, start_all
+from tests.support.servers import Member, etcd_cluster, keyraft_cluster
 
 Measure = Callable[[list[Member]], dict[str, float]]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -30,17 +29,6 @@ def resident_mib(member: Member, field: str = "VmRSS") -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} for process {member.pid}")
-
-
-@contextlib.contextmanager
-def started(members: list[Member]) -> Iterator[list[Member]]:
-    """Start the members together; stop every one of them however the block ends."""
-    try:
-        start_all(members)
-        yield members
-    finally:
-        for member in members:
-            member.stop()
 
 
 def measure_both(

@@ -23,7 +23,7 @@ from keyraft.app.server.requests import (
     UserAddRequest,
     UserGrantRole,
 )
-from tests.support.inprocess_cluster import InProcessCluster
+from tests.support.inprocess_cluster import InProcessCluster, run_cluster
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -85,12 +85,4 @@ def test_auth_is_replicated_and_tokens_work_on_every_member(tmp_path: Path) -> N
         with pytest.raises(errors.AuthFailed):
             await done(second.auth.authenticate(Authenticate("alice", "alicepw")))
 
-    async def main() -> None:
-        cluster = InProcessCluster(tmp_path, bcrypt_cost=4)
-        await cluster.start()
-        try:
-            await scenario(cluster)
-        finally:
-            await cluster.stop()
-
-    asyncio.run(main())
+    run_cluster(tmp_path, scenario, bcrypt_cost=4)

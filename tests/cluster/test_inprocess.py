@@ -5,7 +5,6 @@ malformed entry, each checked on every member, deterministically and in seconds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,9 @@ import pytest
 from keyraft.app.server import errors
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.requests import LeaseGrant, Put, Range
-from tests.support.inprocess_cluster import InProcessCluster
+from tests.support.inprocess_cluster import InProcessCluster, run_cluster
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def run(
-    directory: Path, scenario: Callable[[InProcessCluster], Awaitable[None]], **options
-) -> None:
-    async def main() -> None:
-        cluster = InProcessCluster(directory, **options)
-        await cluster.start()
-        try:
-            await scenario(cluster)
-        finally:
-            await cluster.stop()
-
-    asyncio.run(main())
 
 
 async def value(server: EtcdServer, key: bytes) -> bytes | None:
@@ -52,7 +37,7 @@ def test_a_write_on_a_follower_is_applied_at_one_revision_on_every_member(tmp_pa
             assert server.current_revision == revision
             assert await value(server, b"k") == b"v"
 
-    run(tmp_path, scenario)
+    run_cluster(tmp_path, scenario)
 
 
 def test_concurrent_linearizable_reads_share_one_read_index_round(tmp_path: Path) -> None:
@@ -75,7 +60,7 @@ def test_concurrent_linearizable_reads_share_one_read_index_round(tmp_path: Path
         assert len(asked) == 1
         assert {answer["kvs"][0].value for answer in answers} == {b"fresh"}
 
-    run(tmp_path, scenario)
+    run_cluster(tmp_path, scenario)
 
 
 def test_an_isolated_leader_fails_requests_in_bounded_time_and_the_rest_go_on(
@@ -101,7 +86,7 @@ def test_an_isolated_leader_fails_requests_in_bounded_time_and_the_rest_go_on(
             assert await value(server, b"k") == b"after"
             assert await value(server, b"lost?") is None  # never committed
 
-    run(tmp_path, scenario)
+    run_cluster(tmp_path, scenario)
 
 
 def test_an_expired_lease_is_revoked_once_by_the_leader_everywhere(tmp_path: Path) -> None:
@@ -122,7 +107,7 @@ def test_an_expired_lease_is_revoked_once_by_the_leader_everywhere(tmp_path: Pat
             assert not server.state.lessor.exists(7)
             assert server.current_revision == before + 1  # one revoke, one revision
 
-    run(tmp_path, scenario)
+    run_cluster(tmp_path, scenario)
 
 
 def test_a_member_that_missed_compacted_log_catches_up_by_snapshot(
@@ -150,7 +135,7 @@ def test_a_member_that_missed_compacted_log_catches_up_by_snapshot(
         assert await value(server, b"key059") == b"value59"
         assert server.state.applied_index == leader.state.applied_index
 
-    run(tmp_path, scenario, snapshot_count=20)
+    run_cluster(tmp_path, scenario, snapshot_count=20)
 
 
 def test_a_malformed_entry_is_refused_alike_everywhere_and_the_log_goes_on(
@@ -169,4 +154,4 @@ def test_a_malformed_entry_is_refused_alike_everywhere_and_the_log_goes_on(
         for server in cluster.running():
             assert await value(server, b"k") == b"still fine"
 
-    run(tmp_path, scenario)
+    run_cluster(tmp_path, scenario)

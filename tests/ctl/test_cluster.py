@@ -8,20 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.ctl.cluster import etcd_cluster, start_all
+from tests.ctl.cluster import etcd_cluster
 from tests.ctl.support import Reader, ctl_command, etcdctl, keyraftctl, spawn, stop
-from tests.support.servers import Member
+from tests.support.servers import Member, started
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, etcd: Member) -> Iterator[list[Member]]:
-    members = etcd_cluster(tmp_path_factory.mktemp("ctl-cluster"))
-    try:
-        start_all(members)
+    with started(etcd_cluster(tmp_path_factory.mktemp("ctl-cluster"))) as members:
         yield members
-    finally:
-        for member in members:
-            member.stop()
 
 
 def test_endpoint_commands_with_cluster_flag(cluster: list[Member]) -> None:

@@ -12,7 +12,6 @@ certificates must be refused. Three processes groups start per module: one secur
 from __future__ import annotations
 
 import base64
-import contextlib
 import random
 import re
 import socket
@@ -44,7 +43,7 @@ from tests.support.servers import (
     free_port,
     keyraft_cluster,
     keyraft_member,
-    start_all,
+    started,
 )
 
 CORS_ORIGIN = "http://a.example:8080"  # etcd 3.4 takes --cors origins only with a port
@@ -91,17 +90,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return pki
 
 
-@contextlib.contextmanager
-def running(members: list[Member]) -> Iterator[list[Member]]:
-    """The members started together, and stopped by PID whatever happens."""
-    try:
-        start_all(members)
-        yield members
-    finally:
-        for member in members:
-            member.stop()
-
-
 @pytest.fixture(scope="module")
 def secure(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
     """One member: https with --client-cert-auth, and http on a second client URL."""
@@ -118,7 +106,7 @@ def secure(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Membe
     http_url = f"http://127.0.0.1:{free_port()}"
     flag = member.command.index("--listen-client-urls") + 1
     member.command[flag] += "," + http_url
-    with running([member]):
+    with started([member]):
         yield member
 
 
@@ -146,7 +134,7 @@ def peer_tls_cluster(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iter
         flags,
         schemes=Schemes("https", "https", pki.context()),
     )
-    with running(members):
+    with started(members):
         yield members
 
 
@@ -283,7 +271,7 @@ def etcd_cors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
         pytest.skip("real etcd is required")
     etcd = etcd_member(tmp_path_factory.mktemp("etcd-cors"))
     etcd.command += ["--cors", CORS_ORIGIN, "--host-whitelist", HOSTS]
-    with running([etcd]):
+    with started([etcd]):
         yield etcd
 
 
@@ -418,7 +406,7 @@ def test_auto_tls_serves_https_and_a_peer_auto_tls_cluster_forms(
         ("--auto-tls", "--peer-auto-tls", "--peer-client-cert-auth"),
         schemes=Schemes("https", "https", unverified),
     )
-    with running(members):
+    with started(members):
         leader = leader_of(members)
         assert leader.post("/v3/kv/put", {"key": b64("auto"), "value": b64("v")}).status_code == 200
         for member in members:

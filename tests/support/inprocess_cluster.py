@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from keyraft.app.server.config import ServerConfig
@@ -139,3 +140,20 @@ class InProcessCluster:
 
     def name_of(self, server: EtcdServer) -> str:
         return server.member.name
+
+
+def run_cluster(
+    directory: Path, scenario: Callable[[InProcessCluster], Awaitable[None]], **options: object
+) -> None:
+    """Run `scenario` on a started in-process cluster in a fresh event loop; the cluster
+    is stopped however the scenario ends."""
+
+    async def main() -> None:
+        cluster = InProcessCluster(directory, **options)
+        await cluster.start()
+        try:
+            await scenario(cluster)
+        finally:
+            await cluster.stop()
+
+    asyncio.run(main())

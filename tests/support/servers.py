@@ -7,6 +7,7 @@ Every process started here is stopped by PID, also when a test fails (the fixtur
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import random
 import shutil
@@ -16,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -251,3 +253,14 @@ def start_all(members: list[Member], timeout: float = 60.0) -> None:
         _RUNNING.add(member.process)
     for member in members:
         member.wait_ready(timeout)
+
+
+@contextlib.contextmanager
+def started(members: list[Member]) -> Iterator[list[Member]]:
+    """Start the members together; stop every one of them however the block ends."""
+    try:
+        start_all(members)
+        yield members
+    finally:
+        for member in members:
+            member.stop()
