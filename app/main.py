@@ -1,10 +1,11 @@
-"""`keyraft`: the server entry point, taking etcd's flags (and KEYRAFT_* variables)."""
+"""`keyraft`: the server entry point, taking etcd's flags (and KEYRAFT_* or ETCD_* variables)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import ssl
 import sys
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import click
 
 from keyraft.app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
+from keyraft.app.environment import accept_etcd_variables, report_etcd_variables
 
 if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay quick
     import uvicorn
@@ -44,9 +46,7 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     )
 
 
-@click.command(
-    context_settings={"auto_envvar_prefix": "KEYRAFT", "help_option_names": ["-h", "--help"]}
-)
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--name", default="default", show_default=True, help="Human-readable name for this member."
 )
@@ -228,6 +228,7 @@ def main(**flags: object) -> None:
         level=LOG_LEVELS[config.log_level],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    report_etcd_variables(click.get_current_context(), os.environ)
     # Followers forward lease keepalives with httpx; a log line per forward is noise.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, LOG_LEVELS[config.log_level]))
     try:
@@ -244,6 +245,8 @@ def main(**flags: object) -> None:
         asyncio.run(_serve(config, sockets, peer_sockets))
 
 
+accept_etcd_variables(main)
+
 _URL_FLAGS = (
     "listen_client_urls",
     "advertise_client_urls",
@@ -258,7 +261,7 @@ _RENAMED = {
 
 
 def config_from_flags(flags: dict) -> ServerConfig:
-    """The configuration a command line (or KEYRAFT_* environment) asks for."""
+    """The configuration a command line (or the KEYRAFT_*/ETCD_* environment) asks for."""
     values = {_RENAMED.get(name, name): value for name, value in flags.items()}
     for name in _URL_FLAGS:
         values[name] = _urls(str(values[name]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -88,3 +89,41 @@ def test_etcd_style_single_member_command_line_and_env(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_etcd_variables_configure_keyraft_as_they_configure_etcd(tmp_path: Path) -> None:
+    """A manifest written for etcd sets ETCD_* variables: keyraft takes them, logs each as
+    etcd does, warns about unknown ones, and lets KEYRAFT_* and flags win."""
+    member = keyraft_member(tmp_path, name="envname")
+    program = keyraft_command()
+    flags = member.command[len(program) :]
+    pairs = dict(zip(flags[::2], flags[1::2], strict=True))
+    member.env = {
+        "ETCD_" + flag.removeprefix("--").replace("-", "_").upper(): value
+        for flag, value in pairs.items()
+        if flag not in ("--log-level", "--name")
+    }
+    member.env.update(
+        ETCD_NAME="not-used",
+        KEYRAFT_NAME="envname",
+        ETCD_NO_SUCH_FLAG="1",
+        ETCD_MAX_TXN_OPS="5",
+    )
+    member.command = [*program, "--log-level", "info", "--max-txn-ops", "7"]
+    member.start()
+    try:
+        members = member.post("/v3/cluster/member/list", {}).json()["members"]
+        assert [entry["name"] for entry in members] == ["envname"]  # KEYRAFT_NAME won
+        distinct = [
+            {"request_put": {"key": base64.b64encode(b"k%d" % i).decode()}} for i in range(8)
+        ]
+        too_many = member.post("/v3/kv/txn", {"success": distinct}).json()
+        assert too_many["message"] == "etcdserver: too many operations in txn request"
+        assert member.post("/v3/kv/txn", {"success": distinct[:7]}).status_code == 200  # flag won
+    finally:
+        member.stop()
+    log = member.log_path.read_text()
+    assert "unrecognized environment variable ETCD_NO_SUCH_FLAG=1" in log
+    assert f"recognized and used environment variable ETCD_DATA_DIR={member.data_dir}" in log
+    assert '"ETCD_MAX_TXN_OPS" is shadowed by corresponding command-line flag' in log
+    assert "ETCD_NAME is shadowed by KEYRAFT_NAME" in log

@@ -68,6 +68,8 @@ class Member:
     process: subprocess.Popen | None = field(default=None, repr=False)
     # How the tests' own client reaches an https client URL (CA, client certificate).
     tls: ssl.SSLContext | None = field(default=None, repr=False)
+    # Environment variables set for the process, beside the tests' own.
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def post(self, path: str, body: dict, timeout: float = 15.0) -> httpx.Response:
         """POST JSON to this member's client URL (over TLS with `tls` when https)."""
@@ -88,7 +90,12 @@ class Member:
     def start(self, timeout: float = 30.0) -> Member:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child until it exits
         self.process = subprocess.Popen(
-            self.command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            self.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         log.close()
         _RUNNING.add(self.process)
