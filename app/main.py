@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import click
 
 from keyraft.app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
+from keyraft.app.config_file import ConfigFileError, flags_from_file
 from keyraft.app.environment import accept_etcd_variables, report_etcd_variables
 
 if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay quick
@@ -214,11 +215,24 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     show_default=True,
     help="Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all).",
 )
+@click.option(
+    "--config-file",
+    default="",
+    help="Path to etcd's YAML configuration file; when given, other flags and environment "
+    "variables are ignored (as etcd).",
+)
 @click.version_option(
     KEYRAFT_VERSION, "--version", prog_name="keyraft", message="keyraft %(version)s (etcd API 3.4)"
 )
 def main(**flags: object) -> None:
     """keyraft: an etcd v3 compatible, strongly consistent key-value store."""
+    config_file = str(flags.pop("config_file"))
+    if config_file:
+        try:
+            flags = flags_from_file(config_file, click.get_current_context())
+        except ConfigFileError as error:
+            raise click.UsageError(f"--config-file: {error}") from None
+        flags.pop("config_file", None)
     config = config_from_flags(flags)
     try:
         validate(config)
@@ -228,7 +242,14 @@ def main(**flags: object) -> None:
         level=LOG_LEVELS[config.log_level],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    report_etcd_variables(click.get_current_context(), os.environ)
+    if config_file:
+        logging.getLogger("keyraft.flags").info(
+            'Loading server configuration from "%s". Other configuration command line flags '
+            "and environment variables will be ignored if provided.",
+            config_file,
+        )
+    else:
+        report_etcd_variables(click.get_current_context(), os.environ)
     # Followers forward lease keepalives with httpx; a log line per forward is noise.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, LOG_LEVELS[config.log_level]))
     try:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.support.servers import ROOT, Member, free_port, keyraft_command, keyraft_member
 
@@ -91,13 +92,18 @@ def test_etcd_style_single_member_command_line_and_env(tmp_path: Path) -> None:
         process.wait(10)
 
 
+def _flag_values(member: Member) -> dict[str, str]:
+    """The `--flag value` pairs of a member's command line, by flag."""
+    flags = member.command[len(keyraft_command()) :]
+    return dict(zip(flags[::2], flags[1::2], strict=True))
+
+
 def test_etcd_variables_configure_keyraft_as_they_configure_etcd(tmp_path: Path) -> None:
     """A manifest written for etcd sets ETCD_* variables: keyraft takes them, logs each as
     etcd does, warns about unknown ones, and lets KEYRAFT_* and flags win."""
     member = keyraft_member(tmp_path, name="envname")
     program = keyraft_command()
-    flags = member.command[len(program) :]
-    pairs = dict(zip(flags[::2], flags[1::2], strict=True))
+    pairs = _flag_values(member)
     member.env = {
         "ETCD_" + flag.removeprefix("--").replace("-", "_").upper(): value
         for flag, value in pairs.items()
@@ -127,3 +133,54 @@ def test_etcd_variables_configure_keyraft_as_they_configure_etcd(tmp_path: Path)
     assert f"recognized and used environment variable ETCD_DATA_DIR={member.data_dir}" in log
     assert '"ETCD_MAX_TXN_OPS" is shadowed by corresponding command-line flag' in log
     assert "ETCD_NAME is shadowed by KEYRAFT_NAME" in log
+
+
+def test_an_etcd_config_file_configures_keyraft_and_replaces_flags(tmp_path: Path) -> None:
+    """etcd's YAML file, as operators write it (sections for TLS, keys keyraft has no use
+    for): as with etcd, the file alone counts; flags and variables given beside it are
+    ignored."""
+    member = keyraft_member(tmp_path, name="fromfile")
+    program = keyraft_command()
+    settings: dict[str, object] = {
+        flag.removeprefix("--"): value for flag, value in _flag_values(member).items()
+    }
+    settings.update(
+        {
+            "max-txn-ops": 3,
+            "enable-v2": True,
+            "client-transport-security": {"auto-tls": False, "client-cert-auth": False},
+            "peer-transport-security": {"auto-tls": False},
+        }
+    )
+    config = tmp_path / "etcd.conf.yml"
+    config.write_text(yaml.safe_dump(settings))
+    member.command = [*program, "--config-file", str(config), "--name", "ignored"]
+    member.env = {"ETCD_MAX_TXN_OPS": "100", "KEYRAFT_MAX_TXN_OPS": "100"}
+    member.start()
+    try:
+        members = member.post("/v3/cluster/member/list", {}).json()["members"]
+        assert [entry["name"] for entry in members] == ["fromfile"]
+        puts = [{"request_put": {"key": base64.b64encode(b"k%d" % i).decode()}} for i in range(4)]
+        too_many = member.post("/v3/kv/txn", {"success": puts}).json()
+        assert too_many["message"] == "etcdserver: too many operations in txn request"
+    finally:
+        member.stop()
+    log = member.log_path.read_text()
+    assert "ignored configuration file keys: enable-v2" in log
+    assert "Other configuration command line flags and environment variables will be ignored" in log
+
+
+def test_a_bad_config_file_is_refused_clearly(tmp_path: Path) -> None:
+    for text, message in (
+        ("name: [unclosed", "not valid YAML"),
+        ("- a list", "expected a mapping"),
+        ("max-txn-ops: many", "max-txn-ops"),
+        ("client-transport-security: 3", "must be a mapping"),
+    ):
+        config = tmp_path / "bad.yml"
+        config.write_text(text)
+        result = run("--config-file", str(config))
+        assert result.returncode == 2, (text, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    result = run("--config-file", str(tmp_path / "missing.yml"))
+    assert result.returncode == 2 and "cannot read" in result.stderr
