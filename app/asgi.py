@@ -23,6 +23,7 @@ from keyraft.app.routes.lease import serve_keepalive
 from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.streams import StreamHandler
+from keyraft.app.websocket import serve_websocket
 
 CORS_HEADERS = [
     (b"access-control-allow-headers", b"accept, content-type, authorization"),
@@ -223,6 +224,9 @@ class KeyraftFront:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -257,3 +261,35 @@ class KeyraftFront:
         if path != scope["path"]:
             scope = {**scope, "path": path, "raw_path": path.encode()}
         await self.app(scope, receive, with_common_headers(send))
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A gateway path over WebSocket (`keyraft.app.websocket`); others are refused.
+
+        CORS does not bind WebSockets (any page may open one), and etcd's proxy accepts
+        every origin; keyraft does too unless --cors lists origins, and then refuses a
+        browser's handshake from any other. --host-whitelist applies as to plain http."""
+        origin = request_origin(scope)
+        if (
+            self.hosts is not None
+            and scope.get("scheme") == "ws"
+            and request_hostname(scope) not in self.hosts
+        ) or (self.cors is not None and origin is not None and origin not in self.cors):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        path = canonical_path(scope["path"])
+        server = self.server
+        stream = STREAMS.get(path)
+        if stream is not None:
+
+            async def handler(http: Scope, receive: Receive, send: Send) -> None:
+                await stream(server, http, receive, send)
+
+        elif path in RPCS:
+
+            async def handler(http: Scope, receive: Receive, send: Send) -> None:
+                await serve_unary(server, path, http, receive, send, self.body_timeout_s)
+
+        else:
+            await self.app(scope, receive, send)  # refused at the handshake
+            return
+        await serve_websocket(scope, receive, send, handler, unary=stream is None)

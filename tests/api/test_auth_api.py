@@ -4,12 +4,15 @@ with the auth revision, nested transactions checked, and the SSE watch refused."
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
+import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -140,6 +143,28 @@ def test_sse_watch_needs_read_permission(client: Client) -> None:
         "GET", url, params={"key": "a/x"}, headers={"Authorization": token}
     ) as allowed:
         assert allowed.status_code == 200
+
+
+def test_websocket_watch_takes_the_token_a_browser_can_send(client: Client) -> None:
+    """A browser cannot set Authorization on a WebSocket: the token comes as the
+    subprotocol pair `Bearer, <token>` (the "Bearer" protocol accepted) or a cookie."""
+    token = client.token("alice", "alicepw")
+    url = client.url.replace("http", "ws", 1) + "/v3/watch"
+    create = json.dumps({"create_request": {"key": b64("a/ws")}})
+
+    async def first_frame(**options: object) -> tuple[dict, str | None]:
+        async with websockets.connect(url, **options) as socket:  # type: ignore[arg-type]
+            await socket.send(create)
+            frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
+            return frame, socket.subprotocol
+
+    anonymous, _ = asyncio.run(first_frame())
+    assert anonymous["result"]["canceled"] is True  # etcd's answer to a refused create
+    assert "user name is empty" in anonymous["result"]["cancel_reason"]
+    created, protocol = asyncio.run(first_frame(subprotocols=["Bearer", token]))
+    assert created["result"]["created"] is True and protocol == "Bearer"
+    created, _ = asyncio.run(first_frame(additional_headers={"Cookie": f"token={token}"}))
+    assert created["result"]["created"] is True
 
 
 def test_auth_survives_a_restart(client: Client) -> None:
