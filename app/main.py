@@ -17,6 +17,7 @@ import click
 
 from keyraft.app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
 from keyraft.app.config_file import ConfigFileError, flags_from_file
+from keyraft.app.durations import GoDuration
 from keyraft.app.environment import accept_etcd_variables, report_etcd_variables
 
 if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay quick
@@ -216,6 +217,13 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     help="Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all).",
 )
 @click.option(
+    "--experimental-watch-progress-notify-interval",
+    default="10m",
+    type=GoDuration(),
+    show_default=True,
+    help="Duration of periodic watch progress notifications (a Go duration).",
+)
+@click.option(
     "--config-file",
     default="",
     help="Path to etcd's YAML configuration file; when given, other flags and environment "
@@ -276,6 +284,7 @@ _URL_FLAGS = (
 )
 _LIST_FLAGS = ("cipher_suites", "cors", "host_whitelist")
 _RENAMED = {
+    "experimental_watch_progress_notify_interval": "watch_progress_notify_interval_s",
     "heartbeat_interval": "heartbeat_interval_ms",
     "election_timeout": "election_timeout_ms",
 }

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from keyraft.app import codec
 from keyraft.app.codec import key_value
 from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.request_size import embedded_size, varint_length
 from keyraft.app.server.watches import Change, RevisionChanges, Watch
 
 EVENTS_STEP = 500
@@ -113,6 +114,60 @@ def response(header: dict, watch_id: int = 0, **fields: object) -> dict:
         result["compact_revision"] = str(fields["compact_revision"])
     if fields.get("cancel_reason"):
         result["cancel_reason"] = fields["cancel_reason"]
+    if fields.get("fragment"):
+        result["fragment"] = True
     if fields.get("events"):
         result["events"] = fields["events"]
     return result
+
+
+def fragments(header: dict, watch_id: int, events: list[dict], limit: int) -> list[dict]:
+    """The responses for `events` of a watch created with `fragment`, as etcd's
+    sendFragments cuts them: whole if under `limit` bytes as protobuf (the server's
+    --max-request-bytes plus gRPC's overhead) or a single event; else in pieces, each
+    piece as many events as stay under the limit (at least one), all but the last
+    marked `fragment`."""
+    whole = response(header, watch_id, events=events)
+    if len(events) < 2 or protobuf_size(whole) < limit:
+        return [whole]
+    base = protobuf_size(response(header, watch_id, fragment=True))
+    pieces: list[dict] = []
+    start = 0
+    while start < len(events):
+        size, end = base, start
+        while end < len(events):
+            event_size = embedded_size(protobuf_size(events[end]))
+            if end > start and size + event_size >= limit:
+                break
+            size += event_size
+            end += 1
+        last = end == len(events)
+        pieces.append(response(header, watch_id, events=events[start:end], fragment=not last))
+        start = end
+    return pieces
+
+
+# The JSON fields of a WatchResponse (and its header, events, key-values) that protobuf
+# encodes as bytes (base64 in JSON); the others are varints (numbers as strings), bools,
+# enums (an event's type: only DELETE is not the zero value), strings or messages.
+_BYTES_FIELDS = frozenset(("key", "value"))
+
+
+def protobuf_size(message: dict) -> int:
+    """The protobuf size of a response in its JSON form (one-byte tags)."""
+    size = 0
+    for name, value in message.items():
+        if isinstance(value, dict):
+            size += embedded_size(protobuf_size(value))
+        elif isinstance(value, list):
+            size += sum(embedded_size(protobuf_size(item)) for item in value)
+        elif value is True or name == "type":  # a bool, or DELETE (enum 1)
+            size += 2
+        elif name in _BYTES_FIELDS:
+            length = len(value) * 3 // 4 - (len(value) - len(value.rstrip("=")))
+            size += embedded_size(length)
+        elif name == "cancel_reason":
+            size += embedded_size(len(value.encode()))
+        else:
+            size += 1 + varint_length(int(value))
+    return size

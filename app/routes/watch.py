@@ -58,6 +58,7 @@ class WatchStream:
         self.headers = headers
         self.events = watch_codec.cache_for(server)
         self.watches: dict[int, Watch] = {}
+        self.fragmented: set[int] = set()  # watches created with `fragment`
         self.tasks: set[asyncio.Task] = set()
         self.next_id = 0
 
@@ -71,6 +72,7 @@ class WatchStream:
         elif "cancel_request" in request:
             watch_id = request["cancel_request"].get("watch_id", 0)
             watch = self.watches.pop(watch_id, None)
+            self.fragmented.discard(watch_id)
             if watch is not None:
                 watch.cancel()
                 await self.writer.result(
@@ -98,6 +100,8 @@ class WatchStream:
         # Opened before it is announced, so no change between the two is missed.
         watch = self.server.watch(watch_spec(create), watch_id)
         self.watches[watch_id] = watch
+        if create.get("fragment"):
+            self.fragmented.add(watch_id)
         await self.writer.result(watch_codec.response(self.header(), watch_id, created=True))
         self._spawn(self.pump(watch))
         if create.get("progress_notify"):
@@ -126,7 +130,14 @@ class WatchStream:
         while batch := await watch.next_batch():
             header = self.header(watch.batch_revision)
             events = await self.events.events(watch, batch)
-            await self.writer.result(watch_codec.response(header, watch.watch_id, events=events))
+            if watch.watch_id in self.fragmented:
+                limit = self.server.config.grpc_limit_bytes
+                for piece in watch_codec.fragments(header, watch.watch_id, events, limit):
+                    await self.writer.result(piece)
+            else:
+                await self.writer.result(
+                    watch_codec.response(header, watch.watch_id, events=events)
+                )
         if watch.compact_revision or watch.cancel_reason:
             await self.writer.result(
                 watch_codec.response(
@@ -138,6 +149,7 @@ class WatchStream:
                 )
             )
             self.watches.pop(watch.watch_id, None)
+            self.fragmented.discard(watch.watch_id)
 
     async def progress(self, watch: Watch) -> None:
         interval = self.server.config.watch_progress_notify_interval_s

@@ -9,7 +9,7 @@ from __future__ import annotations
 from keyraft.app.server.requests import Txn
 
 
-def _varint_length(value: int) -> int:
+def varint_length(value: int) -> int:
     if value < 0:
         return 10
     length = 1
@@ -33,24 +33,25 @@ def encoded_size(message: object) -> int:
 
 def _op_size(op: object) -> int:
     """A RequestOp holding `op` (None: an op with no request set), as a repeated field."""
-    inner = 0 if op is None else _embedded(encoded_size(op))
-    return _embedded(inner)
+    inner = 0 if op is None else embedded_size(encoded_size(op))
+    return embedded_size(inner)
 
 
-def _embedded(size: int) -> int:
-    return 1 + _varint_length(size) + size
+def embedded_size(size: int) -> int:
+    """A length-delimited field (one-byte tag) holding `size` bytes."""
+    return 1 + varint_length(size) + size
 
 
 def _field_size(value: object) -> int:
     if isinstance(value, bool):
         return 2 if value else 0
     if isinstance(value, int):
-        return 1 + _varint_length(value) if value else 0
+        return 1 + varint_length(value) if value else 0
     if isinstance(value, bytes | str):
         length = len(value)
-        return 1 + _varint_length(length) + length if length else 0
+        return 1 + varint_length(length) + length if length else 0
     if isinstance(value, dict) or hasattr(value, "_fields"):  # a message or a typed request
-        return _embedded(encoded_size(value))
+        return embedded_size(encoded_size(value))
     if isinstance(value, list | tuple):
         return sum(_field_size(item) or 2 for item in value)
     return 0

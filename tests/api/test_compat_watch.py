@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.compare import Pair, b64
+from tests.support.compare import Pair, b64, normalize
+from tests.support.servers import etcd_member, keyraft_member, started
 from tests.support.watch_client import WatchLines
 
 
@@ -152,3 +153,45 @@ def test_compacted_start_and_negative_start(pair: Pair) -> None:
 )
 def test_bad_watch_requests(pair: Pair, body: bytes) -> None:
     watch_both(pair, body, 1)
+
+
+def test_fragmented_responses_split_where_etcd_splits_them(pair: Pair) -> None:
+    """Three 1 MB values: catching up, etcd answers one 3 MB message, or with `fragment`
+    two (two events marked `fragment`, then the last one), cut at its request limit plus
+    gRPC's overhead."""
+    value = b64(b"x" * 1_000_000)
+    revisions = []
+    for key in ("frag/a", "frag/b", "frag/c"):
+        answers = [
+            pair.send(member, "/v3/kv/put", {"key": b64(key), "value": value})
+            for member in (pair.etcd, pair.keyraft)
+        ]
+        revisions.append(int(answers[0].json()["header"]["revision"]))
+    for fragment in (True, False):
+        create = {
+            "key": b64("frag/"),
+            "range_end": b64("frag0"),
+            "start_revision": revisions[0],
+            "fragment": fragment,
+        }
+        watch_both(pair, {"create_request": create}, 3 if fragment else 2)
+
+
+def test_progress_notify_interval_is_etcds_flag(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """--experimental-watch-progress-notify-interval: an idle watch created with
+    progress_notify gets an empty response that often, from etcd and keyraft alike."""
+    flags = ("--experimental-watch-progress-notify-interval", "300ms")
+    root = tmp_path_factory.mktemp("progress")
+    members = [etcd_member(root, extra=flags), keyraft_member(root, extra=flags)]
+    body = {"create_request": {"key": b64("idle"), "progress_notify": True}}
+    with started(members):
+        answers = []
+        for member in members:
+            stream = WatchLines(member.client_url, body)
+            try:
+                answers.append(normalize(stream.wait(3, timeout=10)[:3]))
+            finally:
+                stream.close()
+    expected, actual = answers
+    assert actual == expected
+    assert expected[1] == expected[2] and "events" not in expected[1]["result"]
