@@ -60,8 +60,8 @@ STEPS: list[tuple[tuple[str, ...], bytes | None, bool]] = [
     (("compaction", "2"), None, True),
     (("get", "l/", "--prefix", "--count-only"), None, False),
     (("-w", "json", "get", "l/", "--prefix", "--count-only"), None, False),
-    (("-w", "table", "get", "l/", "--prefix"), None, False),
-    (("-w", "table", "txn"), TXN_FAILS, False),
+    (("-w", "table", "get", "l/", "--prefix"), None, True),
+    (("-w", "table", "txn"), TXN_FAILS, True),
     (("del", "", "--from-key"), None, True),
 ]
 
