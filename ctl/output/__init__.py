@@ -10,6 +10,7 @@ from keyraft.ctl.output.base import Printer
 from keyraft.ctl.output.fields import FieldsPrinter
 from keyraft.ctl.output.json import JsonPrinter
 from keyraft.ctl.output.simple import SimplePrinter
+from keyraft.ctl.output.table import TablePrinter
 
 FORMATS = ("simple", "json", "fields", "table")
 
@@ -20,8 +21,6 @@ def make_printer(kind: str, hex_output: bool = False, value_only: bool = False) 
     if kind == "fields":
         return FieldsPrinter()
     if kind == "table":
-        from keyraft.ctl.output.table import TablePrinter  # rich is slow to import; load on use
-
         return TablePrinter(hex_output)
     return SimplePrinter(hex_output, value_only)
 
