@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from keyraft.app.durations import parse_duration as go_duration
+
 _ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
 
 
@@ -105,33 +107,7 @@ def _decimal(value: int, unit: int) -> str:
 
 def parse_duration(text: str) -> float:
     """Parse a Go duration (`2s`, `500ms`, `1m30s`) or plain seconds into seconds."""
-    text = text.strip()
     try:
-        return float(text)
+        return float(text.strip())
     except ValueError:
-        pass
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    total, number, index = 0.0, "", 0
-    if not text:
-        raise ValueError("empty duration")
-    while index < len(text):
-        char = text[index]
-        if char.isdigit() or char == ".":
-            number += char
-            index += 1
-            continue
-        unit = next(
-            (
-                name
-                for name in ("ns", "us", "µs", "ms", "h", "m", "s")
-                if text.startswith(name, index)
-            ),
-            None,
-        )
-        if unit is None or not number:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(number) * units[unit]
-        number, index = "", index + len(unit)
-    if number:
-        raise ValueError(f"missing unit in duration {text!r}")
-    return total
+        return go_duration(text)
