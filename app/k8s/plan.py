@@ -27,13 +27,21 @@ from keyraft.app.k8s.pod import Pod
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One entry of /v3/cluster/member/list (etcd omits a never-started member's name)."""
+    """One entry of /v3/cluster/member/list.
+
+    A member publishes its client URLs when it first starts, so none means never started;
+    etcd also omits the name of a member added by member/add until it starts.
+    """
 
     id: int
     name: str = ""
     peer_urls: tuple[str, ...] = ()
     client_urls: tuple[str, ...] = ()
     is_learner: bool = False
+
+    @property
+    def started(self) -> bool:
+        return bool(self.client_urls)
 
     @classmethod
     def from_json(cls, item: dict) -> Member:
@@ -84,7 +92,7 @@ def decide_start(pod: Pod, disk: Disk, view: View, desired: int | None = None) -
         promote = mine is not None and mine.is_learner
         return Plan("restart", "data on the volume", tuple(flags), retired, promote=promote)
     discard = disk.has_data  # a healthy cluster no longer lists me: removed by a scale-down
-    if mine is not None and not mine.name:
+    if mine is not None and not mine.started:
         if mine.is_learner or pod.ordinal >= pod.initial_size:
             flags = server_flags(pod, "existing", joined_cluster(pod, view.members))
             return Plan("join", "added before, never started", flags, retired, False, True, discard)

@@ -26,8 +26,10 @@ def url(ordinal: int) -> str:
 
 
 def member(ordinal: int, started: bool = True, learner: bool = False) -> Member:
-    name = f"keyraft-{ordinal}" if started else ""
-    return Member(100 + ordinal, name, (url(ordinal),), (), learner)
+    # etcd names an initial member before it starts, not one added by member/add
+    name = f"keyraft-{ordinal}" if started or not learner else ""
+    clients = (f"http://keyraft-{ordinal}.keyraft-peer.db.svc:2379",) if started else ()
+    return Member(100 + ordinal, name, (url(ordinal),), clients, learner)
 
 
 def healthy(*members: Member) -> View:
