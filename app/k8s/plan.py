@@ -4,7 +4,8 @@ No I/O here, so every case (fresh bootstrap, scale up, restart, lost volume, sca
 is a table test. The rules, most specific first:
 
 - data on the volume: restart with the flags of the first start, unless a healthy member
-  says this member was removed (a scale-down kept the volume): then discard it and join;
+  says this member was removed (a scale-down kept the volume): then discard it and join
+  (only data this entrypoint wrote for the same peer URL is ever discarded);
 - my peer URL listed but never started: finish that start (a learner or a member added
   later: `existing`; one of the initial members: `new` with the initial cluster);
 - my peer URL listed and started, but no data: the volume was lost, so replace the stale
@@ -87,7 +88,7 @@ def decide_start(pod: Pod, disk: Disk, view: View, desired: int | None = None) -
     """How this pod's member starts; see the module docstring for the rules."""
     mine = view.find(pod.peer_url(pod.ordinal))
     retired = _retired(pod, view, desired, mine)
-    if disk.has_data and not (view.healthy and mine is None):
+    if disk.has_data and not (view.healthy and mine is None and _my_saved_flags(pod, disk)):
         flags = disk.saved_flags or server_flags(pod, "new", initial_cluster(pod))
         promote = mine is not None and mine.is_learner
         return Plan("restart", "data on the volume", tuple(flags), retired, promote=promote)
@@ -122,6 +123,8 @@ def decide_stop(pod: Pod, view: View, desired: int | None) -> Plan:
     """Whether a stopping pod leaves the cluster: only when a scale-down retired its ordinal."""
     if desired is None:
         return Plan("keep", "desired replicas unknown: keep the membership")
+    if desired == 0:
+        return Plan("keep", "scaled to zero: the cluster pauses, its membership stays")
     if pod.ordinal < desired:
         return Plan("keep", f"ordinal {pod.ordinal} < {desired} replicas: a restart")
     mine = view.find(pod.peer_url(pod.ordinal))
@@ -164,6 +167,13 @@ def server_flags(pod: Pod, state: str, cluster: list[tuple[str, str]]) -> tuple[
         f"--initial-cluster-token={pod.token}",
         f"--initial-cluster-state={state}",
     )
+
+
+def _my_saved_flags(pod: Pod, disk: Disk) -> bool:
+    """Data is discarded only if this entrypoint wrote it under today's peer URL: data from
+    an older manifest, or from before a rename of the Service, is never thrown away."""
+    mine = f"--initial-advertise-peer-urls={pod.peer_url(pod.ordinal)}"
+    return disk.saved_flags is not None and mine in disk.saved_flags
 
 
 def _retired(pod: Pod, view: View, desired: int | None, mine: Member | None) -> tuple[int, ...]:

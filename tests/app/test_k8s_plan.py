@@ -126,8 +126,12 @@ def test_lost_volume_replaces_the_stale_entry() -> None:
 
 
 def test_data_of_a_removed_member_is_discarded_before_joining_again() -> None:
-    plan = decide_start(pod(3), Disk(True, ("--x",)), healthy(member(0), member(1), member(2)))
+    saved = (f"--initial-advertise-peer-urls={url(3)}",)
+    plan = decide_start(pod(3), Disk(True, saved), healthy(member(0), member(1), member(2)))
     assert (plan.action, plan.discard_data, plan.add_learner) == ("join", True, True)
+    for foreign in (None, ("--initial-advertise-peer-urls=http://elsewhere:2380",)):
+        kept = decide_start(pod(3), Disk(True, foreign), healthy(member(0), member(1), member(2)))
+        assert (kept.action, kept.discard_data) == ("restart", False)
 
 
 def test_members_past_the_desired_replicas_are_removed_on_start() -> None:
@@ -142,3 +146,4 @@ def test_pre_stop_leaves_only_when_scaled_down() -> None:
     assert decide_stop(pod(2), view, desired=3).action == "keep"  # a restart
     assert decide_stop(pod(3), view, desired=4).action == "keep"
     assert decide_stop(pod(3), view, desired=None).action == "keep"  # unknown: never remove
+    assert decide_stop(pod(0), view, desired=0).action == "keep"  # scale to zero: a pause
