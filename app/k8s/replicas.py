@@ -11,6 +11,7 @@ the pod never remove itself, which is safe: the membership then shrinks only by 
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -55,10 +56,10 @@ def _ask_api_server(statefulset: str, namespace: str, env: Mapping[str, str]) ->
         answer = httpx.get(
             url,
             headers={"Authorization": f"Bearer {token}"},
-            verify=str(SERVICE_ACCOUNT / "ca.crt"),
+            verify=ssl.create_default_context(cafile=str(SERVICE_ACCOUNT / "ca.crt")),
             timeout=5.0,
         )
-    except (OSError, httpx.HTTPError):
+    except (OSError, ssl.SSLError, httpx.HTTPError):
         return None
     if answer.status_code != 200:
         return None  # 404: the StatefulSet is being deleted, not scaled: keep the membership
