@@ -37,10 +37,11 @@ class Members:
             try:
                 health = self.client.get(endpoint + "/health")
                 listed = self._post(endpoint, "list", {})
-            except (httpx.HTTPError, MemberError):
+                has_leader = health.status_code == 200 and health.json().get("health") == "true"
+            except (httpx.HTTPError, MemberError, ValueError):
                 continue
             reachable = True
-            if health.status_code == 200 and health.json().get("health") == "true":
+            if has_leader:
                 self.healthy.append(endpoint)
                 lists.insert(0, listed)
             else:
@@ -73,14 +74,14 @@ class Members:
         return True
 
     def _call(self, verb: str, body: dict) -> dict:
-        """The first healthy endpoint that answers; its error if every one refuses."""
-        last: Exception = MemberError("no healthy member to ask")
+        """The first healthy endpoint that answers; a member's refusal is final."""
+        last = "no member to ask"
         for endpoint in self.healthy or self.endpoints:
             try:
                 return self._post(endpoint, verb, body)
-            except (httpx.HTTPError, MemberError) as error:
-                last = error
-        raise last
+            except (httpx.HTTPError, ValueError) as error:
+                last = f"{endpoint}: {error!r}"
+        raise MemberError(last)
 
     def _post(self, endpoint: str, verb: str, body: dict) -> dict:
         answer = self.client.post(f"{endpoint}/v3/cluster/member/{verb}", json=body)
