@@ -194,26 +194,27 @@ def test_bootstrap_and_restart(pods: PodSet) -> None:
 def test_a_statefulset_lifecycle(pods: PodSet) -> None:
     first = bootstrap(pods)
 
-    pods.replicas_file.write_text("4")  # kubectl scale --replicas=4
-    pods.start(3)
-    pods.wait_voters(0, names(0, 1, 2, 3))
-    assert _poll(lambda: pods.local_value(3, "k") == "before scale up")
+    pods.replicas_file.write_text("5")  # kubectl scale --replicas=5: two pods at once, and
+    pods.start(3, 4)  # etcd takes one learner at a time: the second waits its turn
+    pods.wait_voters(0, names(0, 1, 2, 3, 4))
+    assert _poll(lambda: pods.local_value(4, "k") == "before scale up")
 
     pods.stop(1)  # a restart keeps the volume: the same member comes back
     assert "keep" in pods.pre_stop(1)
     pods.start(1)
     assert _poll(lambda: pods.local_value(1, "k") == "before scale up")
-    assert pods.wait_voters(0, names(0, 1, 2, 3))["kv-1"] == first["kv-1"]
+    assert pods.wait_voters(0, names(0, 1, 2, 3, 4))["kv-1"] == first["kv-1"]
 
     pods.stop(2)  # the volume is lost: the stale entry is replaced
     shutil.rmtree(pods.volume(2))
     pods.start(2)
-    pods.wait_voters(0, names(0, 1, 2, 3), replaced=("kv-2", first["kv-2"]))
+    pods.wait_voters(0, names(0, 1, 2, 3, 4), replaced=("kv-2", first["kv-2"]))
     assert _poll(lambda: pods.local_value(2, "k") == "before scale up")
 
-    pods.replicas_file.write_text("3")  # kubectl scale --replicas=3: pod 3's preStop
-    assert "leave" in pods.pre_stop(3)
-    pods.stop(3)
+    pods.replicas_file.write_text("3")  # kubectl scale --replicas=3: the preStop hooks
+    for retired in (4, 3):
+        assert "leave" in pods.pre_stop(retired)
+        pods.stop(retired)
     pods.wait_voters(0, names(0, 1, 2))
 
     pods.replicas_file.write_text("4")  # scaled up again onto the volume kept by the scale-down
