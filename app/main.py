@@ -234,13 +234,12 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
 )
 def main(**flags: object) -> None:
     """keyraft: an etcd v3 compatible, strongly consistent key-value store."""
-    config_file = str(flags.pop("config_file"))
+    config_file = str(flags.get("config_file") or "")
     if config_file:
         try:
             flags = flags_from_file(config_file, click.get_current_context())
         except ConfigFileError as error:
             raise click.UsageError(f"--config-file: {error}") from None
-        flags.pop("config_file", None)
     config = config_from_flags(flags)
     try:
         validate(config)
@@ -292,7 +291,9 @@ _RENAMED = {
 
 def config_from_flags(flags: dict) -> ServerConfig:
     """The configuration a command line (or the KEYRAFT_*/ETCD_* environment) asks for."""
-    values = {_RENAMED.get(name, name): value for name, value in flags.items()}
+    values = {
+        _RENAMED.get(name, name): value for name, value in flags.items() if name != "config_file"
+    }
     for name in _URL_FLAGS:
         values[name] = _urls(str(values[name]))
     for name in _LIST_FLAGS:
