@@ -8,6 +8,8 @@ Environment: KEYRAFTCTL_<FLAG> first, then etcdctl's ETCDCTL_<FLAG>.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,7 @@ import click
 from click.core import ParameterSource
 
 from keyraft.ctl.client import ClientConfig, GatewayClient
+from keyraft.ctl.errors import CtlError, UnsupportedFormat
 from keyraft.ctl.gofmt import parse_duration
 from keyraft.ctl.output import FORMATS, Printer, make_printer
 from keyraft.ctl.prompt import ask_password
@@ -44,6 +47,12 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--key",), {"default": None, "help": "TLS key of --cert."}),
     (("--insecure-transport",), {"type": click.BOOL, "is_flag": False, "flag_value": True, "default": True, "help": "Disable transport security for endpoints without a scheme, unless TLS files are given."}),
     (("--insecure-skip-tls-verify",), {"is_flag": True, "default": False, "help": "Skip server certificate verification (testing only)."}),
+    (("--keepalive-time",), {"default": "2s", "help": "Accepted as etcdctl's (HTTP connections are kept alive by the client)."}),
+    (("--keepalive-timeout",), {"default": "6s", "help": "Accepted as etcdctl's (HTTP connections are kept alive by the client)."}),
+    (("--debug",), {"is_flag": True, "default": False, "help": "Print the settings in use and each HTTP request to stderr."}),
+    (("-d", "--discovery-srv"), {"default": "", "help": "Domain name to query for SRV records (not supported: give --endpoints)."}),
+    (("--discovery-srv-name",), {"default": "", "help": "Service name to query with --discovery-srv (not supported)."}),
+    (("--insecure-discovery",), {"type": click.BOOL, "is_flag": False, "flag_value": True, "default": True, "help": "Accept SRV records that describe insecure endpoints (not supported)."}),
     (("--user",), {"default": None, "help": "username[:password] for authentication (prompt if password is not supplied)."}),
     (("--password",), {"default": None, "help": "Password for authentication (--user then holds no password)."}),
 ]  # fmt: skip
@@ -57,6 +66,9 @@ class State:
     _client: GatewayClient | None = None
 
     def config(self) -> ClientConfig:
+        self._refuse_unsupported()
+        if self.values.get("debug"):
+            self._debug()
         endpoints = tuple(
             item.strip() for item in str(self.values["endpoints"]).split(",") if item.strip()
         )
@@ -78,6 +90,39 @@ class State:
             user=user,
             password=password,
         )
+
+    def _refuse_unsupported(self) -> None:
+        """What etcdctl does and keyraftctl cannot, refused before anything is sent."""
+        if self.values.get("discovery_srv"):
+            raise CtlError(
+                "--discovery-srv: DNS SRV discovery is not supported by keyraftctl; "
+                "give the members with --endpoints"
+            )
+        if self.values.get("write_out") == "protobuf":
+            raise UnsupportedFormat(
+                "protobuf not supported as output format (keyraftctl speaks etcd's JSON "
+                "gateway; -w json prints the same messages)"
+            )
+
+    def _debug(self) -> None:
+        """etcdctl's --debug: every global setting as ETCDCTL_* lines, then (here) each
+        HTTP request and its answer's status, on stderr."""
+        for name in sorted(self.values):
+            value = self.values[name]
+            if name == "endpoints":
+                value = "[" + " ".join(str(value).split(",")) + "]"
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            elif name == "password" and value:
+                value = "***"  # etcdctl prints it; a debug log is no place for a password
+            shown = "" if value is None else value
+            print(f"ETCDCTL_{name.upper()}={shown}", file=sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        for name in ("httpx", "httpcore"):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.DEBUG if name == "httpx" else logging.INFO)
+            logger.addHandler(handler)
 
     @property
     def client(self) -> GatewayClient:

@@ -12,7 +12,7 @@ from keyraft.ctl.output.json import JsonPrinter
 from keyraft.ctl.output.simple import SimplePrinter
 from keyraft.ctl.output.table import TablePrinter
 
-FORMATS = ("simple", "json", "fields", "table")
+FORMATS = ("simple", "json", "fields", "table", "protobuf")  # protobuf: refused
 
 
 def make_printer(kind: str, hex_output: bool = False, value_only: bool = False) -> Printer:

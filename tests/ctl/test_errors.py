@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ctl.support import ctl_command, keyraftctl, run
+from tests.ctl.support import ctl_command, etcdctl, keyraftctl, run
 from tests.support.servers import Member, free_port
 
 
@@ -122,3 +122,20 @@ def test_command_timeout_is_reported(server: Member) -> None:
     result = keyraftctl(server.client_url, "--command-timeout", "bogus", "get", "k")
     assert result.code == 2
     assert 'time: invalid duration "bogus"' in result.error  # Go's words, as etcdctl's
+
+
+def test_etcdctls_other_global_flags(etcd: Member) -> None:
+    """--debug lists the settings as etcdctl does; --keepalive-* are accepted; what
+    keyraftctl cannot do (DNS SRV discovery, protobuf output) is refused up front."""
+    url = etcd.client_url
+    settings = lambda text: [line for line in text.splitlines() if line.startswith("ETCDCTL_")]  # noqa: E731
+    ours = keyraftctl(url, "--debug", "get", "k")
+    theirs = etcdctl(url, "--debug", "get", "k")
+    assert ours.code == theirs.code == 0
+    assert settings(ours.error) == settings(theirs.error + theirs.text)
+    accepted = keyraftctl(url, "--keepalive-time", "3s", "--keepalive-timeout", "2s", "get", "k")
+    assert accepted.code == 0
+    protobuf = keyraftctl(url, "-w", "protobuf", "get", "k")
+    assert protobuf.code == 4 and "protobuf not supported as output format" in protobuf.error
+    discovery = keyraftctl(url, "--discovery-srv", "example.com", "get", "k")
+    assert discovery.code == 1 and "DNS SRV discovery is not supported" in discovery.error
