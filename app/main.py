@@ -19,6 +19,7 @@ from keyraft.app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check
 from keyraft.app.config_file import ConfigFileError, flags_from_file
 from keyraft.app.durations import GoDuration
 from keyraft.app.environment import accept_etcd_variables, report_etcd_variables
+from keyraft.app.etcd_flags import etcd_only_flags, pop_etcd_only_flags
 
 if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay quick
     import uvicorn
@@ -224,6 +225,14 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     help="Duration of periodic watch progress notifications (a Go duration).",
 )
 @click.option(
+    "--debug",
+    is_flag=False,
+    flag_value="true",
+    type=click.BOOL,
+    default=False,
+    help="Enable debug-level logging (as --log-level debug).",
+)
+@click.option(
     "--config-file",
     default="",
     help="Path to etcd's YAML configuration file; when given, other flags and environment "
@@ -232,6 +241,7 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
 @click.version_option(
     KEYRAFT_VERSION, "--version", prog_name="keyraft", message="keyraft %(version)s (etcd API 3.4)"
 )
+@etcd_only_flags
 def main(**flags: object) -> None:
     """keyraft: an etcd v3 compatible, strongly consistent key-value store."""
     config_file = str(flags.get("config_file") or "")
@@ -240,6 +250,9 @@ def main(**flags: object) -> None:
             flags = flags_from_file(config_file, click.get_current_context())
         except ConfigFileError as error:
             raise click.UsageError(f"--config-file: {error}") from None
+    ignored = pop_etcd_only_flags(flags)
+    if flags.pop("debug", False):
+        flags["log_level"] = "debug"
     config = config_from_flags(flags)
     try:
         validate(config)
@@ -249,6 +262,9 @@ def main(**flags: object) -> None:
         level=LOG_LEVELS[config.log_level],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for warning in ignored:
+        logging.getLogger("keyraft.flags").warning(warning)
+    logging.getLogger("keyraft.flags").debug("settings in use: %s", config)
     if config_file:
         logging.getLogger("keyraft.flags").info(
             'Loading server configuration from "%s". Other configuration command line flags '

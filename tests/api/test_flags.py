@@ -148,6 +148,7 @@ def test_an_etcd_config_file_configures_keyraft_and_replaces_flags(tmp_path: Pat
         {
             "max-txn-ops": 3,
             "enable-v2": True,
+            "no-such-key": 3,
             "client-transport-security": {"auto-tls": False, "client-cert-auth": False},
             "peer-transport-security": {"auto-tls": False},
         }
@@ -166,7 +167,8 @@ def test_an_etcd_config_file_configures_keyraft_and_replaces_flags(tmp_path: Pat
     finally:
         member.stop()
     log = member.log_path.read_text()
-    assert "ignored configuration file keys: enable-v2" in log
+    assert "ignored configuration file keys: no-such-key" in log
+    assert "--enable-v2=True is accepted for etcd compatibility and ignored" in log
     assert "Other configuration command line flags and environment variables will be ignored" in log
 
 
@@ -184,3 +186,32 @@ def test_a_bad_config_file_is_refused_clearly(tmp_path: Path) -> None:
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
     result = run("--config-file", str(tmp_path / "missing.yml"))
     assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+def test_etcd_flags_keyraft_has_no_use_for_are_accepted_with_a_warning(tmp_path: Path) -> None:
+    member = keyraft_member(tmp_path, name="ignoring")
+    member.command += [
+        "--enable-v2",  # a Go bool flag given alone
+        "--pre-vote=true",
+        "--max-wals=5",
+        "--grpc-keepalive-timeout", "20s",
+        "--proxy", "off",
+        "--debug",
+    ]  # fmt: skip
+    member.start()
+    member.stop()
+    log = member.log_path.read_text()
+    for flag in ("--enable-v2=True", "--pre-vote=True", "--max-wals=5", "--proxy=off"):
+        assert f"{flag} is accepted for etcd compatibility and ignored" in log, flag
+    assert "DEBUG keyraft.flags: settings in use: ServerConfig(" in log  # --debug
+
+
+def test_etcd_flags_that_would_weaken_security_or_change_the_cluster_are_refused() -> None:
+    for args, message in (
+        (("--peer-crl-file", "/etc/crl.pem"), "--peer-crl-file: certificate revocation lists"),
+        (("--peer-cert-allowed-cn", "member"), "restricting peer certificates by name"),
+        (("--discovery-srv", "example.com"), "DNS discovery is not supported"),
+    ):
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr
