@@ -91,7 +91,7 @@ def keep_alive(lease_id: str, once: bool) -> None:
     printer = context.printer()
     try:
         while True:
-            response = _renew(ident)
+            response = renew(ident)
             if int(response.get("TTL", 0) or 0) <= 0:
                 if once:
                     raise CtlError("etcdserver: requested lease not found")
@@ -105,7 +105,7 @@ def keep_alive(lease_id: str, once: bool) -> None:
         return
 
 
-def _renew(ident: int) -> dict:
+def renew(ident: int) -> dict:
     """One keepalive round trip; a failed endpoint is skipped for the next round."""
     client = state().client
     try:
