@@ -3,12 +3,14 @@
 Observe is a server stream: one LeaderRequest in the body (decoded, and refused, as a
 unary call's is: etcd answers 400 for a body it cannot read), then a `{"result":
 LeaderResponse}` line for the current leader and for each change of leadership or value,
-until the client goes away (which ends the server's watches). The SSE form serves the
-same stream to browsers, the election's name in the query.
+until the client goes away (which ends the server's watches). An error (permission
+denied, say) ends the stream without a line, as etcd's observer stops on one. The SSE
+form serves the same stream to browsers, the election's name in the query.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -58,17 +60,17 @@ async def serve_observe(server: EtcdServer, scope: Scope, receive: Receive, send
     except BodyTooLarge as error:
         await _answer(send, *oversized_body(server, error.length))
         return
-    except (errors.EtcdError, ServerError) as failure:
-        error = errors.as_etcd(failure)
+    except errors.EtcdError as error:  # a body that is no LeaderRequest: 400, as etcd
         await _answer(send, error.http_status, codec.encode_error(error))
+        return
+    except ServerError:  # etcd's observer just stops on any error (measured: 200, no line)
+        await writer.end()
         return
 
     async def stream() -> None:
-        try:
+        with contextlib.suppress(ServerError):
             async for response in leaders(server, request, info):
                 await writer.result(response)
-        except ServerError as failure:
-            await writer.stream_error(errors.as_etcd(failure))
 
     await until_disconnected(receive, stream())
     await writer.end()

@@ -8,15 +8,15 @@ missed), never a poll loop; a member that loses leadership keeps applying the lo
 watches go on firing, and the lock's safety rests on the lease, not on this member.
 
 Every error met on the way reaches the client as etcd's embedded client hands it on: its
-message with gRPC code Unknown (`PassedOn`).
+message with gRPC code Unknown (the gateway's Rpc table marks these services `embedded`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from keyraft.app.server import errors
 from keyraft.app.server.auth.store import AuthInfo
@@ -37,20 +37,8 @@ from keyraft.app.server.watches import Change, WatchSpec
 # clientv3/concurrency's default session TTL: a request without a lease gets one this long.
 SESSION_TTL_S = 60
 
-T = TypeVar("T")
-
 # Clean-ups started while their request was being canceled (kept until they finish).
 _cleanups: set[asyncio.Task] = set()
-
-
-async def passed_on(call: Awaitable[T]) -> T:
-    """`call`'s result; its server error as etcd's embedded client passes it on."""
-    try:
-        return await call
-    except errors.PassedOn:
-        raise
-    except errors.ServerError as error:
-        raise errors.PassedOn(error) from None
 
 
 def in_background(work: Coroutine[Any, Any, Any]) -> None:
@@ -81,7 +69,7 @@ async def session_lease(server: EtcdServer, lease: int, info: AuthInfo | None) -
     seconds, as etcd's NewSession grants (nobody keeps it alive: etcd orphans it)."""
     if lease:
         return lease
-    granted = await passed_on(server.lease_grant(LeaseGrant(SESSION_TTL_S), info))
+    granted = await server.lease_grant(LeaseGrant(SESSION_TTL_S), info)
     return granted["ID"]
 
 
@@ -117,7 +105,7 @@ async def wait_deletes(
         max_create_revision=max_create_revision,
     )
     while True:
-        answer = await passed_on(server.range(newest, info))
+        answer = await server.range(newest, info)
         kvs = kvs_of(answer)
         if not kvs:
             return answer["header"]
@@ -140,10 +128,10 @@ async def changes(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[Change]:
             for _revision, revision_changes in batch:
                 for change in revision_changes:
                     yield change
-        raise errors.PassedOn(errors.Compacted())
+        raise errors.Compacted
     finally:
         watch.cancel()
 
 
 async def delete_key(server: EtcdServer, key: bytes, info: AuthInfo | None) -> dict:
-    return await passed_on(server.delete_range(DeleteRange(key), info))
+    return await server.delete_range(DeleteRange(key), info)

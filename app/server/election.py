@@ -20,7 +20,6 @@ from keyraft.app.server.concurrency import (
     in_background,
     key_for,
     kvs_of,
-    passed_on,
     prefix_of,
     session_lease,
     wait_deletes,
@@ -47,9 +46,8 @@ async def campaign(
     lease = await session_lease(server, request.lease, info)
     prefix, _ = prefix_of(request.name)
     key = key_for(prefix, lease)
-    answer = await passed_on(
-        server.txn(Txn((created(key),), (Put(key, request.value, lease),), (Range(key),)), info)
-    )
+    candidate = Txn((created(key),), (Put(key, request.value, lease),), (Range(key),))
+    answer = await server.txn(candidate, info)
     leader = LeaderKey(request.name, key, answer["header"]["revision"], lease)
     if not answer["succeeded"]:  # this lease campaigns again: it keeps its place
         kv = kvs_of(answer["responses"][0]["response_range"])[0]
@@ -86,7 +84,7 @@ async def resign(server: EtcdServer, request: ResignRequest, info: AuthInfo | No
 async def leader(server: EtcdServer, request: LeaderRequest, info: AuthInfo | None = None) -> dict:
     """The current leader's key-value."""
     prefix, _ = prefix_of(request.name)
-    answer = await passed_on(server.range(first_created(prefix), info))
+    answer = await server.range(first_created(prefix), info)
     kvs = kvs_of(answer)
     if not kvs:
         raise errors.ElectionNoLeader
@@ -100,7 +98,7 @@ async def observe(
     oldest key (once there is one), its changes until it is deleted, then the next."""
     prefix, end = prefix_of(request.name)
     while True:
-        answer = await passed_on(server.range(first_created(prefix), info))
+        answer = await server.range(first_created(prefix), info)
         kvs = kvs_of(answer)
         if kvs:
             header, kv = answer["header"], kvs[0]
@@ -131,7 +129,7 @@ async def _proclaim(
     server: EtcdServer, leader: LeaderKey, value: bytes, info: AuthInfo | None
 ) -> dict:
     put = Put(leader.key, value, leader.lease)
-    answer = await passed_on(server.txn(Txn((created(leader.key, leader.rev),), (put,)), info))
+    answer = await server.txn(Txn((created(leader.key, leader.rev),), (put,)), info)
     if not answer["succeeded"]:
         raise errors.ElectionNotLeader
     return answer["header"]
@@ -139,5 +137,5 @@ async def _proclaim(
 
 async def _resign(server: EtcdServer, leader: LeaderKey, info: AuthInfo | None) -> dict:
     delete = DeleteRange(leader.key)
-    answer = await passed_on(server.txn(Txn((created(leader.key, leader.rev),), (delete,)), info))
+    answer = await server.txn(Txn((created(leader.key, leader.rev),), (delete,)), info)
     return answer["header"]

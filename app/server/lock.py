@@ -20,7 +20,6 @@ from keyraft.app.server.concurrency import (
     in_background,
     key_for,
     kvs_of,
-    passed_on,
     prefix_of,
     session_lease,
     wait_deletes,
@@ -36,16 +35,12 @@ async def lock(server: EtcdServer, request: LockRequest, info: AuthInfo | None =
     key = key_for(prefix, lease)
     # Join the queue (or find our key already in it, when this lease asks again) and
     # read the owner, in one round trip.
-    answer = await passed_on(
-        server.txn(
-            Txn(
-                (created(key),),
-                (Put(key, b"", lease), first_created(prefix)),
-                (Range(key), first_created(prefix)),
-            ),
-            info,
-        )
+    queued = Txn(
+        (created(key),),
+        (Put(key, b"", lease), first_created(prefix)),
+        (Range(key), first_created(prefix)),
     )
+    answer = await server.txn(queued, info)
     header = answer["header"]
     ours, owner = (response.get("response_range", {}) for response in answer["responses"])
     revision = header["revision"] if answer["succeeded"] else kvs_of(ours)[0].create_revision

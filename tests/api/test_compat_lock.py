@@ -269,3 +269,65 @@ def test_observe_waits_for_a_first_leader(lock_pair: Pair) -> None:
         pair.same("/v3/election/campaign", {"name": name, "lease": lease, "value": b64("v")})
         assert lines()["kv"]["lease"] == str(lease)
     pair.same("/v3/lease/revoke", {"ID": lease})
+
+
+def test_auth_is_enforced_as_etcd_does(lock_pair: Pair) -> None:
+    """Lock and election act with the caller's credentials: read and write on the
+    prefix; every refusal is gRPC code Unknown (500), and observe just stops."""
+    pair = lock_pair
+    for path, body in (
+        ("/v3/auth/user/add", {"name": "root", "password": "rootpw"}),
+        ("/v3/auth/role/add", {"name": "root"}),
+        ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+        ("/v3/auth/user/add", {"name": "alice", "password": "pw"}),
+        ("/v3/auth/role/add", {"name": "locker"}),
+        ("/v3/auth/user/grant", {"user": "alice", "role": "locker"}),
+    ):
+        pair.same(path, body)
+    for kind, prefix in (("READWRITE", "ok/"), ("READ", "ro/")):
+        perm = {"permType": kind, "key": b64(prefix), "range_end": b64(prefix[:-1] + "0")}
+        pair.same("/v3/auth/role/grant", {"name": "locker", "perm": perm})
+    pair.same("/v3/auth/enable", {})
+
+    def token(member, user: str, password: str) -> str:
+        body = {"name": user, "password": password}
+        return pair.send(member, "/v3/auth/authenticate", body).json()["token"]
+
+    members = (pair.etcd, pair.keyraft)
+    roots = [token(member, "root", "rootpw") for member in members]
+    alices = [token(member, "alice", "pw") for member in members]
+
+    def same_as(tokens: list[str | None], path: str, body: dict) -> Answer:
+        answers = []
+        for member, token_ in zip(members, tokens, strict=True):
+            headers = {"Authorization": token_} if token_ else {}
+            url = member.client_url + path
+            answers.append(Answer.of(pair.client.post(url, json=body, headers=headers)))
+        assert (answers[0].status, answers[0].body) == (answers[1].status, answers[1].body), path
+        return answers[0]
+
+    try:
+        lease = BASE_ID + 50
+        same_as(roots, "/v3/lease/grant", {"ID": lease, "TTL": 60})
+        assert same_as(alices, "/v3/lock/lock", {"name": b64("ok"), "lease": lease}).status == 200
+        for path, body in (
+            ("/v3/lock/lock", {"name": b64("no"), "lease": lease}),
+            ("/v3/lock/lock", {"name": b64("ro"), "lease": lease}),
+            ("/v3/election/leader", {"name": b64("no")}),
+            ("/v3/election/campaign", {"name": b64("ro"), "lease": lease}),
+            ("/v3/lock/unlock", {"key": b64("no/1")}),
+        ):
+            refused = same_as(alices, path, body)
+            assert refused.body["message"] == "etcdserver: permission denied"
+        same_as([None, None], "/v3/lock/lock", {"name": b64("ok"), "lease": lease})
+        same_as(["bad", "bad"], "/v3/lock/lock", {"name": b64("ok"), "lease": lease})
+        for member, alice in zip(members, alices, strict=True):
+            observed = pair.client.post(
+                member.client_url + "/v3/election/observe",
+                json={"name": b64("no")},
+                headers={"Authorization": alice},
+            )
+            assert (observed.status_code, observed.content) == (200, b"")
+        same_as(roots, "/v3/lease/revoke", {"ID": lease})
+    finally:
+        same_as(roots, "/v3/auth/disable", {})
