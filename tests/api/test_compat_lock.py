@@ -331,3 +331,34 @@ def test_auth_is_enforced_as_etcd_does(lock_pair: Pair) -> None:
         same_as(roots, "/v3/lease/revoke", {"ID": lease})
     finally:
         same_as(roots, "/v3/auth/disable", {})
+
+
+def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict]]:
+    """(id, data) of each server-sent event carrying data."""
+    event_id = ""
+    for line in response.iter_lines():
+        if line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("data:"):
+            yield event_id, json.loads(line[5:])
+
+
+@pytest.mark.parametrize("query", ["name=sse", f"name_b64={b64('sse')}"])
+def test_observe_as_server_sent_events(lock_pair: Pair, query: str) -> None:
+    keyraft, lease = lock_pair.keyraft, BASE_ID + 60 + len(query)
+    post = lock_pair.send
+    post(keyraft, "/v3/lease/grant", {"ID": lease, "TTL": 60})
+    won = post(keyraft, "/v3/election/campaign", {"name": b64("sse"), "lease": lease}).json()
+    url = f"{keyraft.client_url}/v3/election/observe/sse?{query}"
+    with httpx.Client(timeout=10) as client, client.stream("GET", url) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response)
+        event_id, first = next(events)
+        leader = post(keyraft, "/v3/election/leader", {"name": b64("sse")}).json()
+        assert first == leader and event_id == leader["header"]["revision"]
+        proclaim = {"leader": won["leader"], "value": b64("new")}
+        proclaimed = post(keyraft, "/v3/election/proclaim", proclaim).json()
+        event_id, second = next(events)
+        assert second["kv"]["value"] == b64("new")
+        assert event_id == proclaimed["header"]["revision"]
+    post(keyraft, "/v3/lease/revoke", {"ID": lease})
