@@ -59,9 +59,10 @@ def prefix_of(name: bytes) -> tuple[bytes, bytes]:
     return name + b"/", name + b"0"
 
 
-def key_for(prefix: bytes, lease: int) -> bytes:
-    """A session's key under `prefix`: the lease ID in hex, as concurrency's Mutex names it."""
-    return prefix + f"{lease:x}".encode()
+def key_for(name: bytes, lease: int) -> bytes:
+    """A session's key of lock or election `name`: the lease ID in hex under its prefix,
+    as concurrency's Mutex and Election name it."""
+    return name + b"/" + f"{lease:x}".encode()
 
 
 async def session_lease(server: EtcdServer, lease: int, info: AuthInfo | None) -> int:
@@ -78,9 +79,9 @@ def created(key: bytes, revision: int = 0) -> Compare:
     return Compare(CompareResult.EQUAL, CompareTarget.CREATE, key, create_revision=revision)
 
 
-def first_created(prefix: bytes) -> Range:
-    """The oldest key under `prefix`: the owner (clientv3's WithFirstCreate)."""
-    _, end = prefix_of(prefix[:-1])
+def first_created(name: bytes) -> Range:
+    """The oldest key of lock or election `name`: its owner (clientv3's WithFirstCreate)."""
+    prefix, end = prefix_of(name)
     return Range(prefix, end, 1, sort_order=SortOrder.ASCEND, sort_target=SortTarget.CREATE)
 
 
@@ -90,12 +91,12 @@ def kvs_of(answer: dict) -> list[KeyValue]:
 
 
 async def wait_deletes(
-    server: EtcdServer, prefix: bytes, max_create_revision: int, info: AuthInfo | None
+    server: EtcdServer, name: bytes, max_create_revision: int, info: AuthInfo | None
 ) -> dict:
-    """Wait until no key under `prefix` created at or before `max_create_revision` is
-    left (clientv3's waitDeletes): watch the newest of them until it goes, read again.
+    """Wait until no key of `name` created at or before `max_create_revision` is left
+    (clientv3's waitDeletes): watch the newest of them until it goes, read again.
     Returns the header of the read that found none."""
-    _, end = prefix_of(prefix[:-1])
+    prefix, end = prefix_of(name)
     newest = Range(
         prefix,
         end,
@@ -114,14 +115,19 @@ async def wait_deletes(
 
 async def wait_delete(server: EtcdServer, key: bytes, revision: int) -> None:
     """Wait for `key`'s deletion, watching from `revision` on."""
-    async for change in changes(server, WatchSpec(key, None, revision)):
-        if change.deleted:
-            return
+    async with changes(server, WatchSpec(key, None, revision)) as seen:
+        async for change in seen:
+            if change.deleted:
+                return
 
 
-async def changes(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[Change]:
-    """Every change a watch sees, in order, until the caller stops; a watch the store
-    cancels (its start compacted away) fails with etcd's error."""
+def changes(server: EtcdServer, spec: WatchSpec) -> contextlib.aclosing[AsyncIterator[Change]]:
+    """Every change a watch sees, in order; leaving the `async with` ends the watch."""
+    return contextlib.aclosing(_changes(server, spec))
+
+
+async def _changes(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[Change]:
+    """A watch the store cancels (its start compacted away) fails with etcd's error."""
     watch = server.watch(spec)
     try:
         while batch := await watch.next_batch():

@@ -44,8 +44,7 @@ async def campaign(
 ) -> dict:
     """Wait until the caller leads; answer with its LeaderKey."""
     lease = await session_lease(server, request.lease, info)
-    prefix, _ = prefix_of(request.name)
-    key = key_for(prefix, lease)
+    key = key_for(request.name, lease)
     candidate = Txn((created(key),), (Put(key, request.value, lease),), (Range(key),))
     answer = await server.txn(candidate, info)
     leader = LeaderKey(request.name, key, answer["header"]["revision"], lease)
@@ -59,7 +58,7 @@ async def campaign(
                 await _resign(server, leader, info)
                 raise
     try:
-        await wait_deletes(server, prefix, leader.rev - 1, info)
+        await wait_deletes(server, request.name, leader.rev - 1, info)
     except BaseException as error:
         if not isinstance(error, errors.ServerError):  # canceled: the candidate withdraws
             in_background(_resign(server, leader, info))
@@ -83,8 +82,7 @@ async def resign(server: EtcdServer, request: ResignRequest, info: AuthInfo | No
 
 async def leader(server: EtcdServer, request: LeaderRequest, info: AuthInfo | None = None) -> dict:
     """The current leader's key-value."""
-    prefix, _ = prefix_of(request.name)
-    answer = await server.range(first_created(prefix), info)
+    answer = await server.range(first_created(request.name), info)
     kvs = kvs_of(answer)
     if not kvs:
         raise errors.ElectionNoLeader
@@ -98,21 +96,24 @@ async def observe(
     oldest key (once there is one), its changes until it is deleted, then the next."""
     prefix, end = prefix_of(request.name)
     while True:
-        answer = await server.range(first_created(prefix), info)
+        answer = await server.range(first_created(request.name), info)
         kvs = kvs_of(answer)
         if kvs:
             header, kv = answer["header"], kvs[0]
         else:  # no leader yet: the first key put under the prefix leads
-            spec = WatchSpec(prefix, end, answer["header"]["revision"])
-            async for change in changes(server, spec):
-                if not change.deleted:
-                    header, kv = {"revision": change.kv.mod_revision}, change.kv
-                    break
+            async with changes(
+                server, WatchSpec(prefix, end, answer["header"]["revision"])
+            ) as seen:
+                async for change in seen:
+                    if not change.deleted:
+                        header, kv = {"revision": change.kv.mod_revision}, change.kv
+                        break
         yield {"header": header, "kv": kv}
-        async for change in changes(server, WatchSpec(kv.key, None, header["revision"] + 1)):
-            if change.deleted:
-                break
-            yield {"header": {"revision": change.kv.mod_revision}, "kv": change.kv}
+        async with changes(server, WatchSpec(kv.key, None, header["revision"] + 1)) as seen:
+            async for change in seen:
+                if change.deleted:
+                    break
+                yield {"header": {"revision": change.kv.mod_revision}, "kv": change.kv}
 
 
 async def _resumed(

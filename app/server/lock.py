@@ -20,7 +20,6 @@ from keyraft.app.server.concurrency import (
     in_background,
     key_for,
     kvs_of,
-    prefix_of,
     session_lease,
     wait_deletes,
 )
@@ -31,23 +30,18 @@ from keyraft.app.server.requests import LockRequest, Put, Range, Txn, UnlockRequ
 async def lock(server: EtcdServer, request: LockRequest, info: AuthInfo | None = None) -> dict:
     """Wait until the caller holds the lock; answer with its ownership key."""
     lease = await session_lease(server, request.lease, info)
-    prefix, _ = prefix_of(request.name)
-    key = key_for(prefix, lease)
+    key = key_for(request.name, lease)
     # Join the queue (or find our key already in it, when this lease asks again) and
     # read the owner, in one round trip.
-    queued = Txn(
-        (created(key),),
-        (Put(key, b"", lease), first_created(prefix)),
-        (Range(key), first_created(prefix)),
-    )
+    owner = first_created(request.name)
+    queued = Txn((created(key),), (Put(key, b"", lease), owner), (Range(key), owner))
     answer = await server.txn(queued, info)
     header = answer["header"]
-    ours, owner = (response.get("response_range", {}) for response in answer["responses"])
-    revision = header["revision"] if answer["succeeded"] else kvs_of(ours)[0].create_revision
-    owner = kvs_of(owner)
-    if owner and owner[0].create_revision != revision:
+    ours, oldest = (kvs_of(response.get("response_range", {})) for response in answer["responses"])
+    revision = header["revision"] if answer["succeeded"] else ours[0].create_revision
+    if oldest and oldest[0].create_revision != revision:
         try:
-            header = await wait_deletes(server, prefix, revision - 1, info)
+            header = await wait_deletes(server, request.name, revision - 1, info)
         except BaseException:
             # the waiter gives up (canceled, or the wait failed): its key leaves the
             # queue, as etcd's Mutex unlocks on the client's own context
