@@ -155,6 +155,24 @@ def test_contended_lock(lock_pair: Pair, pool: ThreadPoolExecutor, release: str)
         pair.same("/v3/lease/revoke", {"ID": first})
 
 
+def test_waiter_whose_lease_ends_is_still_answered(
+    lock_pair: Pair, pool: ThreadPoolExecutor
+) -> None:
+    """etcd 3.4.23 answers a waiter whose own key went with its lease once the keys ahead
+    go (3.5 fails it): why a holder must fence on its key's create revision."""
+    pair, first, second = lock_pair, BASE_ID + 25, BASE_ID + 26
+    for lease in (first, second):
+        grant(pair, lease)
+    held = pair.same("/v3/lock/lock", {"name": b64("lost"), "lease": first})
+    waiting = both_later(pair, pool, "/v3/lock/lock", {"name": b64("lost"), "lease": second})
+    wait_for_key(pair, lock_key("lost", second))
+    pair.same("/v3/lease/revoke", {"ID": second})
+    pair.same("/v3/lock/unlock", {"key": held["key"]})
+    assert same_later(waiting)["key"] == b64(lock_key("lost", second))
+    scan(pair, "lost")  # ... though its key is gone
+    pair.same("/v3/lease/revoke", {"ID": first})
+
+
 def test_waiter_that_goes_away_leaves_nothing(lock_pair: Pair, pool: ThreadPoolExecutor) -> None:
     pair, first, second = lock_pair, BASE_ID + 20, BASE_ID + 21
     for lease in (first, second):
