@@ -32,9 +32,9 @@ class Session:
     def _keep_alive(self) -> None:
         while not self._closed.wait(max(self.ttl / 3.0, 0.5)):
             try:
-                answer = renew(self.lease)
-            except CtlError:
-                continue  # an endpoint failed: the next round tries another
+                answer = renew(self.client, self.lease)
+            except Exception:  # noqa: BLE001 - a failed round must not end the renewals
+                continue  # (an endpoint failed: the next round tries another)
             if int(answer.get("TTL", 0) or 0) <= 0:
                 self.expired = True
                 self.done.set()

@@ -136,3 +136,20 @@ def wait_for_keys(url: str, prefix: str, count: int) -> None:
     while int(httpx.post(url + "/v3/kv/range", json=body).json().get("count", 0)) < count:
         assert time.monotonic() < deadline, f"{count} keys under {prefix} never appeared"
         time.sleep(0.02)
+
+
+def test_held_lock_is_kept_alive(keyraft: Member) -> None:
+    """The lock's lease is renewed while it is held: its key outlives twice its TTL."""
+    url = keyraft.client_url
+    process, out, err = hold("keyraft", url, "lock", "--ttl", "2", "ctl-alive")
+    try:
+        key = out.data.split(b"\n")[0]
+        lease = httpx.post(url + "/v3/kv/range", json={"key": b64(key)}).json()["kvs"][0]["lease"]
+        until = time.monotonic() + 4  # watched over two TTLs: expired unless renewed
+        while time.monotonic() < until:
+            left = httpx.post(url + "/v3/lease/timetolive", json={"ID": lease}).json()
+            assert int(left.get("TTL", -1)) > 0, "the lock's lease expired while held"
+            time.sleep(0.1)
+        assert interrupted(process, out, err) == (0, key.decode() + "\n\n", "")
+    finally:
+        stop(process)
