@@ -18,11 +18,12 @@ from starlette.types import Receive, Scope, Send
 from keyraft.app.codec import encode_error
 from keyraft.app.config import KEYRAFT_VERSION
 from keyraft.app.errors import CANCELED, EtcdError
-from keyraft.app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
+from keyraft.app.gateway import RPCS, Rpc, body_cap, canonical_path, dispatch, oversized_body
+from keyraft.app.routes.election import serve_observe
 from keyraft.app.routes.lease import serve_keepalive
 from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
-from keyraft.app.streams import StreamHandler
+from keyraft.app.streams import BodyTooLarge, StreamHandler, read_body, until_disconnected
 from keyraft.app.websocket import serve_websocket
 
 CORS_HEADERS = [
@@ -45,33 +46,8 @@ BODY_TIMED_OUT = "keyraft: request body not received in time"
 STREAMS: dict[str, StreamHandler] = {
     "/v3/watch": serve_watch,
     "/v3/lease/keepalive": serve_keepalive,
+    "/v3/election/observe": serve_observe,
 }
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, length: int) -> None:
-        self.length = length
-
-
-async def read_body(receive: Receive, cap: int) -> bytes:
-    """Read a request body, refusing (without buffering) more than `cap` bytes."""
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > cap:
-            while message.get("more_body", False):
-                message = await receive()
-                total += len(message.get("body", b""))
-            raise BodyTooLarge(total)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def send_bytes(
@@ -105,8 +81,23 @@ async def serve_unary(
         await send_bytes(send, error.http_status, encode_error(error), b"application/json", True)
         return
     else:
-        status, payload = await dispatch(server, rpc, body, scope["headers"])
+        answered, outcome = await dispatch_while_connected(server, rpc, body, scope, receive)
+        if not answered:
+            return  # nobody to answer
+        status, payload = outcome
     await send_bytes(send, status, payload, b"application/json")
+
+
+async def dispatch_while_connected(
+    server: EtcdServer, rpc: Rpc, body: bytes, scope: Scope, receive: Receive
+) -> tuple[bool, tuple[int, bytes]]:
+    """`dispatch`; an RPC that may wait without end is canceled if its client goes away
+    (answered False then)."""
+    work = dispatch(server, rpc, body, scope["headers"])
+    if not rpc.waits:
+        return True, await work
+    answered, outcome = await until_disconnected(receive, work)
+    return answered, outcome or (0, b"")
 
 
 def with_common_headers(send: Send) -> Send:

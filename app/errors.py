@@ -81,6 +81,11 @@ GRPC_CODE: dict[type[server_errors.ServerError], int] = {
     server_errors.RoleNotGranted: FAILED_PRECONDITION,
     server_errors.PermissionNotGranted: FAILED_PRECONDITION,
     server_errors.PermissionNotGiven: INVALID_ARGUMENT,
+    # lock and election: etcd's embedded client makes every error code Unknown (measured)
+    server_errors.ElectionNoLeader: UNKNOWN,
+    server_errors.ElectionNotLeader: UNKNOWN,
+    server_errors.MissingLeaderKey: UNKNOWN,
+    server_errors.PassedOn: UNKNOWN,
 }
 
 # gRPC code names, as a canceled watch's reason spells them ("rpc error: code = ...").

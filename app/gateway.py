@@ -16,10 +16,10 @@ from typing import Any
 
 from keyraft.app import codec, errors
 from keyraft.app.schema import decode_request
-from keyraft.app.server import requests
+from keyraft.app.server import election, lock, requests
 from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
-from keyraft.app.server.errors import ServerError
+from keyraft.app.server.errors import PassedOn, ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.request_size import encoded_size
 from keyraft.app.tokens import Headers, token_of
@@ -47,6 +47,10 @@ class Rpc:
     summary: str
     tag: str
     authed: bool = True  # False: etcd 3.4 reads no token for it (status, member list, ...)
+    waits: bool = False  # True: may wait without end (lock, campaign); a client gone cancels it
+    # True: etcd serves it through its embedded client (lock, election), which hands every
+    # error on as a plain one: gRPC code Unknown, whatever the error (measured on 3.4.23)
+    embedded: bool = False
 
 
 def _with_alias(rpc: Rpc, alias: str) -> tuple[Rpc, Rpc]:
@@ -250,6 +254,68 @@ _AUTH_RPCS = (
     ),
 )
 
+_LOCK_RPCS = (
+    Rpc(
+        "/v3/lock/lock",
+        "v3lockpbLockRequest",
+        "v3lockpbLockResponse",
+        requests.lock_from,
+        lock.lock,
+        "Wait for a named lock; answers with the ownership key (held while it exists)",
+        "Lock",
+        waits=True,
+        embedded=True,
+    ),
+    Rpc(
+        "/v3/lock/unlock",
+        "v3lockpbUnlockRequest",
+        "v3lockpbUnlockResponse",
+        requests.unlock_from,
+        lock.unlock,
+        "Release a lock: delete its ownership key",
+        "Lock",
+        embedded=True,
+    ),
+)
+
+
+def _election_rpc(
+    verb: str, name: str, build: Callable[[dict], Any], serve: Callable, summary: str
+) -> Rpc:
+    return Rpc(
+        f"/v3/election/{verb}",
+        f"v3electionpb{name}Request",
+        f"v3electionpb{name}Response",
+        build,
+        serve,
+        summary,
+        "Election",
+        waits=verb == "campaign",
+        embedded=True,
+    )
+
+
+_ELECTION_RPCS = (
+    _election_rpc(
+        "campaign",
+        "Campaign",
+        requests.campaign_from,
+        election.campaign,
+        "Wait to lead an election; answers with the leader key",
+    ),
+    _election_rpc(
+        "proclaim",
+        "Proclaim",
+        requests.proclaim_from,
+        election.proclaim,
+        "The leader announces a new value",
+    ),
+    _election_rpc("leader", "Leader", requests.leader_from, election.leader, "The current leader"),
+    _election_rpc(
+        "resign", "Resign", requests.resign_from, election.resign, "The leader steps down"
+    ),
+)
+
 RPCS: dict[str, Rpc] = {
     rpc.path: rpc
     for rpc in (
@@ -330,8 +396,19 @@ RPCS: dict[str, Rpc] = {
         ),
         *_LEASE_RPCS,
         *_AUTH_RPCS,
+        *_LOCK_RPCS,
+        *_ELECTION_RPCS,
     )
 }
+
+# A server stream (a line per leader change), served by app/routes/election.py.
+OBSERVE = _election_rpc(
+    "observe",
+    "Leader",
+    requests.leader_from,
+    election.observe,
+    "Follow an election's leader (a stream of newline-delimited JSON messages)",
+)
 
 
 def canonical_path(path: str) -> str:
@@ -350,26 +427,37 @@ async def decode(rpc: Rpc, body: bytes) -> dict:
     return await asyncio.to_thread(decode_request, rpc.request_schema, body)
 
 
+async def typed_request(
+    server: EtcdServer, rpc: Rpc, body: bytes, headers: Headers
+) -> tuple[Any, AuthInfo | None]:
+    """A body's typed request, and who asks while auth is enabled (None otherwise);
+    raises etcd's error for a body it cannot be."""
+    request = await decode(rpc, body)
+    limit = server.config.grpc_limit_bytes
+    # A request's protobuf form is never more than twice its JSON text (the worst
+    # case, a negative int64 under a two-letter name, is 11 bytes for 7), so the
+    # exact size is only worth computing for large bodies.
+    if 2 * len(body) > limit and (size := encoded_size(request)) > limit:
+        raise errors.message_too_large(size, limit)
+    info = server.auth.info(token_of(headers)) if server.state.auth.enabled and rpc.authed else None
+    return rpc.build(request), info
+
+
 async def dispatch(
     server: EtcdServer, rpc: Rpc, body: bytes, headers: Headers = ()
 ) -> tuple[int, bytes]:
     """Answer one unary RPC: (HTTP status, JSON body). Never raises. `headers` are the
     request's (ASGI: lowercase names, bytes), for its auth token."""
     try:
-        request = await decode(rpc, body)
-        limit = server.config.grpc_limit_bytes
-        # A request's protobuf form is never more than twice its JSON text (the worst
-        # case, a negative int64 under a two-letter name, is 11 bytes for 7), so the
-        # exact size is only worth computing for large bodies.
-        if 2 * len(body) > limit and (size := encoded_size(request)) > limit:
-            raise errors.message_too_large(size, limit)
-        if server.state.auth.enabled and rpc.authed:
-            info = server.auth.info(token_of(headers))
-            response = await rpc.serve(server, rpc.build(request), info)
+        request, info = await typed_request(server, rpc, body, headers)
+        if info is not None:
+            response = await rpc.serve(server, request, info)
         else:
-            response = await rpc.serve(server, rpc.build(request))
+            response = await rpc.serve(server, request)
         return 200, await codec.encode_response_stepped(server, response)
     except (errors.EtcdError, ServerError) as failure:
+        if rpc.embedded and isinstance(failure, ServerError):
+            failure = PassedOn(failure)
         error = errors.as_etcd(failure)
         return error.http_status, codec.encode_error(error)
     except Exception:  # a bug must still answer in etcd's shape, and be logged

@@ -213,6 +213,22 @@ def _responses() -> dict:
             },
         ),
         "etcdserverpbLeaseRevokeResponse": _object("Lease revoked.", {"header": header}),
+        "v3lockpbLockResponse": _object(
+            "The lock is held while this key exists.",
+            {"header": header, "key": {**BYTES, "description": "the ownership key, base64"}},
+        ),
+        "v3lockpbUnlockResponse": _object("The ownership key is gone.", {"header": header}),
+        "v3electionpbCampaignResponse": _object(
+            "The caller leads.", {"header": header, "leader": ref("v3electionpbLeaderKey")}
+        ),
+        "v3electionpbProclaimResponse": _object("The value is announced.", {"header": header}),
+        "v3electionpbLeaderResponse": _object(
+            "The leader's key-value.", {"header": header, "kv": kv}
+        ),
+        "v3electionpbLeaderStreamResult": _object(
+            "A line of the observe stream.", {"result": ref("v3electionpbLeaderResponse")}
+        ),
+        "v3electionpbResignResponse": _object("The leader stepped down.", {"header": header}),
         "etcdserverpbLeaseKeepAliveResponse": _object(
             "One keepalive answer; TTL absent (0) means the lease is gone.",
             {

@@ -287,6 +287,54 @@ _message(
     Field("progress_request", "message", message="etcdserverpbWatchProgressRequest"),
 )
 
+LOCK_NAME = "the lock's name, base64; its keys are name + '/' + lease ID in hex"
+ELECTION_NAME = "the election's name, base64; its keys are name + '/' + lease ID in hex"
+LEASE = "the lease the key lives with; 0: the server grants a 60 s lease nobody keeps alive"
+LEADER = "the leader key a campaign answered with"
+
+_message(
+    "v3lockpbLockRequest",
+    "Wait for a lock, then own it while the answered key exists.",
+    Field("name", "bytes", LOCK_NAME),
+    Field("lease", "int64", LEASE),
+)
+_message(
+    "v3lockpbUnlockRequest",
+    "Release a lock.",
+    Field("key", "bytes", "the ownership key Lock answered with"),
+)
+_message(
+    "v3electionpbCampaignRequest",
+    "Wait to lead an election.",
+    Field("name", "bytes", ELECTION_NAME),
+    Field("lease", "int64", LEASE),
+    Field("value", "bytes", "the candidate's value, base64"),
+)
+_message(
+    "v3electionpbLeaderKey",
+    "Names a leader: its key, valid while the key keeps this create revision.",
+    Field("name", "bytes", ELECTION_NAME),
+    Field("key", "bytes", "the leader's key, base64"),
+    Field("rev", "int64", "the key's create revision"),
+    Field("lease", "int64", "the leader's lease"),
+)
+_message(
+    "v3electionpbProclaimRequest",
+    "The leader announces a new value.",
+    Field("leader", "message", LEADER, message="v3electionpbLeaderKey"),
+    Field("value", "bytes", "the new value, base64"),
+)
+_message(
+    "v3electionpbLeaderRequest",
+    "Ask for (or follow) an election's leader.",
+    Field("name", "bytes", ELECTION_NAME),
+)
+_message(
+    "v3electionpbResignRequest",
+    "The leader steps down.",
+    Field("leader", "message", LEADER, message="v3electionpbLeaderKey"),
+)
+
 _GO_TYPE = {
     "bytes": "[]uint8",
     "int64": "int64",

@@ -5,7 +5,8 @@ one HTTP request: the body is a sequence of JSON values (decoded by `stream_deco
 answer a line per message, each flushed as its own chunk. Both are served the same way
 here: a `StreamRoute` hands the raw ASGI channel to a stream handler (it must read and
 write concurrently), FastAPI documents it, and the ASGI front may dispatch the same
-handler without FastAPI's router on its fast path.
+handler without FastAPI's router on its fast path. Election observe (a server stream:
+one request, then lines) is served the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from typing import TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
@@ -27,6 +29,60 @@ from keyraft.app.server.etcdserver import EtcdServer
 StreamHandler = Callable[[EtcdServer, Scope, Receive, Send], Awaitable[None]]
 
 UNKNOWN = 2  # gRPC code of a request the gateway could not decode
+
+# ---- request side ---------------------------------------------------------------------
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+
+async def read_body(receive: Receive, cap: int) -> bytes:
+    """Read a request body, refusing (without buffering) more than `cap` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > cap:
+            while message.get("more_body", False):
+                message = await receive()
+                total += len(message.get("body", b""))
+            raise BodyTooLarge(total)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+T = TypeVar("T")
+
+
+async def until_disconnected(receive: Receive, work: Awaitable[T]) -> tuple[bool, T | None]:
+    """(True, `work`'s result), or (False, None) once the client went away first: `work`
+    is canceled then, as gRPC cancels a call's context (a waiting lock leaves the queue).
+    Call it once the request body has been read: what `receive` gives then is the end."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnect(receive))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+    if task.cancelled():
+        return False, None
+    return True, task.result()
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
 
 # ---- response side ---------------------------------------------------------------------
 

@@ -128,25 +128,26 @@ class GatewayClient:
         """Move on from the endpoint in use (its stream broke): the next attempt goes elsewhere."""
         self._current = (self._current + 1) % len(self.endpoints)
 
-    def call(self, path: str, body: dict | None = None) -> dict:
-        """POST `body` to `path` on the first endpoint that answers.
+    def call(self, path: str, body: dict | None = None, waits: bool = False) -> dict:
+        """POST `body` to `path` on the first endpoint that answers; `waits`: the answer
+        may take any time (lock, campaign), so --command-timeout does not apply.
 
         A token the server no longer knows (simple tokens expire) is renewed once, as
         clientv3 does.
         """
         try:
-            return self._call(path, body)
+            return self._call(path, body, waits)
         except ServerError as problem:
             if problem.message != INVALID_TOKEN or not self._tokens:
                 raise
             self._tokens.clear()
-            return self._call(path, body)
+            return self._call(path, body, waits)
 
-    def _call(self, path: str, body: dict | None) -> dict:
+    def _call(self, path: str, body: dict | None, waits: bool) -> dict:
         attempts: list[tuple[str, str]] = []
         for endpoint in self._rotation():
             try:
-                answer = self.call_at(endpoint, path, body)
+                answer = self.call_at(endpoint, path, body, waits)
             except _Unreachable as problem:
                 attempts.append((endpoint, str(problem)))
                 continue
@@ -154,14 +155,16 @@ class GatewayClient:
             return answer
         raise EndpointsUnreachable(attempts)
 
-    def call_at(self, endpoint: str, path: str, body: dict | None = None) -> dict:
+    def call_at(
+        self, endpoint: str, path: str, body: dict | None = None, waits: bool = False
+    ) -> dict:
         """POST to one endpoint; raises `_Unreachable` when it could not be reached."""
         try:
             response = self.http.post(
                 endpoint + path,
                 content=orjson.dumps(body or {}),
                 headers=self._headers(endpoint),
-                timeout=self._timeout(self.config.command_timeout),
+                timeout=self._timeout(None if waits else self.config.command_timeout),
             )
         except httpx.TimeoutException as problem:
             if isinstance(problem, httpx.ConnectTimeout | httpx.PoolTimeout):

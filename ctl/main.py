@@ -8,9 +8,11 @@ import sys
 import click
 
 from keyraft.ctl.commands.auth import auth, role, user
+from keyraft.ctl.commands.elect import elect
 from keyraft.ctl.commands.endpoint import endpoint
 from keyraft.ctl.commands.kv import compaction, delete, get, put
 from keyraft.ctl.commands.lease import lease
+from keyraft.ctl.commands.lock import lock
 from keyraft.ctl.commands.member import member
 from keyraft.ctl.commands.misc import completion, version
 from keyraft.ctl.commands.txn import txn
@@ -34,6 +36,8 @@ for command in (
     watch,
     compaction,
     lease,
+    lock,
+    elect,
     member,
     endpoint,
     user,

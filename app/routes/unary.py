@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from keyraft.app.asgi import BodyTooLarge, read_body
-from keyraft.app.gateway import RPCS, Rpc, body_cap, dispatch, oversized_body
+from keyraft.app.asgi import BodyTooLarge, dispatch_while_connected, read_body
+from keyraft.app.gateway import RPCS, Rpc, body_cap, oversized_body
 from keyraft.app.openapi_schemas import json_response, ref, request_body
 
 router = APIRouter()
 
+LEADER_KEY = {
+    "name": "bXktZWxlY3Rpb24=",
+    "key": "bXktZWxlY3Rpb24vNjk0ZDg2ZDZkYTlhYzUwNg==",
+    "rev": "5",
+    "lease": "7587869204537853190",
+}
 # Request examples for the document: keys and values are base64 ("foo" is "Zm9v").
 EXAMPLES = {
     "/v3/kv/range": {"key": "Zm9v", "range_end": "Zm9w", "limit": "10"},
@@ -52,6 +58,16 @@ EXAMPLES = {
         "perm": {"permType": "READ", "key": "Zm9v", "range_end": "Zm9w"},
     },
     "/v3/auth/role/revoke": {"role": "reader", "key": "Zm9v", "range_end": "Zm9w"},
+    "/v3/lock/lock": {"name": "bXktbG9jaw==", "lease": "7587869204537853190"},
+    "/v3/lock/unlock": {"key": "bXktbG9jay82OTRkODZkNmRhOWFjNTA2"},
+    "/v3/election/campaign": {
+        "name": "bXktZWxlY3Rpb24=",
+        "lease": "7587869204537853190",
+        "value": "bm9kZS0x",
+    },
+    "/v3/election/proclaim": {"leader": LEADER_KEY, "value": "bm9kZS0x"},
+    "/v3/election/leader": {"name": "bXktZWxlY3Rpb24="},
+    "/v3/election/resign": {"leader": LEADER_KEY},
 }
 
 
@@ -60,7 +76,9 @@ def _handler(rpc: Rpc):
         server = request.app.state.server
         try:
             body = await read_body(request.receive, body_cap(server))
-            status, payload = await dispatch(server, rpc, body, request.scope["headers"])
+            _answered, (status, payload) = await dispatch_while_connected(
+                server, rpc, body, request.scope, request.receive
+            )
         except BodyTooLarge as error:
             status, payload = oversized_body(server, error.length)
         return Response(payload, status_code=status, media_type="application/json")

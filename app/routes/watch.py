@@ -237,7 +237,7 @@ stream_route(
 )
 
 
-def _query_bytes(params: dict, name: str) -> bytes | None:
+def query_bytes(params: dict, name: str) -> bytes | None:
     if params.get(name) is not None:
         return params[name].encode()
     encoded = params.get(name + "_b64")
@@ -250,11 +250,11 @@ def _query_bytes(params: dict, name: str) -> bytes | None:
 
 
 def sse_spec(params: dict, last_event_id: str | None) -> WatchSpec:
-    key = _query_bytes(params, "key")
+    key = query_bytes(params, "key")
     if not key:
         raise errors.key_not_provided()
     create: dict = {"key": key, "prev_kv": params.get("prev_kv") in ("true", "1")}
-    end = _query_bytes(params, "range_end")
+    end = query_bytes(params, "range_end")
     if params.get("prefix") in ("true", "1"):
         end = prefix_end(key)
     elif params.get("from_key") in ("true", "1"):

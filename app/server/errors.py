@@ -184,6 +184,33 @@ class PermissionNotGiven(ServerError):
     message = "etcdserver: permission not given"
 
 
+# ---- lock and election (etcd answers these with gRPC code Unknown) ----------------------
+
+
+class ElectionNoLeader(ServerError):
+    message = "election: no leader"
+
+
+class ElectionNotLeader(ServerError):
+    message = "election: not leader"
+
+
+class MissingLeaderKey(ServerError):
+    message = '"leader" field must be provided'
+
+
+class PassedOn(ServerError):
+    """A KV error met by the lock or election service. etcd serves them through an
+    embedded client, which turns the error into a plain one: the client sees its message
+    with gRPC code Unknown, whatever its own code was."""
+
+    message = "etcdserver: error passed on by a lock or election"
+
+    def __init__(self, error: ServerError) -> None:
+        super().__init__(error.message)
+        self.cause = error
+
+
 _FROM_STORAGE: dict[type[storage_errors.StorageError], type[ServerError]] = {
     storage_errors.CompactedError: Compacted,
     storage_errors.ReadOvertakenError: Compacted,

@@ -138,6 +138,47 @@ class LeaseTimeToLive(NamedTuple):
     keys: bool = False
 
 
+# ---- lock and election (etcd's v3lock and v3election services) --------------------------
+# Served over the KV API as etcd's embedded clientv3/concurrency does; never proposed.
+
+
+class LockRequest(NamedTuple):
+    name: bytes = b""
+    lease: int = 0  # 0: the server grants a 60 s lease, as etcd's session does
+
+
+class UnlockRequest(NamedTuple):
+    key: bytes = b""
+
+
+class LeaderKey(NamedTuple):
+    """Who leads an election: the key a campaign created, and its create revision."""
+
+    name: bytes = b""
+    key: bytes = b""
+    rev: int = 0
+    lease: int = 0
+
+
+class CampaignRequest(NamedTuple):
+    name: bytes = b""
+    lease: int = 0
+    value: bytes = b""
+
+
+class ProclaimRequest(NamedTuple):
+    leader: LeaderKey | None = None
+    value: bytes = b""
+
+
+class LeaderRequest(NamedTuple):
+    name: bytes = b""
+
+
+class ResignRequest(NamedTuple):
+    leader: LeaderKey | None = None
+
+
 # ---- cluster ---------------------------------------------------------------------------
 
 
@@ -375,6 +416,34 @@ def role_grant_from(message: dict) -> RoleGrantPermission:
         perm.get("key", b""),
         perm.get("range_end", b""),
     )
+
+
+def lock_from(message: dict) -> LockRequest:
+    return LockRequest(**message)
+
+
+def unlock_from(message: dict) -> UnlockRequest:
+    return UnlockRequest(**message)
+
+
+def campaign_from(message: dict) -> CampaignRequest:
+    return CampaignRequest(**message)
+
+
+def _leader_key(message: dict) -> LeaderKey | None:
+    return LeaderKey(**message["leader"]) if "leader" in message else None
+
+
+def proclaim_from(message: dict) -> ProclaimRequest:
+    return ProclaimRequest(_leader_key(message), message.get("value", b""))
+
+
+def leader_from(message: dict) -> LeaderRequest:
+    return LeaderRequest(**message)
+
+
+def resign_from(message: dict) -> ResignRequest:
+    return ResignRequest(_leader_key(message))
 
 
 def auth_from(cls: type) -> Callable[[dict], Any]:

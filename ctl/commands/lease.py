@@ -6,7 +6,7 @@ import time
 
 import click
 
-from keyraft.ctl.client import StreamBroken
+from keyraft.ctl.client import GatewayClient, StreamBroken
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import CtlError, EndpointsUnreachable, ServerError
 from keyraft.ctl.interrupt import exit_on_interrupt
@@ -91,7 +91,7 @@ def keep_alive(lease_id: str, once: bool) -> None:
     printer = context.printer()
     try:
         while True:
-            response = _renew(ident)
+            response = renew(context.client, ident)
             if int(response.get("TTL", 0) or 0) <= 0:
                 if once:
                     raise CtlError("etcdserver: requested lease not found")
@@ -105,9 +105,8 @@ def keep_alive(lease_id: str, once: bool) -> None:
         return
 
 
-def _renew(ident: int) -> dict:
+def renew(client: GatewayClient, ident: int) -> dict:
     """One keepalive round trip; a failed endpoint is skipped for the next round."""
-    client = state().client
     try:
         with client.stream("/v3/lease/keepalive", {"ID": ident}) as (_, messages):
             for message in messages:

@@ -40,6 +40,16 @@ REQUESTS = [
     ("/v3/lease/keepalive", b'{"ID":42}{"ID":43}'),
     ("/v3/lease/revoke", b'{"ID":42}'),
     ("/v3/kv/lease/revoke", b'{"ID":42}'),
+    ("/v3/lease/grant", b'{"ID":44,"TTL":600}'),
+    ("/v3/lock/lock", b'{"name":"bA==","lease":44}'),
+    ("/v3/lock/unlock", b'{"key":"bC8yYw=="}'),
+    ("/v3/lock/unlock", b"{}"),
+    ("/v3/election/leader", b'{"name":"ZQ=="}'),
+    ("/v3/election/campaign", b'{"name":"ZQ==","lease":44,"value":"dg=="}'),
+    ("/v3/election/leader", b'{"name":"ZQ=="}'),
+    ("/v3/election/proclaim", b'{"leader":{"name":"ZQ==","key":"ZS8yYw==","rev":1,"lease":44}}'),
+    ("/v3/election/resign", b'{"leader":{"name":"ZQ==","key":"ZS8yYw==","rev":1,"lease":44}}'),
+    ("/v3/lease/revoke", b'{"ID":44}'),
     ("/v3/auth/user/add", b'{"name":"root","password":"pw"}'),
     ("/v3/auth/user/grant", b'{"user":"root","role":"root"}'),
     ("/v3/auth/role/add", b'{"name":"r"}'),
@@ -78,4 +88,9 @@ def test_fast_path_and_routes_answer_identically(tmp_path: Path) -> None:
     for (path, _body), one, other in zip(REQUESTS, fast, routed, strict=True):
         assert one == other, path
     assert fast[2][0] == 200 and b'"value":"Mg=="' in fast[2][2]
+    answered = {
+        path: (status, body) for (path, _), (status, _, body) in zip(REQUESTS, fast, strict=True)
+    }
+    assert answered["/v3/lock/lock"][0] == 200 and b'"key"' in answered["/v3/lock/lock"][1]
+    assert answered["/v3/election/campaign"][0] == 200
     assert fast[-2][0] == 400 and b"user name is empty" in fast[-2][2]  # auth enabled
