@@ -250,9 +250,7 @@ def main(**flags: object) -> None:
             flags = flags_from_file(config_file, click.get_current_context())
         except ConfigFileError as error:
             raise click.UsageError(f"--config-file: {error}") from None
-    ignored = pop_etcd_only_flags(flags)
-    if flags.pop("debug", False):
-        flags["log_level"] = "debug"
+    ignored = pop_etcd_only_flags(dict(flags))  # refused ones stop here; warnings logged below
     config = config_from_flags(flags)
     try:
         validate(config)
@@ -310,6 +308,9 @@ def config_from_flags(flags: dict) -> ServerConfig:
     values = {
         _RENAMED.get(name, name): value for name, value in flags.items() if name != "config_file"
     }
+    pop_etcd_only_flags(values)
+    if values.pop("debug", False):
+        values["log_level"] = "debug"
     for name in _URL_FLAGS:
         values[name] = _urls(str(values[name]))
     for name in _LIST_FLAGS:
