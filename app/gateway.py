@@ -21,6 +21,7 @@ from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
 from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.maintenance import Maintenance
 from keyraft.app.server.request_size import encoded_size
 from keyraft.app.tokens import Headers, token_of
 
@@ -103,6 +104,19 @@ _LEASE_RPCS = (
         "/v3/kv/lease/leases",
     ),
 )
+
+
+MaintenanceMethod = Callable[[Maintenance, Any, AuthInfo | None], Awaitable[dict]]
+
+
+def _maintenance(method: MaintenanceMethod) -> Callable[..., Awaitable[dict]]:
+    """`method` of the server's Maintenance, served like an EtcdServer method."""
+
+    async def serve(server: EtcdServer, request: Any, info: AuthInfo | None = None) -> dict:
+        return await method(server.maintenance, request, info)
+
+    serve.__name__ = method.__name__
+    return serve
 
 
 AuthMethod = Callable[[AuthService, Any, AuthInfo | None], Awaitable[dict]]
@@ -312,11 +326,20 @@ RPCS: dict[str, Rpc] = {
             "/v3/maintenance/alarm",
             "etcdserverpbAlarmRequest",
             "etcdserverpbAlarmResponse",
-            _untyped,
+            requests.alarm_from,
             EtcdServer.alarm,
             "List, raise or clear alarms",
             "Maintenance",
             authed=False,
+        ),
+        Rpc(
+            "/v3/maintenance/defragment",
+            "etcdserverpbDefragmentRequest",
+            "etcdserverpbDefragmentResponse",
+            _untyped,
+            _maintenance(Maintenance.defragment),
+            "Give back the space of deleted history (this member only; root)",
+            "Maintenance",
         ),
         Rpc(
             "/v3/cluster/member/list",

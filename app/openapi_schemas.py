@@ -161,6 +161,9 @@ def _responses() -> dict:
             "Every member.",
             {"header": header, "members": {"type": "array", "items": ref("etcdserverpbMember")}},
         ),
+        "etcdserverpbDefragmentResponse": _object(
+            "Done (etcd's answer carries no header).", {"header": header}
+        ),
         "etcdserverpbAlarmMember": _object(
             "An active alarm.",
             {

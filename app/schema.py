@@ -152,6 +152,7 @@ _message(
     Field("physical", "bool", "answer only once the space is reclaimed"),
 )
 _message("etcdserverpbStatusRequest", "Ask a member for its status.")
+_message("etcdserverpbDefragmentRequest", "Defragment this member's backend.")
 _message(
     "etcdserverpbMemberListRequest",
     "List the cluster's members.",

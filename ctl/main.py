@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from keyraft.ctl.commands.alarm import alarm
 from keyraft.ctl.commands.auth import auth, role, user
 from keyraft.ctl.commands.endpoint import endpoint
 from keyraft.ctl.commands.kv import compaction, delete, get, put
@@ -36,6 +37,7 @@ for command in (
     lease,
     member,
     endpoint,
+    alarm,
     user,
     role,
     auth,

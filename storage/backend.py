@@ -149,6 +149,14 @@ class Backend:
                 total += family.property_int_value(name) or 0
         return total
 
+    def defragment(self) -> None:
+        """Give back the space of deleted and overwritten data (etcd's defragment): flush
+        every memtable, then compact every family fully, dropping tombstones. Slow and
+        blocking: call it from a worker thread."""
+        for table in self._tables.values():
+            table.flush(True)
+            table.compact_range(None, None)
+
     def close(self) -> None:
         for table in self._tables.values():
             table.close()

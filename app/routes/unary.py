@@ -27,6 +27,7 @@ EXAMPLES = {
     "/v3/kv/compaction": {"revision": "5", "physical": True},
     "/v3/maintenance/status": {},
     "/v3/maintenance/alarm": {"action": "GET"},
+    "/v3/maintenance/defragment": {},
     "/v3/cluster/member/list": {},
     "/v3/lease/grant": {"TTL": "60"},
     "/v3/lease/revoke": {"ID": "7587869204537853190"},

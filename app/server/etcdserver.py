@@ -21,7 +21,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from keyraft.app.server import errors, validate
-from keyraft.app.server.alarms import Alarms
+from keyraft.app.server.alarms import QuotaCheck
 from keyraft.app.server.apply import is_read_only, is_serializable
 from keyraft.app.server.auth.guard import check_range, check_txn
 from keyraft.app.server.auth.service import AuthService
@@ -30,6 +30,7 @@ from keyraft.app.server.auth.tokens import parse_auth_token
 from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
+from keyraft.app.server.maintenance import Maintenance
 from keyraft.app.server.membership import cluster_from_config
 from keyraft.app.server.peers import peer_receiver, peer_transport
 from keyraft.app.server.reads import SteppedReads
@@ -40,6 +41,9 @@ from keyraft.app.server.request_size import (
     encoded_size,
 )
 from keyraft.app.server.requests import (
+    Alarm,
+    AlarmAction,
+    AlarmType,
     Authed,
     Compact,
     DeleteRange,
@@ -104,9 +108,10 @@ class EtcdServer:
         self.leader_wait = 3 * election_timeout_s
         self.leader = NO_LEADER
         self.term = 0
-        self.alarms = Alarms(
-            self.member.id, self.clock, config.quota_backend_bytes, self.state.backend.live_bytes
+        self.quota = QuotaCheck(
+            self.clock, config.quota_backend_bytes, self.state.backend.live_bytes
         )
+        self.maintenance = Maintenance(self.state, self.quota)
         self._stopped = False
         self._leader_known = asyncio.Event()
         self._ids = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
@@ -334,9 +339,11 @@ class EtcdServer:
         ]
         return {"header": {}, "members": members}
 
-    async def alarm(self, _request: object = None) -> dict:
-        alarms = self.alarms.raised
-        return {"alarms": [{"memberID": a.member_id, "alarm": a.alarm} for a in alarms]}
+    async def alarm(self, request: Alarm, info: AuthInfo | None = None) -> dict:
+        """Every alarm action goes through the log (etcd 3.4 lets anyone use it)."""
+        response = await self.propose(request)
+        response.pop("header", None)  # etcd's AlarmResponse carries none
+        return response
 
     # ---- proposals ---------------------------------------------------------------------
 
@@ -352,7 +359,8 @@ class EtcdServer:
             entry = encode_proposal(request_id, Authed(info.user, info.revision, request))
         if self._too_large(request, entry):
             raise errors.RequestTooLarge
-        if isinstance(request, Put | Txn) and self.alarms.blocks_writes():
+        if isinstance(request, Put | Txn | LeaseGrant) and self.quota.exceeded():
+            await self._raise_nospace()
             raise errors.NoSpace
         if self.leader == NO_LEADER:
             await self._wait_for_leader(self.clock.now() + self.leader_wait)
@@ -362,6 +370,15 @@ class EtcdServer:
             return await waiting
         finally:
             self.waits.forget(request_id)
+
+    async def _raise_nospace(self) -> None:
+        """Propose NOSPACE for this member unless it stands (etcd's quota check does)."""
+        if (self.member.id, AlarmType.NOSPACE) in self.state.alarms.raised:
+            return
+        try:
+            await self.propose(Alarm(AlarmAction.ACTIVATE, self.member.id, AlarmType.NOSPACE))
+        except errors.ServerError as error:
+            log.warning("could not raise NOSPACE: %s", error)
 
     def _too_large(self, request: Proposal, entry: bytes) -> bool:
         """etcd's limit is on the protobuf size. Protobuf is never more than 11 times our

@@ -56,6 +56,12 @@ class AlarmType(IntEnum):
     CORRUPT = 2
 
 
+class AlarmAction(IntEnum):
+    GET = 0
+    ACTIVATE = 1
+    DEACTIVATE = 2
+
+
 # ---- KV --------------------------------------------------------------------------------
 
 
@@ -146,6 +152,14 @@ class Publish(NamedTuple):
 
     member_id: int = 0
     client_urls: tuple[str, ...] = ()
+
+
+class Alarm(NamedTuple):
+    """List, raise or clear an alarm: every action goes through the log, as in etcd."""
+
+    action: int = 0  # AlarmAction
+    member_id: int = 0
+    alarm: int = 0  # AlarmType
 
 
 # ---- auth ------------------------------------------------------------------------------
@@ -292,6 +306,7 @@ Proposal = (
     | LeaseGrant
     | LeaseRevoke
     | Publish
+    | Alarm
     | AuthenticateAs
     | AuthChange
     | Authed
@@ -358,6 +373,10 @@ def lease_time_to_live_from(message: dict) -> LeaseTimeToLive:
     return LeaseTimeToLive(message.get("ID", 0), message.get("keys", False))
 
 
+def alarm_from(message: dict) -> Alarm:
+    return Alarm(message.get("action", 0), message.get("memberID", 0), message.get("alarm", 0))
+
+
 def user_add_from(message: dict) -> UserAddRequest:
     options = message.get("options", {})
     return UserAddRequest(
@@ -419,6 +438,7 @@ _TAGS: dict[type, int] = {
     RoleGrantPermission: 19,
     RoleRevokePermission: 20,
     Authed: 21,
+    Alarm: 22,
 }
 _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
 # class -> the type of each of its fields (every field has a default of its type, and
@@ -428,7 +448,7 @@ _TYPES: dict[type, tuple[type, ...]] = {
     for cls in (Range, Put, DeleteRange, Compare, Compact, LeaseGrant, LeaseRevoke)
     + (AuthenticateAs, AuthEnable, AuthDisable, UserAdd, UserDelete, UserChangePassword)
     + (UserGrantRole, UserRevokeRole, RoleAdd, RoleDelete, RoleGrantPermission)
-    + (RoleRevokePermission,)
+    + (RoleRevokePermission, Alarm)
 }
 
 

@@ -68,6 +68,9 @@ class Printer:
     def put(self, response: dict) -> None:
         self.unsupported()
 
+    def alarm(self, response: dict) -> None:
+        self.unsupported()
+
     def get(self, response: dict) -> None:
         self.unsupported()
 

@@ -41,6 +41,9 @@ class JsonPrinter(Printer):
     def time_to_live(self, response: dict, keys: bool) -> None:
         self._print(gojson.time_to_live(response))
 
+    def alarm(self, response: dict) -> None:
+        self._print(gojson.alarms(response))
+
     def leases(self, response: dict) -> None:
         self._print(gojson.leases(response))
 

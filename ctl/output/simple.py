@@ -100,6 +100,14 @@ class SimplePrinter(Printer):
             return
         write(text)
 
+    def alarm(self, response: dict) -> None:
+        """Go's `%+v` of each AlarmMember: proto text, zero fields left out, a space after."""
+        for raised in response.get("alarms", []):
+            member = number(raised.get("memberID"))
+            text = f"memberID:{member} " if member else ""
+            kind = raised.get("alarm", "NONE")
+            write(text + (f"alarm:{kind} " if kind != "NONE" else ""))
+
     def leases(self, response: dict) -> None:
         items = response.get("leases", [])
         write(f"found {len(items)} leases")

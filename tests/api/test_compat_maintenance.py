@@ -1,0 +1,80 @@
+"""Maintenance RPCs compared with real etcd 3.4: alarm transitions (what each action
+answers, what NOSPACE and CORRUPT refuse) and defragment. Alarms are raised with explicit
+member IDs so both clusters answer alike, and every test clears what it raised."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.compare import Pair, b64
+
+ALARM = "/v3/maintenance/alarm"
+
+
+def alarm(action: str, member: str = "0", kind: str = "NONE") -> dict:
+    return {"action": action, "memberID": member, "alarm": kind}
+
+
+@pytest.fixture
+def disarmed(pair: Pair) -> Iterator[Pair]:
+    try:
+        yield pair
+    finally:
+        for member in (pair.etcd, pair.keyraft):
+            listed = pair.send(member, ALARM, {"action": "GET"}).json().get("alarms", [])
+            for raised in listed:
+                pair.send(member, ALARM, {"action": "DEACTIVATE", **raised})
+
+
+def same_alarms(pair: Pair, body: dict) -> list:
+    """GET: etcd lists alarms in Go map order, so compare them as sets."""
+    expected, actual = pair.both(ALARM, body)
+    listed = [sorted(answer.body.get("alarms", []), key=repr) for answer in (expected, actual)]  # type: ignore[union-attr]
+    assert (expected.status, listed[0]) == (actual.status, listed[1])
+    return listed[0]
+
+
+def test_alarm_actions(disarmed: Pair) -> None:
+    pair = disarmed
+    assert pair.same(ALARM, {}) == {}
+    assert pair.same(ALARM, alarm("ACTIVATE", "5", "NOSPACE")) == {
+        "alarms": [{"memberID": "5", "alarm": "NOSPACE"}]
+    }
+    pair.same(ALARM, alarm("ACTIVATE", "5", "NOSPACE"))  # already raised: answered again
+    pair.same(ALARM, alarm("ACTIVATE", "0", "NOSPACE"))  # member 0: the field is omitted
+    pair.same(ALARM, alarm("ACTIVATE", "9", "NONE"))  # 3.4.23 raises even NONE
+    assert len(same_alarms(pair, {"action": "GET", "memberID": "7"})) == 3
+    pair.same(ALARM, alarm("DEACTIVATE", "7", "NOSPACE"))  # not raised: {}
+    pair.same(ALARM, alarm("DEACTIVATE", "5", "NOSPACE"))
+    pair.same(ALARM, alarm("DEACTIVATE", "9", "NONE"))
+    pair.same(ALARM, alarm("DEACTIVATE", "0", "NOSPACE"))
+    pair.same(ALARM, {"action": "GET"})
+
+
+def test_nospace_refuses_growth_and_serves_the_rest(disarmed: Pair) -> None:
+    pair = disarmed
+    pair.same("/v3/kv/put", {"key": b64("nospace"), "value": b64("1")})
+    pair.same(ALARM, alarm("ACTIVATE", "5", "NOSPACE"))
+    put = {"key": b64("nospace"), "value": b64("2")}
+    pair.same("/v3/kv/put", put)  # 429, etcdserver: mvcc: database space exceeded
+    pair.same("/v3/kv/txn", {"success": [{"request_put": put}]})
+    pair.same("/v3/lease/grant", {"TTL": 60, "ID": 7_100_000})
+    pair.same("/v3/kv/range", {"key": b64("nospace")})
+    pair.same("/v3/kv/txn", {"success": [{"request_range": {"key": b64("nospace")}}]})
+    pair.same("/v3/kv/txn", {"success": [{"request_delete_range": {"key": b64("none")}}]})
+    pair.same("/v3/kv/deleterange", {"key": b64("none")})
+    pair.same("/v3/maintenance/defragment", {})
+    pair.same(ALARM, alarm("DEACTIVATE", "5", "NOSPACE"))
+    pair.same("/v3/kv/put", put)
+
+
+def test_corrupt_refuses_writes(disarmed: Pair) -> None:
+    pair = disarmed
+    pair.same(ALARM, alarm("ACTIVATE", "4", "CORRUPT"))
+    pair.same("/v3/kv/put", {"key": b64("corrupt"), "value": b64("1")})  # 500, code 15
+    pair.same("/v3/lease/grant", {"TTL": 60, "ID": 7_100_001})
+    pair.same("/v3/kv/range", {"key": b64("corrupt")})
+    pair.same(ALARM, alarm("DEACTIVATE", "4", "CORRUPT"))
+    pair.same("/v3/kv/put", {"key": b64("corrupt"), "value": b64("1")})
