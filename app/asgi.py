@@ -19,6 +19,7 @@ from keyraft.app.config import KEYRAFT_VERSION
 from keyraft.app.errors import CANCELED, EtcdError
 from keyraft.app.gateway import RPCS, body_cap, canonical_path, dispatch, oversized_body
 from keyraft.app.routes.lease import serve_keepalive
+from keyraft.app.routes.snapshot import serve_snapshot
 from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.streams import StreamHandler
@@ -42,6 +43,7 @@ BODY_TIMED_OUT = "keyraft: request body not received in time"
 STREAMS: dict[str, StreamHandler] = {
     "/v3/watch": serve_watch,
     "/v3/lease/keepalive": serve_keepalive,
+    "/v3/maintenance/snapshot": serve_snapshot,
 }
 
 

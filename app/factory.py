@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from keyraft.app.asgi import KeyraftFront
 from keyraft.app.config import KEYRAFT_VERSION, ServerConfig
 from keyraft.app.openapi_schemas import SECURITY, SECURITY_SCHEMES, components
-from keyraft.app.routes import lease, meta, unary, watch
+from keyraft.app.routes import lease, meta, snapshot, unary, watch
 from keyraft.app.server.etcdserver import EtcdServer
 
 DESCRIPTION = """keyraft speaks etcd v3's HTTP/JSON gateway API. Keys and values are
@@ -53,6 +53,7 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
     app.include_router(lease.router)
     app.include_router(meta.router)
     app.include_router(watch.router)
+    app.include_router(snapshot.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

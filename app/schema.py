@@ -153,6 +153,7 @@ _message(
 )
 _message("etcdserverpbStatusRequest", "Ask a member for its status.")
 _message("etcdserverpbDefragmentRequest", "Defragment this member's backend.")
+_message("etcdserverpbSnapshotRequest", "Stream a snapshot of this member's backend.")
 _message(
     "etcdserverpbMemberListRequest",
     "List the cluster's members.",

@@ -14,6 +14,7 @@ from keyraft.ctl.commands.kv import compaction, delete, get, put
 from keyraft.ctl.commands.lease import lease
 from keyraft.ctl.commands.member import member
 from keyraft.ctl.commands.misc import completion, version
+from keyraft.ctl.commands.snapshot import snapshot
 from keyraft.ctl.commands.txn import txn
 from keyraft.ctl.commands.watch import watch
 from keyraft.ctl.context import global_options, state
@@ -38,6 +39,7 @@ for command in (
     member,
     endpoint,
     alarm,
+    snapshot,
     user,
     role,
     auth,

@@ -111,7 +111,9 @@ class EtcdServer:
         self.quota = QuotaCheck(
             self.clock, config.quota_backend_bytes, self.state.backend.live_bytes
         )
-        self.maintenance = Maintenance(self.state, self.quota)
+        self.maintenance = Maintenance(
+            self.state, self.quota, os.path.join(config.data_dir, "member")
+        )
         self._stopped = False
         self._leader_known = asyncio.Event()
         self._ids = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)

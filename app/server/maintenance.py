@@ -1,5 +1,5 @@
 """Maintenance RPCs that act on this member's backend alone (etcd's maintenanceServer):
-defragment. etcd restricts them to root while auth is enabled, answering auth's own errors
+defragment, snapshot. etcd restricts them to root while auth is enabled, answering auth's own errors
 untranslated (gRPC code Unknown), not the KV service's."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import asyncio
 from keyraft.app.server import errors
 from keyraft.app.server.alarms import QuotaCheck
 from keyraft.app.server.auth.store import AuthInfo, AuthStore
+from keyraft.app.server.snapshot_file import write_snapshot
 from keyraft.app.server.state_machine import StateMachine
 
 _AS_MAINTENANCE = {
@@ -29,9 +30,10 @@ def check_root(auth: AuthStore, info: AuthInfo | None) -> None:
 
 
 class Maintenance:
-    def __init__(self, state: StateMachine, quota: QuotaCheck) -> None:
+    def __init__(self, state: StateMachine, quota: QuotaCheck, work_dir: str) -> None:
         self.state = state
         self.quota = quota
+        self.work_dir = work_dir  # where snapshots are written before they are sent
 
     async def defragment(self, _request: object = None, info: AuthInfo | None = None) -> dict:
         """Compact every RocksDB family in a worker thread (writes go on meanwhile); the
@@ -40,3 +42,9 @@ class Maintenance:
         await asyncio.to_thread(self.state.backend.defragment)
         self.quota.refresh()
         return {}
+
+    async def snapshot(self, info: AuthInfo | None = None) -> str:
+        """A snapshot file of the backend as it is now (a RocksDB checkpoint, written in a
+        worker thread while writes go on); the caller sends it, then deletes it."""
+        check_root(self.state.auth, info)
+        return await asyncio.to_thread(write_snapshot, self.state.backend, self.work_dir)

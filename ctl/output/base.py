@@ -71,6 +71,9 @@ class Printer:
     def alarm(self, response: dict) -> None:
         self.unsupported()
 
+    def snapshot_status(self, found: dict) -> None:
+        self.unsupported()
+
     def get(self, response: dict) -> None:
         self.unsupported()
 

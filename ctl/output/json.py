@@ -44,6 +44,16 @@ class JsonPrinter(Printer):
     def alarm(self, response: dict) -> None:
         self._print(gojson.alarms(response))
 
+    def snapshot_status(self, found: dict) -> None:
+        self._print(
+            {
+                "hash": found["hash"],
+                "revision": found["revision"],
+                "totalKey": found["total_keys"],
+                "totalSize": found["total_size"],
+            }
+        )
+
     def leases(self, response: dict) -> None:
         self._print(gojson.leases(response))
 

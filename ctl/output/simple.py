@@ -16,7 +16,7 @@ from keyraft.ctl.output.base import (
     permission_type,
     write,
 )
-from keyraft.ctl.output.tables import endpoint_status_rows, member_rows
+from keyraft.ctl.output.tables import endpoint_status_rows, member_rows, snapshot_row
 
 READ, WRITE, READWRITE = 0, 1, 2  # authpb.Permission_Type
 
@@ -107,6 +107,9 @@ class SimplePrinter(Printer):
             text = f"memberID:{member} " if member else ""
             kind = raised.get("alarm", "NONE")
             write(text + (f"alarm:{kind} " if kind != "NONE" else ""))
+
+    def snapshot_status(self, found: dict) -> None:
+        write(", ".join(snapshot_row(found)))
 
     def leases(self, response: dict) -> None:
         items = response.get("leases", [])

@@ -13,9 +13,11 @@ from keyraft.ctl.client import unb64
 from keyraft.ctl.output.base import Health, Printer, Status, lease_id, number
 from keyraft.ctl.output.tables import (
     MEMBER_HEADER,
+    SNAPSHOT_HEADER,
     STATUS_HEADER,
     endpoint_status_rows,
     member_rows,
+    snapshot_row,
 )
 
 KV_HEADER = ["KEY", "VALUE", "CREATE REVISION", "MOD REVISION", "VERSION", "LEASE"]
@@ -117,6 +119,9 @@ class TablePrinter(Printer):
             for result in results
         ]
         _render(["ENDPOINT", "HEALTH", "TOOK", "ERROR"], rows)
+
+    def snapshot_status(self, found: dict) -> None:
+        _render(SNAPSHOT_HEADER, [snapshot_row(found)])
 
     def endpoint_status(self, results: list[Status]) -> None:
         _render(STATUS_HEADER, endpoint_status_rows(results))

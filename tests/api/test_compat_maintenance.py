@@ -4,6 +4,9 @@ member IDs so both clusters answer alike, and every test clears what it raised."
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +81,30 @@ def test_corrupt_refuses_writes(disarmed: Pair) -> None:
     pair.same("/v3/kv/range", {"key": b64("corrupt")})
     pair.same(ALARM, alarm("DEACTIVATE", "4", "CORRUPT"))
     pair.same("/v3/kv/put", {"key": b64("corrupt"), "value": b64("1")})
+
+
+def snapshot_framing(pair: Pair, member) -> tuple[int, str, list[list[str]]]:
+    """(status, content type, each line's result fields), after checking what etcd's
+    stream promises: 32 KiB blobs, remaining_bytes counting down what is left after each
+    (omitted at 0), and a last 32-byte blob, the SHA-256 of all the others."""
+    response = pair.send(member, "/v3/maintenance/snapshot", {})
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    results = [line["result"] for line in lines]
+    blobs = [base64.b64decode(result["blob"]) for result in results]
+    data = b"".join(blobs[:-1])
+    assert blobs[-1] == hashlib.sha256(data).digest()
+    sent = 0
+    for result, blob in zip(results[:-1], blobs[:-1], strict=True):
+        sent += len(blob)
+        assert len(blob) <= 32 * 1024
+        assert int(result.get("remaining_bytes", 0)) == len(data) - sent
+    shapes = [sorted(result) for result in results]
+    return response.status_code, response.headers["content-type"], [shapes[0], shapes[-1]]
+
+
+def test_snapshot_stream_framing(pair: Pair) -> None:
+    for n in range(3):  # more than 32 KiB of history on both
+        pair.same("/v3/kv/put", {"key": b64(f"snapshot/{n}"), "value": b64("x" * 20_000)})
+    expected = snapshot_framing(pair, pair.etcd)
+    actual = snapshot_framing(pair, pair.keyraft)
+    assert actual == expected

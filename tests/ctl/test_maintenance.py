@@ -3,9 +3,11 @@ etcdctl on etcd, by keyraftctl on etcd and by keyraftctl on keyraft prints the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import httpx
+import orjson
 
 from tests.ctl.support import Result, etcdctl, invoke, normalized
 from tests.support.servers import Member
@@ -47,3 +49,28 @@ def test_alarm_list_and_disarm(etcd: Member, keyraft: Member) -> None:
     ours_on_keyraft = alarm_script(keyraft, invoke)
     assert ours_on_etcd == theirs
     assert ours_on_keyraft == ours_on_etcd
+
+
+def test_snapshot_save_and_status(etcd: Member, keyraft: Member, tmp_path) -> None:
+    # keyraftctl saves etcd's stream as etcdctl does: etcdctl reads the file back
+    from_etcd = tmp_path / "etcd.db"
+    assert invoke(etcd.client_url, "snapshot", "save", str(from_etcd)).code == 0
+    checked = etcdctl(etcd.client_url, "snapshot", "status", str(from_etcd), "-w", "json")
+    assert checked.code == 0 and b'"revision"' in checked.out, checked
+    # keyraft's own file, in each of etcdctl's formats (shapes as etcdctl 3.4.23 prints)
+    ours = tmp_path / "keyraft.db"
+    saved = invoke(keyraft.client_url, "snapshot", "save", str(ours))
+    assert saved.text == f"Snapshot saved at {ours}\n"
+    found = orjson.loads(
+        invoke(keyraft.client_url, "-w", "json", "snapshot", "status", str(ours)).out
+    )
+    assert set(found) == {"hash", "revision", "totalKey", "totalSize"}
+    assert found["totalSize"] == ours.stat().st_size - 32
+    simple = invoke(keyraft.client_url, "snapshot", "status", str(ours)).text
+    assert re.fullmatch(r"[0-9a-f]+, \d+, \d+, \d+(\.\d)? [kM]?B\n", simple), simple
+    fields = invoke(keyraft.client_url, "-w", "fields", "snapshot", "status", str(ours)).text
+    assert fields == (
+        f'"Hash" : {found["hash"]}\n"Revision" : {found["revision"]}\n'
+        f'"Keys" : {found["totalKey"]}\n"Size" : {found["totalSize"]}\n'
+    )
+    assert invoke(keyraft.client_url, "snapshot", "save").code == 128  # no file named
