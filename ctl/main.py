@@ -9,6 +9,7 @@ import click
 
 from keyraft.ctl.commands.alarm import alarm
 from keyraft.ctl.commands.auth import auth, role, user
+from keyraft.ctl.commands.defrag import defrag
 from keyraft.ctl.commands.endpoint import endpoint
 from keyraft.ctl.commands.kv import compaction, delete, get, put
 from keyraft.ctl.commands.lease import lease
@@ -39,6 +40,7 @@ for command in (
     member,
     endpoint,
     alarm,
+    defrag,
     snapshot,
     user,
     role,
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         sys.exit(EXIT_INTERRUPTED)
     except CtlError as problem:
-        _report(str(problem))
+        if str(problem):  # an empty one was already reported, line by line
+            _report(str(problem))
         sys.exit(problem.exit_code)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)

@@ -28,6 +28,8 @@ EXAMPLES = {
     "/v3/maintenance/status": {},
     "/v3/maintenance/alarm": {"action": "GET"},
     "/v3/maintenance/defragment": {},
+    "/v3/maintenance/hash": {},
+    "/v3/maintenance/hashkv": {"revision": "5"},
     "/v3/cluster/member/list": {},
     "/v3/lease/grant": {"TTL": "60"},
     "/v3/lease/revoke": {"ID": "7587869204537853190"},

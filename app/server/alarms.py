@@ -74,6 +74,14 @@ class AlarmStore:
             "alarms": [{"memberID": member, "alarm": AlarmType(kind)} for member, kind in chosen]
         }
 
+    def texts(self) -> list[str]:
+        """Each alarm as Go prints an AlarmMember (status's `errors` lists them so)."""
+        return [
+            (f"memberID:{member} " if member else "")
+            + (f"alarm:{AlarmType(kind).name} " if kind else "")
+            for member, kind in sorted(self.raised, key=lambda p: (p[1], p[0]))
+        ]
+
     def apply(self, request: Alarm, batch: Writes) -> dict:
         """As etcd 3.4 applies an AlarmRequest: ACTIVATE answers the alarm (new or not),
         DEACTIVATE the alarm it cleared (nothing if it was not raised), GET every alarm;

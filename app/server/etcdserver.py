@@ -27,7 +27,7 @@ from keyraft.app.server.auth.guard import check_range, check_txn
 from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
 from keyraft.app.server.auth.tokens import parse_auth_token
-from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
+from keyraft.app.server.config import API_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.maintenance import Maintenance
@@ -185,6 +185,7 @@ class EtcdServer:
         await self.transport.stop()
         self.waits.fail_all(errors.ServerStopped())
         self.reads.stop(errors.ServerStopped())
+        await self.maintenance.drain()
         self.state.close()
 
     def close(self) -> None:
@@ -317,15 +318,19 @@ class EtcdServer:
     # ---- maintenance and cluster -------------------------------------------------------
 
     async def status(self, _request: object = None) -> dict:
+        """etcd 3.4's StatusResponse (isLearner stays false: keyraft has no learners)."""
         backend = self.state.backend
         return {
             "header": {"revision": self.current_revision},
-            "version": ETCD_SERVER_VERSION,
+            "version": API_VERSION,  # as GET /version says
             "dbSize": backend.size_bytes(),
             "leader": self.leader,
             "raftIndex": self.driver.commit,
             "raftTerm": self.term,
             "raftAppliedIndex": self.state.applied_index,
+            # etcd 3.4: "no leader", then every alarm raised
+            "errors": ([errors.NoLeader.message] if self.leader == NO_LEADER else [])
+            + self.state.alarms.texts(),
             "dbSizeInUse": backend.live_bytes(),
         }
 

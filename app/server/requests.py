@@ -50,6 +50,10 @@ class CompareTarget(IntEnum):
     LEASE = 4
 
 
+class Int32(int):
+    """A proto int32 or uint32 in an answer: etcd's JSON writes those as numbers."""
+
+
 class AlarmType(IntEnum):
     NONE = 0
     NOSPACE = 1
@@ -152,6 +156,10 @@ class Publish(NamedTuple):
 
     member_id: int = 0
     client_urls: tuple[str, ...] = ()
+
+
+class HashKV(NamedTuple):
+    revision: int = 0  # 0: the current revision
 
 
 class Alarm(NamedTuple):
@@ -373,6 +381,10 @@ def lease_time_to_live_from(message: dict) -> LeaseTimeToLive:
     return LeaseTimeToLive(message.get("ID", 0), message.get("keys", False))
 
 
+def hash_kv_from(message: dict) -> HashKV:
+    return HashKV(message.get("revision", 0))
+
+
 def alarm_from(message: dict) -> Alarm:
     return Alarm(message.get("action", 0), message.get("memberID", 0), message.get("alarm", 0))
 
@@ -547,6 +559,7 @@ for _cls in (
     *_TAGS,
     LeaseKeepAlive,
     LeaseTimeToLive,
+    HashKV,
     AuthStatus,
     Authenticate,
     UserAddRequest,

@@ -74,6 +74,9 @@ class Printer:
     def snapshot_status(self, found: dict) -> None:
         self.unsupported()
 
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        self.unsupported()
+
     def get(self, response: dict) -> None:
         self.unsupported()
 

@@ -88,5 +88,13 @@ class JsonPrinter(Printer):
             items.append(entry)
         self._print(items)
 
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        self._print(
+            [
+                {"Endpoint": result.endpoint, "HashKV": gojson.ints(result.response)}
+                for result in results
+            ]
+        )
+
     def endpoint_status(self, results: list[Status]) -> None:
         self._print([gojson.status(result.endpoint, result.response) for result in results])

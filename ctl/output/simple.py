@@ -108,6 +108,10 @@ class SimplePrinter(Printer):
             kind = raised.get("alarm", "NONE")
             write(text + (f"alarm:{kind} " if kind != "NONE" else ""))
 
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        for result in results:
+            write(f"{result.endpoint}, {number(result.response.get('hash'))}")
+
     def snapshot_status(self, found: dict) -> None:
         write(", ".join(snapshot_row(found)))
 

@@ -123,5 +123,9 @@ class TablePrinter(Printer):
     def snapshot_status(self, found: dict) -> None:
         _render(SNAPSHOT_HEADER, [snapshot_row(found)])
 
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        rows = [[result.endpoint, str(number(result.response.get("hash")))] for result in results]
+        _render(["ENDPOINT", "HASH"], rows)
+
     def endpoint_status(self, results: list[Status]) -> None:
         _render(STATUS_HEADER, endpoint_status_rows(results))

@@ -108,3 +108,27 @@ def test_snapshot_stream_framing(pair: Pair) -> None:
     expected = snapshot_framing(pair, pair.etcd)
     actual = snapshot_framing(pair, pair.keyraft)
     assert actual == expected
+
+
+def test_hash_is_etcds_hash_of_the_whole_backend(pair: Pair) -> None:
+    """etcd 3.4's gateway serves Hash at /v3/maintenance/hash (HashKV's annotation names
+    the same path): a number, the request's revision ignored, changed by any write."""
+    answers = {}
+    for member in (pair.etcd, pair.keyraft):
+        first = pair.send(member, "/v3/maintenance/hash", {}).json()
+        again = pair.send(member, "/v3/maintenance/hash", {"revision": 1}).json()
+        pair.send(member, "/v3/kv/put", {"key": b64("hash"), "value": b64("changed")})
+        after = pair.send(member, "/v3/maintenance/hash", {}).json()
+        assert isinstance(first["hash"], int) and first["hash"] == again["hash"] != after["hash"]
+        answers[member.kind] = sorted(first)
+    assert answers["keyraft"] == answers["etcd"] == ["hash", "header"]
+
+
+def test_status_fields_and_alarm_errors(disarmed: Pair) -> None:
+    pair = disarmed
+    pair.same(ALARM, alarm("ACTIVATE", "5", "NOSPACE"))
+    expected, actual = pair.both("/v3/maintenance/status", {})
+    assert (expected.status, sorted(expected.body)) == (actual.status, sorted(actual.body))  # type: ignore[arg-type]
+    assert expected.body["errors"] == actual.body["errors"] == ["memberID:5 alarm:NOSPACE "]  # type: ignore[index]
+    version = pair.send(pair.keyraft, "/version", b"", method="GET").json()["etcdserver"]
+    assert actual.body["version"] == version  # type: ignore[index]

@@ -74,3 +74,28 @@ def test_snapshot_save_and_status(etcd: Member, keyraft: Member, tmp_path) -> No
         f'"Keys" : {found["totalKey"]}\n"Size" : {found["totalSize"]}\n'
     )
     assert invoke(keyraft.client_url, "snapshot", "save").code == 128  # no file named
+
+
+def test_defrag_and_endpoint_hashkv(etcd: Member, keyraft: Member) -> None:
+    for member, run in ((etcd, etcdctl), (etcd, invoke), (keyraft, invoke)):
+        done = run(member.client_url, "defrag")
+        assert (done.code, done.text) == (
+            0,
+            f"Finished defragmenting etcd member[{member.client_url}]\n",
+        )
+        failed = run(f"{member.client_url},http://127.0.0.1:1", "--command-timeout", "1s", "defrag")
+        assert failed.code == 1 and failed.error.startswith(
+            "Failed to defragment etcd member[http://127.0.0.1:1] ("
+        )
+        assert "Error:" not in failed.error
+    # etcd 3.4's gateway has no HashKV; keyraft serves it at etcd 3.5's path
+    simple = invoke(keyraft.client_url, "endpoint", "hashkv").text
+    assert re.fullmatch(re.escape(keyraft.client_url) + r", \d+\n", simple), simple
+    answer = orjson.loads(invoke(keyraft.client_url, "-w", "json", "endpoint", "hashkv").out)
+    (only,) = answer
+    assert only["Endpoint"] == keyraft.client_url
+    assert set(only["HashKV"]) == {"header", "hash", "compact_revision"}
+    assert isinstance(only["HashKV"]["hash"], int)
+    future = invoke(keyraft.client_url, "endpoint", "hashkv", "--rev", "100000000")
+    assert future.code == 1
+    assert "required revision is a future revision" in future.error
