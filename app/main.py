@@ -120,6 +120,19 @@ def _urls(value: str) -> list[str]:
     help="Time (in milliseconds) for an election to timeout.",
 )
 @click.option(
+    "--auto-compaction-mode",
+    default="periodic",
+    show_default=True,
+    help="Interpret --auto-compaction-retention as 'periodic' (a duration) or 'revision'.",
+)
+@click.option(
+    "--auto-compaction-retention",
+    default="0",
+    show_default=True,
+    help="History to keep: hours or a duration like 30m (periodic), revisions (revision); "
+    "0 = no auto-compaction.",
+)
+@click.option(
     "--snapshot-count",
     default=100000,
     show_default=True,

@@ -41,6 +41,8 @@ class ServerConfig:
     heartbeat_interval_ms: int = 100
     election_timeout_ms: int = 1000
     snapshot_count: int = 100_000
+    auto_compaction_mode: str = "periodic"
+    auto_compaction_retention: str = "0"  # periodic: hours or a Go duration; revision: count
     log_level: str = "info"
     watch_progress_notify_interval_s: float = 600.0
     sse_progress_interval_s: float = 10.0

@@ -27,6 +27,7 @@ from keyraft.app.server.auth.guard import check_range, check_txn
 from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
 from keyraft.app.server.auth.tokens import parse_auth_token
+from keyraft.app.server.compactor import AutoCompactor, parse_retention
 from keyraft.app.server.config import API_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
@@ -162,6 +163,13 @@ class EtcdServer:
             lambda: self.current_revision,
             config.bcrypt_cost,
         )
+        self.compactor = AutoCompactor(
+            self.clock,
+            config.auto_compaction_mode,
+            parse_retention(config.auto_compaction_mode, config.auto_compaction_retention),
+            lambda: self.current_revision,
+            self.propose,
+        )
         self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
         self.transport = network(self.driver) if network else peer_transport(cluster, self.driver)
 
@@ -173,6 +181,7 @@ class EtcdServer:
         self._tasks = [
             asyncio.create_task(self._publish(), name="publish-member"),
             asyncio.create_task(self.waits.expire_forever(PROPOSAL_SWEEP_S), name="expire"),
+            asyncio.create_task(self.compactor.run(), name="auto-compaction"),
         ]
         await self.leases.start()
 
@@ -429,6 +438,7 @@ class EtcdServer:
         self.leader = soft_state.leader
         self.term = term
         self.leases.set_leading(soft_state.role == StateRole.LEADER)
+        self.compactor.leading = soft_state.role == StateRole.LEADER
         if self.leader != NO_LEADER:
             self._leader_known.set()
 

@@ -58,3 +58,23 @@ def test_hashkv_agrees_on_every_member(tmp_path: Path) -> None:
             await leader.maintenance.hash_kv(HashKV(leader.current_revision + 1))
 
     asyncio.run(main())
+
+
+def test_the_leader_auto_compacts_every_member_alike(tmp_path: Path) -> None:
+    async def main() -> None:
+        cluster = InProcessCluster(
+            tmp_path, auto_compaction_mode="periodic", auto_compaction_retention="2s"
+        )
+        await cluster.start()
+        try:
+            leader = await cluster.leader()
+            for n in range(5):
+                task = asyncio.ensure_future(leader.put(Put(b"k", b"v%d" % n)))
+                await cluster.until(task)
+            await cluster.advance(5.0)
+            compacted = {server.compact_revision for server in cluster.running()}
+            assert len(compacted) == 1 and compacted.pop() > 1
+        finally:
+            await cluster.stop()
+
+    asyncio.run(main())
