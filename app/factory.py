@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keyraft.app import metrics
 from keyraft.app.asgi import KeyraftFront
 from keyraft.app.config import KEYRAFT_VERSION, ServerConfig
 from keyraft.app.openapi_schemas import SECURITY, SECURITY_SCHEMES, components
@@ -49,6 +50,7 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.server = server
+    metrics.attach(server)
     app.include_router(unary.router)
     app.include_router(lease.router)
     app.include_router(meta.router)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from keyraft.app import codec, errors
+from keyraft.app import codec, errors, metrics
 from keyraft.app.schema import decode_request
 from keyraft.app.server import requests
 from keyraft.app.server.auth.service import AuthService
@@ -396,6 +397,8 @@ async def dispatch(
 ) -> tuple[int, bytes]:
     """Answer one unary RPC: (HTTP status, JSON body). Never raises. `headers` are the
     request's (ASGI: lowercase names, bytes), for its auth token."""
+    started = time.perf_counter()
+    code = 0
     try:
         request = await decode(rpc, body)
         limit = server.config.grpc_limit_bytes
@@ -412,11 +415,15 @@ async def dispatch(
         return 200, await codec.encode_response_stepped(server, response)
     except (errors.EtcdError, ServerError) as failure:
         error = errors.as_etcd(failure)
+        code = error.code
         return error.http_status, codec.encode_error(error)
     except Exception:  # a bug must still answer in etcd's shape, and be logged
         log.exception("internal error serving %s", rpc.path)
         error = errors.EtcdError(errors.INTERNAL, "etcdserver: internal error")
+        code = error.code
         return 500, codec.encode_error(error)
+    finally:
+        metrics.REQUESTS.observe(rpc, code, time.perf_counter() - started)
 
 
 def oversized_body(server: EtcdServer, length: int) -> tuple[int, bytes]:

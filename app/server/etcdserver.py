@@ -18,6 +18,7 @@ import itertools
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 from keyraft.app.server import errors, validate
@@ -80,6 +81,7 @@ PUBLISH_RETRY_S = 0.2
 # (etcd's default 100,000) is large.
 LOG_COMPACTION_ENTRIES = 10_000
 CATCH_UP_ENTRIES = 5_000
+SLOW_APPLY_S = 0.1
 
 
 class EtcdServer:
@@ -115,6 +117,10 @@ class EtcdServer:
         self.maintenance = Maintenance(
             self.state, self.quota, os.path.join(config.data_dir, "member")
         )
+        # counters read by the face's metrics (etcd's names)
+        self.leader_changes = 0
+        self.proposals_failed = 0
+        self.slow_applies = 0
         self._stopped = False
         self._leader_known = asyncio.Event()
         self._ids = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
@@ -378,14 +384,18 @@ class EtcdServer:
         if isinstance(request, Put | Txn | LeaseGrant) and self.quota.exceeded():
             await self._raise_nospace()
             raise errors.NoSpace
-        if self.leader == NO_LEADER:
-            await self._wait_for_leader(self.clock.now() + self.leader_wait)
-        waiting = self.waits.register(request_id)
         try:
-            self.driver.propose([entry])
-            return await waiting
-        finally:
-            self.waits.forget(request_id)
+            if self.leader == NO_LEADER:
+                await self._wait_for_leader(self.clock.now() + self.leader_wait)
+            waiting = self.waits.register(request_id)
+            try:
+                self.driver.propose([entry])
+                return await waiting
+            finally:
+                self.waits.forget(request_id)
+        except (errors.NoLeader, errors.RequestTimedOut, errors.ServerStopped):
+            self.proposals_failed += 1
+            raise
 
     async def _raise_nospace(self) -> None:
         """Propose NOSPACE for this member unless it stands (etcd's quota check does)."""
@@ -418,8 +428,11 @@ class EtcdServer:
         return self.state.applied_index
 
     def apply(self, entries: list[Entry]) -> None:
+        started = time.perf_counter()
         for request_id, outcome in self.state.apply(entries):
             self.waits.trigger(request_id, outcome)
+        if time.perf_counter() - started > SLOW_APPLY_S:
+            self.slow_applies += 1  # etcd counts applies over 100 ms ("took too long")
         self.reads.on_applied()
 
     def make_durable(self) -> None:
@@ -435,6 +448,8 @@ class EtcdServer:
     def on_soft_state(self, soft_state: SoftState, term: int) -> None:
         if soft_state.leader != self.leader:
             log.info("leader is now %x (term %d)", soft_state.leader, term)
+            if soft_state.leader != NO_LEADER:
+                self.leader_changes += 1
         self.leader = soft_state.leader
         self.term = term
         self.leases.set_leading(soft_state.role == StateRole.LEADER)
