@@ -12,21 +12,15 @@ from typing import TYPE_CHECKING
 import click
 
 from keyraft.app.config import KEYRAFT_VERSION, ConfigError, ServerConfig, check_url, validate
+from keyraft.app.logs import LEVELS as LOG_LEVELS
+from keyraft.app.logs import LogConfigError
+from keyraft.app.logs import configure as configure_logs
 
 if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay quick
     import uvicorn
 
     from keyraft.app.asgi import KeyraftFront
     from keyraft.app.connections import ClientLimits
-
-LOG_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "panic": logging.CRITICAL,
-    "fatal": logging.CRITICAL,
-}
 
 
 def _urls(value: str) -> list[str]:
@@ -167,6 +161,23 @@ def _urls(value: str) -> list[str]:
     type=click.Choice(list(LOG_LEVELS)),
     help="Log level.",
 )
+@click.option(
+    "--logger",
+    default="capnslog",
+    show_default=True,
+    help="'zap' for structured (JSON) logging, or 'capnslog' (text).",
+)
+@click.option(
+    "--log-outputs",
+    default="default",
+    show_default=True,
+    help="Where logs go: 'default' or 'stderr', 'stdout', or file paths (comma-separated).",
+)
+@click.option(
+    "--log-format",
+    default="",
+    help="'json' or 'text' [default: json with --logger zap, else text].",
+)
 @click.version_option(
     KEYRAFT_VERSION, "--version", prog_name="keyraft", message="keyraft %(version)s (etcd API 3.4)"
 )
@@ -177,12 +188,10 @@ def main(**flags: object) -> None:
         validate(config)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
-    logging.basicConfig(
-        level=LOG_LEVELS[config.log_level],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Followers forward lease keepalives with httpx; a log line per forward is noise.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, LOG_LEVELS[config.log_level]))
+    try:
+        configure_logs(config.logger, config.log_outputs, config.log_format, config.log_level)
+    except LogConfigError as error:
+        raise click.UsageError(str(error)) from None
     try:
         sockets = [_bind("--listen-client-urls", url) for url in config.listen_client_urls]
         peer_sockets = [_bind("--listen-peer-urls", url) for url in config.listen_peer_urls]
@@ -248,6 +257,7 @@ class _PeerServer:
             uvicorn.Config(
                 app,
                 lifespan="off",
+                log_config=None,
                 log_level=logging.WARNING,
                 access_log=False,
                 server_header=False,
@@ -272,6 +282,7 @@ def client_server_config(
     return uvicorn.Config(
         front,
         lifespan="on",
+        log_config=None,
         log_level=logging.WARNING if config.log_level != "debug" else logging.DEBUG,
         access_log=config.log_level == "debug",
         server_header=False,

@@ -44,6 +44,9 @@ class ServerConfig:
     auto_compaction_mode: str = "periodic"
     auto_compaction_retention: str = "0"  # periodic: hours or a Go duration; revision: count
     log_level: str = "info"
+    logger: str = "capnslog"  # etcd 3.4's default; "zap" logs JSON lines
+    log_outputs: str = "default"
+    log_format: str = ""  # "json" or "text"; empty: json for zap, else text
     watch_progress_notify_interval_s: float = 600.0
     sse_progress_interval_s: float = 10.0
     auth_token: str = "simple"  # or "jwt,pub-key=...,priv-key=...,sign-method=RS256,ttl=5m"
