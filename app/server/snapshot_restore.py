@@ -1,4 +1,5 @@
-"""Build a new member's data dir from a snapshot file (etcdctl's `snapshot restore`).
+"""Build a new member's data dir from a snapshot file (etcdctl's `snapshot restore`):
+keyraft's own, or etcd's (`etcd_import`).
 
 Every key, revision, lease, auth record and alarm comes from the snapshot; the identity
 and membership are the new cluster's (computed from the flags, as the member will at
@@ -9,12 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 from keyraft.app.server.config import ServerConfig
+from keyraft.app.server.etcd_import import NotEtcdSnapshot, etcd_records, read_etcd_snapshot
 from keyraft.app.server.membership import cluster_from_config
-from keyraft.app.server.snapshot_file import SnapshotStatus, records, verify
+from keyraft.app.server.snapshot_file import MAGIC, BadSnapshot, records, verify
 from keyraft.app.server.state_machine import META_CONSISTENT_INDEX, StateMachine
 from keyraft.storage.backend import Backend
+
+Record = tuple[str, bytes, bytes]
 
 BATCH_RECORDS = 10_000
 
@@ -23,8 +28,25 @@ class RestoreError(Exception):
     """The snapshot cannot be restored where asked."""
 
 
-def restore(snapshot: str, config: ServerConfig) -> SnapshotStatus:
-    status = verify(snapshot)
+def _source(snapshot: str) -> Iterator[Record]:
+    """The records of a keyraft snapshot, or of an etcd one (a bbolt file), checked whole
+    before anything is written."""
+    try:
+        with open(snapshot, "rb") as source:
+            ours = source.read(len(MAGIC)) == MAGIC
+    except OSError as error:
+        raise BadSnapshot(f"{snapshot}: {error.strerror or error}") from None
+    if ours:
+        verify(snapshot)
+        return records(snapshot)
+    try:
+        return etcd_records(read_etcd_snapshot(snapshot))
+    except NotEtcdSnapshot as error:
+        raise BadSnapshot(f"{snapshot}: neither a keyraft nor an etcd snapshot ({error})") from None
+
+
+def restore(snapshot: str, config: ServerConfig) -> None:
+    source = _source(snapshot)
     if os.path.exists(config.data_dir):
         raise RestoreError(f"data-dir {config.data_dir!r} exists")
     cluster = cluster_from_config(config)
@@ -34,7 +56,7 @@ def restore(snapshot: str, config: ServerConfig) -> SnapshotStatus:
         backend = Backend(config.kv_dir)
         state = None
         try:
-            _copy(snapshot, backend)
+            _copy(source, backend)
             state = StateMachine(backend)
             state.claim(cluster.id, cluster.local.id, config.data_dir)
         finally:
@@ -45,13 +67,12 @@ def restore(snapshot: str, config: ServerConfig) -> SnapshotStatus:
     except BaseException:
         shutil.rmtree(config.data_dir, ignore_errors=True)
         raise
-    return status
 
 
-def _copy(snapshot: str, backend: Backend) -> None:
+def _copy(source: Iterator[Record], backend: Backend) -> None:
     """Every record but the old cluster's identity and members, and the applied index."""
     batch, count = backend.new_batch(), 0
-    for family, key, value in records(snapshot):
+    for family, key, value in source:
         if family == "cluster" or (family == "meta" and key == META_CONSISTENT_INDEX):
             continue
         batch.put(family, key, value)

@@ -1,0 +1,128 @@
+"""Restore from an etcd v3 snapshot (a bbolt file, with the SHA-256 etcdctl appends):
+its keys with their whole history, revisions, compaction point and leases become our
+records. etcd's revision keys are byte for byte ours; its values are protobuf
+(mvccpb.KeyValue, leasepb.Lease), decoded here. Auth records are not carried over (they
+are reported), nor membership, which a restore replaces anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+
+from keyraft.app.server.snapshot_file import BadSnapshot
+from keyraft.storage.bbolt import BoltError, BoltFile
+from keyraft.storage.lease import lease_key, lease_record
+from keyraft.storage.mvcc.record import KeyValue, encode_record
+from keyraft.storage.mvcc.revision import decode_revision
+from keyraft.storage.mvcc.store import META_COMPACT_REVISION, META_CURRENT_REVISION, encode_int
+
+log = logging.getLogger("keyraft.import")
+
+SHA_BYTES = 32
+Record = tuple[str, bytes, bytes]
+
+
+class NotEtcdSnapshot(BadSnapshot):
+    """Not an etcd snapshot, or a damaged one."""
+
+
+def read_etcd_snapshot(path: str) -> BoltFile:
+    """The bbolt database of an etcd snapshot file, its SHA-256 checked; one without
+    (its size is not pages plus 32 bytes) is refused, as etcdctl's restore refuses it."""
+    with open(path, "rb") as source:
+        data = source.read()
+    if len(data) % 512 != SHA_BYTES:  # etcdctl's test for an appended hash
+        raise NotEtcdSnapshot(f"{path}: snapshot missing hash (truncated?)")
+    data, digest = data[:-SHA_BYTES], data[-SHA_BYTES:]
+    if hashlib.sha256(data).digest() != digest:
+        raise NotEtcdSnapshot(f"{path}: sha256 mismatch (truncated or corrupted)")
+    try:
+        return BoltFile(data)
+    except BoltError as error:
+        raise NotEtcdSnapshot(f"{path}: {error}") from None
+
+
+def etcd_records(bolt: BoltFile) -> Iterator[Record]:
+    """Our (family, key, value) records for an etcd database."""
+    current, compacted, skipped = 1, -1, 0
+    try:
+        for name, items in bolt.buckets():
+            if name == b"key":
+                for key, value in items:
+                    main, _sub, tombstone = decode_revision(key)
+                    current = max(current, main)
+                    yield "kv", key, encode_record(_key_value(value, main, tombstone))
+            elif name == b"lease":
+                for _key, value in items:
+                    fields = _fields(value)
+                    lease_id, ttl = _signed(fields.get(1, 0)), _signed(fields.get(2, 0))
+                    yield "lease", lease_key(lease_id), lease_record(lease_id, ttl)
+            elif name == b"meta":
+                for key, value in items:
+                    if key == b"finishedCompactRev":
+                        compacted = decode_revision(value)[0]
+            elif name.startswith(b"auth"):
+                skipped += sum(1 for _ in items)
+    except (BoltError, ValueError, IndexError) as error:
+        raise NotEtcdSnapshot(f"damaged etcd snapshot: {error}") from None
+    yield "meta", META_CURRENT_REVISION, encode_int(current)
+    if compacted > 0:
+        yield "meta", META_COMPACT_REVISION, encode_int(compacted)
+    if skipped:
+        log.warning("%d auth records of the etcd snapshot were not imported", skipped)
+
+
+def _key_value(data: bytes, main: int, tombstone: bool) -> KeyValue:
+    fields = _fields(data)
+    key = fields.get(1, b"")
+    if not isinstance(key, bytes):
+        raise ValueError("a key that is not bytes")
+    if tombstone:
+        return KeyValue(key, 0, main, 0)
+    value = fields.get(5, b"")
+    numbers = [_signed(fields.get(n, 0)) for n in (2, 3, 4, 6)]
+    if not isinstance(value, bytes):
+        raise ValueError("a value that is not bytes")
+    create, mod, version, lease = numbers
+    return KeyValue(key, create, mod, version, value, lease)
+
+
+def _fields(data: bytes) -> dict[int, int | bytes]:
+    """A protobuf message's varint and length-delimited fields (the last of each wins)."""
+    fields: dict[int, int | bytes] = {}
+    position = 0
+    while position < len(data):
+        tag, position = _varint(data, position)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            fields[number], position = _varint(data, position)
+        elif wire == 2:
+            length, position = _varint(data, position)
+            if position + length > len(data):
+                raise ValueError("a field runs past its message")
+            fields[number] = data[position : position + length]
+            position += length
+        else:
+            raise ValueError(f"unexpected protobuf wire type {wire}")
+    return fields
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+        if shift > 63:
+            raise ValueError("a varint longer than 10 bytes")
+
+
+def _signed(value: int | bytes) -> int:
+    if not isinstance(value, int):
+        raise ValueError("a number that is not a varint")
+    return value - (1 << 64) if value >= 1 << 63 else value
