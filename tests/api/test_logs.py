@@ -8,6 +8,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from keyraft.app.logs import LogConfigError, handlers, log_format
 from tests.support.servers import keyraft_command, keyraft_member
 
 
@@ -32,12 +35,15 @@ def test_zap_json_lines_to_a_file(tmp_path: Path) -> None:
 
 
 def test_bad_logging_flags_are_usage_errors() -> None:
-    for flags, text in (
-        (("--logger", "bogus"), '"bogus" is not "zap" or "capnslog"'),
-        (("--log-format", "xml"), '"xml" is not "json" or "text"'),
-        (("--log-outputs", "/nonexistent/dir/file"), "cannot open"),
+    for call, text in (
+        (lambda: log_format("bogus", ""), '"bogus" is not "zap" or "capnslog"'),
+        (lambda: log_format("zap", "xml"), '"xml" is not "json" or "text"'),
+        (lambda: handlers("/nonexistent/dir/file"), "cannot open"),
     ):
-        done = subprocess.run(
-            [*keyraft_command(), *flags], capture_output=True, text=True, timeout=30
-        )
-        assert done.returncode == 2 and text in done.stderr, (flags, done.stderr)
+        with pytest.raises(LogConfigError, match=re.escape(text)):
+            call()
+    assert log_format("zap", "") == "json" and log_format("capnslog", "") == "text"
+    done = subprocess.run(
+        [*keyraft_command(), "--logger", "bogus"], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2 and '"bogus" is not "zap"' in done.stderr, done.stderr
