@@ -46,6 +46,8 @@ def validate(config: ServerConfig) -> None:
             raise ConfigError(f"{flag}: at least one URL is required")
         for url in urls:
             check_url(flag, url)
+    for url in config.listen_metrics_urls:
+        check_url("--listen-metrics-urls", url)
     if config.initial_cluster_state not in ("new", "existing"):
         raise ConfigError(
             f'--initial-cluster-state: must be "new" or "existing", not '

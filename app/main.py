@@ -114,6 +114,11 @@ def _urls(value: str) -> list[str]:
     help="Time (in milliseconds) for an election to timeout.",
 )
 @click.option(
+    "--listen-metrics-urls",
+    default="",
+    help="URLs to serve /metrics and /health on as well (comma-separated).",
+)
+@click.option(
     "--auto-compaction-mode",
     default="periodic",
     show_default=True,
@@ -195,15 +200,18 @@ def main(**flags: object) -> None:
     try:
         sockets = [_bind("--listen-client-urls", url) for url in config.listen_client_urls]
         peer_sockets = [_bind("--listen-peer-urls", url) for url in config.listen_peer_urls]
+        metrics_sockets = [
+            _bind("--listen-metrics-urls", url) for url in config.listen_metrics_urls
+        ]
     except OSError as error:
         click.echo(f"keyraft: cannot listen: {error}", err=True)
         sys.exit(1)
     try:
         import uvloop
 
-        uvloop.run(_serve(config, sockets, peer_sockets))
+        uvloop.run(_serve(config, sockets, peer_sockets, metrics_sockets))
     except ImportError:  # uvloop is optional: plain asyncio serves too, slower
-        asyncio.run(_serve(config, sockets, peer_sockets))
+        asyncio.run(_serve(config, sockets, peer_sockets, metrics_sockets))
 
 
 _URL_FLAGS = (
@@ -211,6 +219,7 @@ _URL_FLAGS = (
     "advertise_client_urls",
     "listen_peer_urls",
     "initial_advertise_peer_urls",
+    "listen_metrics_urls",
 )
 _RENAMED = {
     "heartbeat_interval": "heartbeat_interval_ms",
@@ -241,9 +250,9 @@ def _bind(flag: str, url: str) -> socket.socket:
     return listener
 
 
-class _PeerServer:
-    """The peer listener: a second uvicorn server in the same loop, without its own
-    signal handling (the client server's shutdown stops it)."""
+class _SideServer:
+    """Another uvicorn server (the peer port, the metrics port) in the same loop, without
+    its own signal handling (the client server's shutdown stops it)."""
 
     def __init__(self, app, sockets: list[socket.socket]) -> None:
         import uvicorn
@@ -295,7 +304,10 @@ def client_server_config(
 
 
 async def _serve(
-    config: ServerConfig, sockets: list[socket.socket], peer_sockets: list[socket.socket]
+    config: ServerConfig,
+    sockets: list[socket.socket],
+    peer_sockets: list[socket.socket],
+    metrics_sockets: list[socket.socket],
 ) -> None:
     import uvicorn
 
@@ -317,13 +329,18 @@ async def _serve(
         ", ".join(config.listen_client_urls),
         config.data_dir,
     )
-    peers = _PeerServer(_server.peer_receiver, peer_sockets)
-    peer_task = asyncio.create_task(peers.serve())
+    listeners = [_SideServer(_server.peer_receiver, peer_sockets)]
+    if metrics_sockets:
+        from keyraft.app.metrics import metrics_app
+
+        listeners.append(_SideServer(metrics_app(_server), metrics_sockets))
+    tasks = [asyncio.create_task(listener.serve()) for listener in listeners]
     try:
         await server.serve(sockets=sockets)
     finally:
-        peers.server.should_exit = True
-        await peer_task
+        for listener in listeners:
+            listener.server.should_exit = True
+        await asyncio.gather(*tasks)
 
 
 if __name__ == "__main__":

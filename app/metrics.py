@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import REGISTRY, Counter, Histogram, Info
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Histogram,
+    Info,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -186,3 +193,25 @@ def attach(server: EtcdServer) -> None:
     SERVER.server = server
     server.driver.observe_wal_sync = WAL_FSYNC.observe
     server.driver.observe_backend_sync = BACKEND_COMMIT.observe
+
+
+def metrics_app(server: EtcdServer):  # noqa: ANN201 - an ASGI callable
+    """The --listen-metrics-urls listener: GET /metrics and /health only (etcd's)."""
+
+    async def app(scope: dict, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/metrics":
+            status, kind, body = 200, CONTENT_TYPE_LATEST.encode(), generate_latest()
+        elif path == "/health":
+            healthy = server.has_leader()
+            status, kind = (200 if healthy else 503), b"text/plain; charset=utf-8"
+            body = b'{"health":"true"}' if healthy else b'{"health":"false"}'
+        else:
+            status, kind, body = 404, b"text/plain; charset=utf-8", b"404 page not found\n"
+        headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app

@@ -32,6 +32,7 @@ class ServerConfig:
     initial_advertise_peer_urls: list[str] = field(
         default_factory=lambda: ["http://localhost:2380"]
     )
+    listen_metrics_urls: list[str] = field(default_factory=list)
     initial_cluster: str = ""
     initial_cluster_token: str = "etcd-cluster"
     initial_cluster_state: str = "new"

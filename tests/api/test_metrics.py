@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.compare import b64
-from tests.support.servers import Member, keyraft_member
+from tests.support.servers import Member, free_port, keyraft_member
 
 NAMES = {
     "etcd_server_has_leader",
@@ -33,17 +33,21 @@ NAMES = {
 }
 
 
+METRICS_URL = f"http://127.0.0.1:{free_port()}"
+
+
 @pytest.fixture(scope="module")
 def member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
-    started = keyraft_member(tmp_path_factory.mktemp("metrics"))
+    extra = ("--listen-metrics-urls", METRICS_URL)
+    started = keyraft_member(tmp_path_factory.mktemp("metrics"), extra=extra)
     try:
         yield started.start()
     finally:
         started.stop()
 
 
-def scrape(member: Member) -> dict[tuple[str, tuple], float]:
-    response = httpx.get(member.client_url + "/metrics", timeout=10)
+def scrape(member: Member, url: str = "") -> dict[tuple[str, tuple], float]:
+    response = httpx.get((url or member.client_url) + "/metrics", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     samples = {}
@@ -77,3 +81,9 @@ def test_metrics_carry_etcds_names_and_move_with_load(member: Member) -> None:
         assert after[(name, ())] >= before[(name, ())] + 20
     fsyncs = ("etcd_disk_wal_fsync_duration_seconds_count", ())
     assert after[fsyncs] > before.get(fsyncs, 0)
+
+
+def test_the_metrics_listener_serves_metrics_and_health_only(member: Member) -> None:
+    assert ("etcd_server_has_leader", ()) in scrape(member, METRICS_URL)
+    assert httpx.get(METRICS_URL + "/health").json() == {"health": "true"}
+    assert httpx.post(METRICS_URL + "/v3/kv/range", json={}).status_code == 404
