@@ -15,8 +15,8 @@ import click
 import orjson
 
 from keyraft.app.server.config import ConfigError, ServerConfig
-from keyraft.app.server.snapshot_file import BadSnapshot, verify
-from keyraft.app.server.snapshot_restore import RestoreError, restore
+from keyraft.app.server.snapshot_file import BadSnapshot
+from keyraft.app.server.snapshot_restore import RestoreError, restore, snapshot_status
 
 
 def _fail(message: str) -> None:
@@ -33,7 +33,7 @@ def cli() -> None:
 @click.argument("path")
 def status(path: str) -> None:
     try:
-        found = verify(path)
+        found = snapshot_status(path)
     except BadSnapshot as error:
         _fail(str(error))
     click.echo(orjson.dumps(dataclasses.asdict(found)).decode())

@@ -32,18 +32,19 @@ class BoltFile:
         metas = [meta for meta in (first, second) if meta is not None]
         if not metas:
             raise BoltError("not a bbolt file (no valid meta page)")
-        _txid, self.page_size, self.root = max(metas)
+        _txid, self.page_size, self.root, high_water = max(metas)
+        self.size = high_water * self.page_size  # bbolt's tx.Size()
 
-    def _meta(self, offset: int) -> tuple[int, int, int] | None:
-        """(txid, page size, root bucket page) of a valid meta page at `offset`."""
+    def _meta(self, offset: int) -> tuple[int, int, int, int] | None:
+        """(txid, page size, root bucket page, high water page) of a valid meta page."""
         if offset + _PAGE.size + _META.size > len(self.data):
             return None
         _id, flags, _count, _overflow = _PAGE.unpack_from(self.data, offset)
         fields = _META.unpack_from(self.data, offset + _PAGE.size)
-        magic, version, page_size, _flags, root, _seq, _freelist, _pgid, txid, _check = fields
+        magic, version, page_size, _flags, root, _seq, _freelist, pgid, txid, _check = fields
         if flags != META or magic != MAGIC or version != 2 or page_size < 512:
             return None
-        return txid, page_size, root
+        return txid, page_size, root, pgid
 
     def _page(self, pgid: int) -> tuple[int, int, int]:
         """(offset, flags, count) of a page."""

@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 
-from keyraft.app.server.snapshot_file import BadSnapshot
+from keyraft.app.server.snapshot_file import BadSnapshot, SnapshotStatus
 from keyraft.storage.bbolt import BoltError, BoltFile
 from keyraft.storage.lease import lease_key, lease_record
 from keyraft.storage.mvcc.record import KeyValue, encode_record
@@ -72,6 +72,45 @@ def etcd_records(bolt: BoltFile) -> Iterator[Record]:
         yield "meta", META_COMPACT_REVISION, encode_int(compacted)
     if skipped:
         log.warning("%d auth records of the etcd snapshot were not imported", skipped)
+
+
+def etcd_status(bolt: BoltFile) -> SnapshotStatus:
+    """What etcdctl's `snapshot status` reports: the CRC-32C of every bucket's name, keys
+    and values, the last revision of the key bucket, the number of keys, bbolt's size."""
+    crc, revision, keys = 0, 0, 0
+    try:
+        for name, items in bolt.buckets():
+            crc = _crc32c(name, crc)
+            for key, value in items:
+                crc = _crc32c(value, _crc32c(key, crc))
+                keys += 1
+                if name == b"key":
+                    revision = decode_revision(key)[0]
+    except (BoltError, ValueError) as error:
+        raise NotEtcdSnapshot(f"damaged etcd snapshot: {error}") from None
+    return SnapshotStatus(crc, revision, keys, bolt.size)
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC32C = _crc_table()
+
+
+def _crc32c(data: bytes, crc: int) -> int:
+    """CRC-32C (Castagnoli), continued from `crc`, as Go's hash/crc32 computes it."""
+    crc ^= 0xFFFFFFFF
+    table = _CRC32C
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
 
 
 def _key_value(data: bytes, main: int, tombstone: bool) -> KeyValue:

@@ -13,11 +13,17 @@ import shutil
 from collections.abc import Iterator
 
 from keyraft.app.server.config import ServerConfig
-from keyraft.app.server.etcd_import import NotEtcdSnapshot, etcd_records, read_etcd_snapshot
+from keyraft.app.server.etcd_import import (
+    NotEtcdSnapshot,
+    etcd_records,
+    etcd_status,
+    read_etcd_snapshot,
+)
 from keyraft.app.server.membership import cluster_from_config
-from keyraft.app.server.snapshot_file import MAGIC, BadSnapshot, records, verify
+from keyraft.app.server.snapshot_file import MAGIC, BadSnapshot, SnapshotStatus, records, verify
 from keyraft.app.server.state_machine import META_CONSISTENT_INDEX, StateMachine
 from keyraft.storage.backend import Backend
+from keyraft.storage.bbolt import BoltFile
 
 Record = tuple[str, bytes, bytes]
 
@@ -28,21 +34,33 @@ class RestoreError(Exception):
     """The snapshot cannot be restored where asked."""
 
 
+def _is_ours(snapshot: str) -> bool:
+    try:
+        with open(snapshot, "rb") as source:
+            return source.read(len(MAGIC)) == MAGIC
+    except OSError as error:
+        raise BadSnapshot(f"{snapshot}: {error.strerror or error}") from None
+
+
+def _etcd(snapshot: str) -> BoltFile:
+    try:
+        return read_etcd_snapshot(snapshot)
+    except NotEtcdSnapshot as error:
+        raise BadSnapshot(f"{snapshot}: neither a keyraft nor an etcd snapshot ({error})") from None
+
+
+def snapshot_status(snapshot: str) -> SnapshotStatus:
+    """`snapshot status` of a keyraft snapshot, or of an etcd one (as etcdctl reports it)."""
+    return verify(snapshot) if _is_ours(snapshot) else etcd_status(_etcd(snapshot))
+
+
 def _source(snapshot: str) -> Iterator[Record]:
     """The records of a keyraft snapshot, or of an etcd one (a bbolt file), checked whole
     before anything is written."""
-    try:
-        with open(snapshot, "rb") as source:
-            ours = source.read(len(MAGIC)) == MAGIC
-    except OSError as error:
-        raise BadSnapshot(f"{snapshot}: {error.strerror or error}") from None
-    if ours:
+    if _is_ours(snapshot):
         verify(snapshot)
         return records(snapshot)
-    try:
-        return etcd_records(read_etcd_snapshot(snapshot))
-    except NotEtcdSnapshot as error:
-        raise BadSnapshot(f"{snapshot}: neither a keyraft nor an etcd snapshot ({error})") from None
+    return etcd_records(_etcd(snapshot))
 
 
 def restore(snapshot: str, config: ServerConfig) -> None:
