@@ -1,24 +1,24 @@
 """Restore from an etcd v3 snapshot (a bbolt file, with the SHA-256 etcdctl appends):
 its keys with their whole history, revisions, compaction point and leases become our
 records. etcd's revision keys are byte for byte ours; its values are protobuf
-(mvccpb.KeyValue, leasepb.Lease), decoded here. Auth records are not carried over (they
-are reported), nor membership, which a restore replaces anyway.
+(mvccpb.KeyValue, leasepb.Lease, authpb.User and Role), decoded here. Users keep their
+bcrypt hashes, so their passwords work unchanged. Membership is not carried over: a
+restore replaces it anyway.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterator
 
+from keyraft.app.server.auth.perms import Permission
+from keyraft.app.server.auth.store import User, flag_records, role_record, user_record
 from keyraft.app.server.snapshot_file import BadSnapshot, SnapshotStatus
 from keyraft.storage.bbolt import BoltError, BoltFile
 from keyraft.storage.lease import lease_key, lease_record
 from keyraft.storage.mvcc.record import KeyValue, encode_record
 from keyraft.storage.mvcc.revision import decode_revision
 from keyraft.storage.mvcc.store import META_COMPACT_REVISION, META_CURRENT_REVISION, encode_int
-
-log = logging.getLogger("keyraft.import")
 
 SHA_BYTES = 32
 Record = tuple[str, bytes, bytes]
@@ -46,7 +46,7 @@ def read_etcd_snapshot(path: str) -> BoltFile:
 
 def etcd_records(bolt: BoltFile) -> Iterator[Record]:
     """Our (family, key, value) records for an etcd database."""
-    current, compacted, skipped = 1, -1, 0
+    current, compacted = 1, -1
     try:
         for name, items in bolt.buckets():
             if name == b"key":
@@ -64,14 +64,13 @@ def etcd_records(bolt: BoltFile) -> Iterator[Record]:
                     if key == b"finishedCompactRev":
                         compacted = decode_revision(value)[0]
             elif name.startswith(b"auth"):
-                skipped += sum(1 for _ in items)
+                for key, value in _auth_records(name, items):
+                    yield "auth", key, value
     except (BoltError, ValueError, IndexError) as error:
         raise NotEtcdSnapshot(f"damaged etcd snapshot: {error}") from None
     yield "meta", META_CURRENT_REVISION, encode_int(current)
     if compacted > 0:
         yield "meta", META_COMPACT_REVISION, encode_int(compacted)
-    if skipped:
-        log.warning("%d auth records of the etcd snapshot were not imported", skipped)
 
 
 def etcd_status(bolt: BoltFile) -> SnapshotStatus:
@@ -113,6 +112,52 @@ def _crc32c(data: bytes, crc: int) -> int:
     return crc ^ 0xFFFFFFFF
 
 
+def _auth_records(
+    name: bytes, items: Iterator[tuple[bytes, bytes]]
+) -> Iterator[tuple[bytes, bytes]]:
+    """etcd's auth buckets (authpb.User and authpb.Role, the enabled flag and revision)."""
+    if name == b"auth":
+        flags = dict(items)
+        enabled = flags.get(b"authEnabled", b"\x00") == b"\x01"
+        revision = int.from_bytes(flags.get(b"authRevision", b"\x00" * 8), "big")
+        yield from flag_records(enabled, max(revision, 1))
+    elif name == b"authUsers":
+        for _key, value in items:
+            fields = _repeated(value)
+            options = _repeated(_one(fields, 4, b""))
+            user = User(
+                _one(fields, 1, b"").decode(),
+                _one(fields, 2, b""),
+                tuple(sorted(role.decode() for role in fields.get(3, []))),
+                bool(_one(options, 1, 0)),
+            )
+            yield user_record(user)
+    elif name == b"authRoles":
+        for _key, value in items:
+            fields = _repeated(value)
+            perms = []
+            for data in fields.get(2, []):
+                perm = _repeated(data)
+                perms.append(Permission(_one(perm, 1, 0), _one(perm, 2, b""), _one(perm, 3, b"")))
+            yield role_record(_one(fields, 1, b"").decode(), tuple(perms))
+
+
+def _repeated(data: bytes) -> dict[int, list]:
+    """Every value of every field of a protobuf message, by field number."""
+    fields: dict[int, list] = {}
+    for number, value in _wire(data):
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def _one(fields: dict[int, list], number: int, default: object):  # noqa: ANN202
+    values = fields.get(number)
+    value = values[-1] if values else default
+    if type(value) is not type(default):
+        raise ValueError(f"field {number} has the wrong wire type")
+    return value
+
+
 def _key_value(data: bytes, main: int, tombstone: bool) -> KeyValue:
     fields = _fields(data)
     key = fields.get(1, b"")
@@ -130,22 +175,25 @@ def _key_value(data: bytes, main: int, tombstone: bool) -> KeyValue:
 
 def _fields(data: bytes) -> dict[int, int | bytes]:
     """A protobuf message's varint and length-delimited fields (the last of each wins)."""
-    fields: dict[int, int | bytes] = {}
+    return dict(_wire(data))
+
+
+def _wire(data: bytes) -> Iterator[tuple[int, int | bytes]]:
     position = 0
     while position < len(data):
         tag, position = _varint(data, position)
         number, wire = tag >> 3, tag & 7
         if wire == 0:
-            fields[number], position = _varint(data, position)
+            value, position = _varint(data, position)
+            yield number, value
         elif wire == 2:
             length, position = _varint(data, position)
             if position + length > len(data):
                 raise ValueError("a field runs past its message")
-            fields[number] = data[position : position + length]
+            yield number, data[position : position + length]
             position += length
         else:
             raise ValueError(f"unexpected protobuf wire type {wire}")
-    return fields
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
