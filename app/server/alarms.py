@@ -116,7 +116,8 @@ class AlarmStore:
 
 
 class QuotaCheck:
-    """Whether this member's backend has passed its quota, read at most once a
+    """Whether a write of `cost` bytes would take this member's backend past its quota
+    (etcd's backendQuota.Available: size + cost), the size read at most once a
     QUOTA_CHECK_INTERVAL_S (`refresh` forgets the last reading, after a defragment)."""
 
     def __init__(self, clock: Clock, quota_bytes: int, used_bytes: Callable[[], int]) -> None:
@@ -124,14 +125,14 @@ class QuotaCheck:
         self.quota_bytes = quota_bytes
         self.used_bytes = used_bytes
         self._checked_at = float("-inf")
-        self._exceeded = False
+        self._used = 0
 
-    def exceeded(self) -> bool:
+    def exceeded(self, cost: int = 0) -> bool:
         now = self.clock.now()
         if now - self._checked_at > QUOTA_CHECK_INTERVAL_S:
             self._checked_at = now
-            self._exceeded = self.used_bytes() > self.quota_bytes
-        return self._exceeded
+            self._used = self.used_bytes()
+        return self._used + cost > self.quota_bytes
 
     def refresh(self) -> None:
         self._checked_at = float("-inf")

@@ -381,7 +381,7 @@ class EtcdServer:
             entry = encode_proposal(request_id, Authed(info.user, info.revision, request))
         if self._too_large(request, entry):
             raise errors.RequestTooLarge
-        if isinstance(request, Put | Txn | LeaseGrant) and self.quota.exceeded():
+        if isinstance(request, Put | Txn | LeaseGrant) and self.quota.exceeded(len(entry)):
             await self._raise_nospace()
             raise errors.NoSpace
         try:

@@ -1,6 +1,6 @@
 """Maintenance RPCs that act on this member's backend alone (etcd's maintenanceServer):
-defragment, snapshot, hash, hashkv. etcd restricts them to root while auth is enabled, answering auth's own errors
-untranslated (gRPC code Unknown), not the KV service's."""
+defragment, snapshot, hash, hashkv. etcd restricts them to root while auth is enabled,
+answering auth's own errors untranslated (gRPC code Unknown), not the KV service's."""
 
 from __future__ import annotations
 
