@@ -21,6 +21,7 @@ from keyraft.app.errors import CANCELED, EtcdError
 from keyraft.app.gateway import RPCS, Rpc, body_cap, canonical_path, dispatch, oversized_body
 from keyraft.app.routes.election import serve_observe
 from keyraft.app.routes.lease import serve_keepalive
+from keyraft.app.routes.snapshot import serve_snapshot
 from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.streams import BodyTooLarge, StreamHandler, read_body, until_disconnected
@@ -47,6 +48,7 @@ STREAMS: dict[str, StreamHandler] = {
     "/v3/watch": serve_watch,
     "/v3/lease/keepalive": serve_keepalive,
     "/v3/election/observe": serve_observe,
+    "/v3/maintenance/snapshot": serve_snapshot,
 }
 
 

@@ -17,6 +17,7 @@ import orjson
 
 from keyraft.app.errors import EtcdError
 from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.requests import Int32
 from keyraft.app.server.results import DeferredRecords, KeyValue
 
 # Key-values encoded per step of a long answer: a few milliseconds of work.
@@ -54,8 +55,12 @@ def to_json_value(value: object) -> object:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
+        if type(value) is int:
+            return str(value)
+        if type(value) is Int32:
+            return int(value)
         # An enum (an IntEnum of the server's) by its name, as grpc-gateway writes enums.
-        return str(value) if type(value) is int else value.name  # type: ignore[attr-defined]
+        return value.name  # type: ignore[attr-defined]
     if isinstance(value, bytes):
         return _b64(value)
     if isinstance(value, KeyValue):

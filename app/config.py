@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from keyraft.app.server.auth.passwords import MAX_COST, MIN_COST
 from keyraft.app.server.auth.tokens import BadTokenOption, parse_auth_token
+from keyraft.app.server.compactor import BadRetention, parse_retention
 from keyraft.app.server.config import (
     API_VERSION,
     DEFAULT_MAX_REQUEST_BYTES,
@@ -47,6 +48,8 @@ def validate(config: ServerConfig) -> None:
             raise ConfigError(f"{flag}: at least one URL is required")
         for url in urls:
             check_url(flag, url)
+    for url in config.listen_metrics_urls:
+        check_url("--listen-metrics-urls", url)
     if config.initial_cluster_state not in ("new", "existing"):
         raise ConfigError(
             f'--initial-cluster-state: must be "new" or "existing", not '
@@ -60,6 +63,10 @@ def validate(config: ServerConfig) -> None:
         raise ConfigError("--quota-backend-bytes: must not be negative")
     if config.quota_backend_bytes == 0:
         config.quota_backend_bytes = DEFAULT_QUOTA_BACKEND_BYTES
+    try:
+        parse_retention(config.auto_compaction_mode, config.auto_compaction_retention)
+    except BadRetention as error:
+        raise ConfigError(str(error)) from None
     if config.log_level not in ("debug", "info", "warn", "error", "panic", "fatal"):
         raise ConfigError(f'--log-level: unknown level "{config.log_level}"')
     if not MIN_COST <= config.bcrypt_cost <= MAX_COST:

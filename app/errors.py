@@ -41,6 +41,7 @@ FAILED_PRECONDITION = 9
 OUT_OF_RANGE = 11
 INTERNAL = 13
 UNAVAILABLE = 14
+DATA_LOSS = 15
 UNAUTHENTICATED = 16
 
 GRPC_CODE: dict[type[server_errors.ServerError], int] = {
@@ -59,6 +60,9 @@ GRPC_CODE: dict[type[server_errors.ServerError], int] = {
     server_errors.LeaseNotFound: NOT_FOUND,
     server_errors.LeaseExists: FAILED_PRECONDITION,
     server_errors.NoSpace: RESOURCE_EXHAUSTED,
+    server_errors.Corrupt: DATA_LOSS,
+    server_errors.MaintenanceUserEmpty: UNKNOWN,
+    server_errors.MaintenancePermissionDenied: UNKNOWN,
     server_errors.NoLeader: UNAVAILABLE,
     server_errors.RequestTimedOut: UNAVAILABLE,
     server_errors.ServerStopped: UNAVAILABLE,

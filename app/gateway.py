@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from keyraft.app import codec, errors
+from keyraft.app import codec, errors, metrics
 from keyraft.app.schema import decode_request
 from keyraft.app.server import election, lock, requests
 from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
 from keyraft.app.server.errors import PassedOn, ServerError
 from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.maintenance import Maintenance
 from keyraft.app.server.request_size import encoded_size
 from keyraft.app.tokens import Headers, token_of
 
@@ -107,6 +109,19 @@ _LEASE_RPCS = (
         "/v3/kv/lease/leases",
     ),
 )
+
+
+MaintenanceMethod = Callable[[Maintenance, Any, AuthInfo | None], Awaitable[dict]]
+
+
+def _maintenance(method: MaintenanceMethod) -> Callable[..., Awaitable[dict]]:
+    """`method` of the server's Maintenance, served like an EtcdServer method."""
+
+    async def serve(server: EtcdServer, request: Any, info: AuthInfo | None = None) -> dict:
+        return await method(server.maintenance, request, info)
+
+    serve.__name__ = method.__name__
+    return serve
 
 
 AuthMethod = Callable[[AuthService, Any, AuthInfo | None], Awaitable[dict]]
@@ -378,11 +393,38 @@ RPCS: dict[str, Rpc] = {
             "/v3/maintenance/alarm",
             "etcdserverpbAlarmRequest",
             "etcdserverpbAlarmResponse",
-            _untyped,
+            requests.alarm_from,
             EtcdServer.alarm,
             "List, raise or clear alarms",
             "Maintenance",
             authed=False,
+        ),
+        Rpc(
+            "/v3/maintenance/defragment",
+            "etcdserverpbDefragmentRequest",
+            "etcdserverpbDefragmentResponse",
+            _untyped,
+            _maintenance(Maintenance.defragment),
+            "Give back the space of deleted history (this member only; root)",
+            "Maintenance",
+        ),
+        Rpc(
+            "/v3/maintenance/hash",
+            "etcdserverpbHashRequest",
+            "etcdserverpbHashResponse",
+            _untyped,
+            _maintenance(Maintenance.hash),
+            "Hash of this member's whole backend (root)",
+            "Maintenance",
+        ),
+        Rpc(
+            "/v3/maintenance/hashkv",
+            "etcdserverpbHashKVRequest",
+            "etcdserverpbHashKVResponse",
+            requests.hash_kv_from,
+            _maintenance(Maintenance.hash_kv),
+            "Hash of the key-value history up to a revision (etcd 3.5's path; root)",
+            "Maintenance",
         ),
         Rpc(
             "/v3/cluster/member/list",
@@ -448,6 +490,8 @@ async def dispatch(
 ) -> tuple[int, bytes]:
     """Answer one unary RPC: (HTTP status, JSON body). Never raises. `headers` are the
     request's (ASGI: lowercase names, bytes), for its auth token."""
+    started = time.perf_counter()
+    code = 0
     try:
         request, info = await typed_request(server, rpc, body, headers)
         if info is not None:
@@ -459,11 +503,15 @@ async def dispatch(
         if rpc.embedded and isinstance(failure, ServerError):
             failure = PassedOn(failure)
         error = errors.as_etcd(failure)
+        code = error.code
         return error.http_status, codec.encode_error(error)
     except Exception:  # a bug must still answer in etcd's shape, and be logged
         log.exception("internal error serving %s", rpc.path)
         error = errors.EtcdError(errors.INTERNAL, "etcdserver: internal error")
+        code = error.code
         return 500, codec.encode_error(error)
+    finally:
+        metrics.REQUESTS.observe(rpc, code, time.perf_counter() - started)
 
 
 def oversized_body(server: EtcdServer, length: int) -> tuple[int, bytes]:

@@ -20,6 +20,9 @@ from keyraft.app.config_file import ConfigFileError, flags_from_file
 from keyraft.app.durations import GoDuration
 from keyraft.app.environment import accept_etcd_variables, report_etcd_variables
 from keyraft.app.etcd_flags import etcd_only_flags, pop_etcd_only_flags
+from keyraft.app.logs import LEVELS as LOG_LEVELS
+from keyraft.app.logs import LogConfigError
+from keyraft.app.logs import configure as configure_logs
 
 if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay quick
     import uvicorn
@@ -27,15 +30,6 @@ if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay 
     from keyraft.app.asgi import KeyraftFront
     from keyraft.app.connections import ClientLimits
     from keyraft.app.server.etcdserver import EtcdServer
-
-LOG_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "panic": logging.CRITICAL,
-    "fatal": logging.CRITICAL,
-}
 
 
 def _urls(value: str) -> list[str]:
@@ -132,6 +126,24 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     show_default=True,
     type=click.IntRange(min=1),
     help="Time (in milliseconds) for an election to timeout.",
+)
+@click.option(
+    "--listen-metrics-urls",
+    default="",
+    help="URLs to serve /metrics and /health on as well (comma-separated).",
+)
+@click.option(
+    "--auto-compaction-mode",
+    default="periodic",
+    show_default=True,
+    help="Interpret --auto-compaction-retention as 'periodic' (a duration) or 'revision'.",
+)
+@click.option(
+    "--auto-compaction-retention",
+    default="0",
+    show_default=True,
+    help="History to keep: hours or a duration like 30m (periodic), revisions (revision); "
+    "0 = no auto-compaction.",
 )
 @click.option(
     "--snapshot-count",
@@ -238,6 +250,23 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     help="Path to etcd's YAML configuration file; when given, other flags and environment "
     "variables are ignored (as etcd).",
 )
+@click.option(
+    "--logger",
+    default="capnslog",
+    show_default=True,
+    help="'zap' for structured (JSON) logging, or 'capnslog' (text).",
+)
+@click.option(
+    "--log-outputs",
+    default="default",
+    show_default=True,
+    help="Where logs go: 'default' or 'stderr', 'stdout', or file paths (comma-separated).",
+)
+@click.option(
+    "--log-format",
+    default="",
+    help="'json' or 'text' [default: json with --logger zap, else text].",
+)
 @click.version_option(
     KEYRAFT_VERSION, "--version", prog_name="keyraft", message="keyraft %(version)s (etcd API 3.4)"
 )
@@ -256,10 +285,10 @@ def main(**flags: object) -> None:
         validate(config)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
-    logging.basicConfig(
-        level=LOG_LEVELS[config.log_level],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        configure_logs(config.logger, config.log_outputs, config.log_format, config.log_level)
+    except LogConfigError as error:
+        raise click.UsageError(str(error)) from None
     for warning in ignored:
         logging.getLogger("keyraft.flags").warning(warning)
     logging.getLogger("keyraft.flags").debug("settings in use: %s", config)
@@ -271,20 +300,21 @@ def main(**flags: object) -> None:
         )
     else:
         report_etcd_variables(click.get_current_context(), os.environ)
-    # Followers forward lease keepalives with httpx; a log line per forward is noise.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, LOG_LEVELS[config.log_level]))
     try:
         sockets = [_bind("--listen-client-urls", url) for url in config.listen_client_urls]
         peer_sockets = [_bind("--listen-peer-urls", url) for url in config.listen_peer_urls]
+        metrics_sockets = [
+            _bind("--listen-metrics-urls", url) for url in config.listen_metrics_urls
+        ]
     except OSError as error:
         click.echo(f"keyraft: cannot listen: {error}", err=True)
         sys.exit(1)
     try:
         import uvloop
 
-        uvloop.run(_serve(config, sockets, peer_sockets))
+        uvloop.run(_serve(config, sockets, peer_sockets, metrics_sockets))
     except ImportError:  # uvloop is optional: plain asyncio serves too, slower
-        asyncio.run(_serve(config, sockets, peer_sockets))
+        asyncio.run(_serve(config, sockets, peer_sockets, metrics_sockets))
 
 
 accept_etcd_variables(main)
@@ -294,6 +324,7 @@ _URL_FLAGS = (
     "advertise_client_urls",
     "listen_peer_urls",
     "initial_advertise_peer_urls",
+    "listen_metrics_urls",
 )
 _LIST_FLAGS = ("cipher_suites", "cors", "host_whitelist")
 _RENAMED = {
@@ -352,11 +383,13 @@ def _tls(context: ssl.SSLContext | None) -> dict:
 
 
 def peer_server_config(app, context: ssl.SSLContext | None) -> uvicorn.Config:
+    """A side listener's configuration: the peer port, or (plain) the metrics port."""
     import uvicorn
 
     return uvicorn.Config(
         app,
         lifespan="off",
+        log_config=None,
         log_level=logging.WARNING,
         access_log=False,
         server_header=False,
@@ -382,6 +415,7 @@ def client_server_config(
     return uvicorn.Config(
         front,
         lifespan=lifespan,
+        log_config=None,
         log_level=logging.WARNING if config.log_level != "debug" else logging.DEBUG,
         access_log=config.log_level == "debug",
         server_header=False,
@@ -415,7 +449,10 @@ def _listener_contexts(
 
 
 async def _serve(
-    config: ServerConfig, sockets: list[socket.socket], peer_sockets: list[socket.socket]
+    config: ServerConfig,
+    sockets: list[socket.socket],
+    peer_sockets: list[socket.socket],
+    metrics_sockets: list[socket.socket],
 ) -> None:
     import uvicorn
 
@@ -452,6 +489,10 @@ async def _serve(
         (_quiet(peer_server_config(_server.peer_receiver, peer_context[scheme])), group)
         for scheme, group in _by_scheme(config.listen_peer_urls, peer_sockets).items()
     ]
+    if metrics_sockets:
+        from keyraft.app.metrics import metrics_app
+
+        companions.append((_quiet(peer_server_config(metrics_app(_server), None)), metrics_sockets))
     log.info(
         "serving client requests on %s (data dir %s)",
         ", ".join(config.listen_client_urls),

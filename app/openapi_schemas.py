@@ -161,6 +161,16 @@ def _responses() -> dict:
             "Every member.",
             {"header": header, "members": {"type": "array", "items": ref("etcdserverpbMember")}},
         ),
+        "etcdserverpbDefragmentResponse": _object(
+            "Done (etcd's answer carries no header).", {"header": header}
+        ),
+        "etcdserverpbHashResponse": _object(
+            "The backend's hash.", {"header": header, "hash": UINT64}
+        ),
+        "etcdserverpbHashKVResponse": _object(
+            "The key-value history's hash, and the compact revision it starts from.",
+            {"header": header, "hash": UINT64, "compact_revision": INT64},
+        ),
         "etcdserverpbAlarmMember": _object(
             "An active alarm.",
             {

@@ -152,6 +152,14 @@ _message(
     Field("physical", "bool", "answer only once the space is reclaimed"),
 )
 _message("etcdserverpbStatusRequest", "Ask a member for its status.")
+_message("etcdserverpbDefragmentRequest", "Defragment this member's backend.")
+_message("etcdserverpbSnapshotRequest", "Stream a snapshot of this member's backend.")
+_message("etcdserverpbHashRequest", "Hash this member's backend.")
+_message(
+    "etcdserverpbHashKVRequest",
+    "Hash the key-value history up to a revision.",
+    Field("revision", "int64", "up to this revision (0 = the current one)"),
+)
 _message(
     "etcdserverpbMemberListRequest",
     "List the cluster's members.",

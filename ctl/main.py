@@ -7,7 +7,9 @@ import sys
 
 import click
 
+from keyraft.ctl.commands.alarm import alarm
 from keyraft.ctl.commands.auth import auth, role, user
+from keyraft.ctl.commands.defrag import defrag
 from keyraft.ctl.commands.elect import elect
 from keyraft.ctl.commands.endpoint import endpoint
 from keyraft.ctl.commands.kv import compaction, delete, get, put
@@ -15,6 +17,7 @@ from keyraft.ctl.commands.lease import lease
 from keyraft.ctl.commands.lock import lock
 from keyraft.ctl.commands.member import member
 from keyraft.ctl.commands.misc import completion, version
+from keyraft.ctl.commands.snapshot import snapshot
 from keyraft.ctl.commands.txn import txn
 from keyraft.ctl.commands.watch import watch
 from keyraft.ctl.context import global_options, state
@@ -40,6 +43,9 @@ for command in (
     elect,
     member,
     endpoint,
+    alarm,
+    defrag,
+    snapshot,
     user,
     role,
     auth,
@@ -63,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         sys.exit(EXIT_INTERRUPTED)
     except CtlError as problem:
-        _report(str(problem))
+        if str(problem):  # an empty one was already reported, line by line
+            _report(str(problem))
         sys.exit(problem.exit_code)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)

@@ -25,6 +25,7 @@ from typing import Protocol
 from rocksdict import (
     BlockBasedOptions,
     Cache,
+    Checkpoint,
     Options,
     Rdict,
     ReadOptions,
@@ -148,6 +149,19 @@ class Backend:
             for name in ("rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"):
                 total += family.property_int_value(name) or 0
         return total
+
+    def checkpoint(self, path: str) -> None:
+        """A consistent point-in-time copy of every family at `path` (hard-linked table
+        files; RocksDB flushes first). Safe while writes go on: call it from a thread."""
+        Checkpoint(self._db).create_checkpoint(path)
+
+    def defragment(self) -> None:
+        """Give back the space of deleted and overwritten data (etcd's defragment): flush
+        every memtable, then compact every family fully, dropping tombstones. Slow and
+        blocking: call it from a worker thread."""
+        for table in self._tables.values():
+            table.flush(True)
+            table.compact_range(None, None)
 
     def close(self) -> None:
         for table in self._tables.values():

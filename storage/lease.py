@@ -31,6 +31,10 @@ def lease_key(lease_id: int) -> bytes:
     return struct.pack(">q", lease_id)
 
 
+def lease_record(lease_id: int, ttl: int) -> bytes:
+    return _RECORD.pack(lease_id, ttl)
+
+
 @dataclass(slots=True)
 class Lease:
     id: int
@@ -59,7 +63,7 @@ class Lessor:
             raise LeaseExistsError
         lease = Lease(lease_id, ttl)
         self.leases[lease_id] = lease
-        batch.put(FAMILY, lease_key(lease_id), _RECORD.pack(lease_id, ttl))
+        batch.put(FAMILY, lease_key(lease_id), lease_record(lease_id, ttl))
         if self.primary:
             self._set_expiry(lease, self.clock() + ttl)
         return lease

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from keyraft.app.config import API_VERSION, ETCD_SERVER_VERSION
-from keyraft.app.metrics import refresh
 
 router = APIRouter()
 
@@ -28,6 +27,5 @@ async def version() -> Response:
 
 
 @router.get("/metrics", tags=["Meta"], summary="Prometheus metrics")
-async def metrics(request: Request) -> Response:
-    refresh(request.app.state.server)
+async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -32,6 +32,7 @@ class ServerConfig:
     initial_advertise_peer_urls: list[str] = field(
         default_factory=lambda: ["http://localhost:2380"]
     )
+    listen_metrics_urls: list[str] = field(default_factory=list)
     initial_cluster: str = ""
     initial_cluster_token: str = "etcd-cluster"
     initial_cluster_state: str = "new"
@@ -41,7 +42,12 @@ class ServerConfig:
     heartbeat_interval_ms: int = 100
     election_timeout_ms: int = 1000
     snapshot_count: int = 100_000
+    auto_compaction_mode: str = "periodic"
+    auto_compaction_retention: str = "0"  # periodic: hours or a Go duration; revision: count
     log_level: str = "info"
+    logger: str = "capnslog"  # etcd 3.4's default; "zap" logs JSON lines
+    log_outputs: str = "default"
+    log_format: str = ""  # "json" or "text"; empty: json for zap, else text
     watch_progress_notify_interval_s: float = 600.0
     sse_progress_interval_s: float = 10.0
     auth_token: str = "simple"  # or "jwt,pub-key=...,priv-key=...,sign-method=RS256,ttl=5m"

@@ -91,6 +91,10 @@ class NoSpace(ServerError):
     message = "etcdserver: mvcc: database space exceeded"
 
 
+class Corrupt(ServerError):
+    message = "etcdserver: corrupt cluster"
+
+
 class NoLeader(ServerError):
     message = "etcdserver: no leader"
 
@@ -148,6 +152,16 @@ class RootRoleNotExist(ServerError):
 
 class UserEmpty(ServerError):
     message = "etcdserver: user name is empty"
+
+
+# Maintenance RPCs restricted to root (snapshot, defragment, hash) answer auth's own errors,
+# untranslated, with gRPC code Unknown (measured on etcd 3.4.23).
+class MaintenanceUserEmpty(ServerError):
+    message = "auth: user name is empty"
+
+
+class MaintenancePermissionDenied(ServerError):
+    message = "auth: permission denied"
 
 
 class UserAlreadyExists(ServerError):

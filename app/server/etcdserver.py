@@ -18,18 +18,21 @@ import itertools
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 from keyraft.app.server import errors, validate
-from keyraft.app.server.alarms import Alarms
+from keyraft.app.server.alarms import QuotaCheck
 from keyraft.app.server.apply import is_read_only, is_serializable
 from keyraft.app.server.auth.guard import check_range, check_txn
 from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
 from keyraft.app.server.auth.tokens import parse_auth_token
+from keyraft.app.server.compactor import AutoCompactor, parse_retention
 from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
+from keyraft.app.server.maintenance import Maintenance
 from keyraft.app.server.membership import cluster_from_config
 from keyraft.app.server.peers import peer_receiver, peer_transport
 from keyraft.app.server.reads import SteppedReads
@@ -40,6 +43,9 @@ from keyraft.app.server.request_size import (
     encoded_size,
 )
 from keyraft.app.server.requests import (
+    Alarm,
+    AlarmAction,
+    AlarmType,
     Authed,
     Compact,
     DeleteRange,
@@ -76,6 +82,7 @@ PUBLISH_RETRY_S = 0.2
 # (etcd's default 100,000) is large.
 LOG_COMPACTION_ENTRIES = 10_000
 CATCH_UP_ENTRIES = 5_000
+SLOW_APPLY_S = 0.1
 
 
 class EtcdServer:
@@ -105,9 +112,16 @@ class EtcdServer:
         self.leader_wait = 3 * election_timeout_s
         self.leader = NO_LEADER
         self.term = 0
-        self.alarms = Alarms(
-            self.member.id, self.clock, config.quota_backend_bytes, self.state.backend.live_bytes
+        self.quota = QuotaCheck(
+            self.clock, config.quota_backend_bytes, self.state.backend.live_bytes
         )
+        self.maintenance = Maintenance(
+            self.state, self.quota, os.path.join(config.data_dir, "member")
+        )
+        # counters read by the face's metrics (etcd's names)
+        self.leader_changes = 0
+        self.proposals_failed = 0
+        self.slow_applies = 0
         self._stopped = False
         self._leader_known = asyncio.Event()
         self._ids = itertools.count(int.from_bytes(os.urandom(6), "big") << 16)
@@ -160,6 +174,13 @@ class EtcdServer:
             lambda: self.current_revision,
             config.bcrypt_cost,
         )
+        self.compactor = AutoCompactor(
+            self.clock,
+            config.auto_compaction_mode,
+            parse_retention(config.auto_compaction_mode, config.auto_compaction_retention),
+            lambda: self.current_revision,
+            self.propose,
+        )
         self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
         self.transport = (
             network(self.driver) if network else peer_transport(cluster, self.driver, self.peer_tls)
@@ -173,6 +194,7 @@ class EtcdServer:
         self._tasks = [
             asyncio.create_task(self._publish(), name="publish-member"),
             asyncio.create_task(self.waits.expire_forever(PROPOSAL_SWEEP_S), name="expire"),
+            asyncio.create_task(self.compactor.run(), name="auto-compaction"),
         ]
         await self.leases.start()
 
@@ -185,6 +207,7 @@ class EtcdServer:
         await self.transport.stop()
         self.waits.fail_all(errors.ServerStopped())
         self.reads.stop(errors.ServerStopped())
+        await self.maintenance.drain()
         self.state.close()
 
     def close(self) -> None:
@@ -317,15 +340,19 @@ class EtcdServer:
     # ---- maintenance and cluster -------------------------------------------------------
 
     async def status(self, _request: object = None) -> dict:
+        """etcd 3.4's StatusResponse (isLearner stays false: keyraft has no learners)."""
         backend = self.state.backend
         return {
             "header": {"revision": self.current_revision},
-            "version": ETCD_SERVER_VERSION,
+            "version": ETCD_SERVER_VERSION,  # as GET /version says (3.4.23, as etcd)
             "dbSize": backend.size_bytes(),
             "leader": self.leader,
             "raftIndex": self.driver.commit,
             "raftTerm": self.term,
             "raftAppliedIndex": self.state.applied_index,
+            # etcd 3.4: "no leader", then every alarm raised
+            "errors": ([errors.NoLeader.message] if self.leader == NO_LEADER else [])
+            + self.state.alarms.texts(),
             "dbSizeInUse": backend.live_bytes(),
         }
 
@@ -341,9 +368,11 @@ class EtcdServer:
         ]
         return {"header": {}, "members": members}
 
-    async def alarm(self, _request: object = None) -> dict:
-        alarms = self.alarms.raised
-        return {"alarms": [{"memberID": a.member_id, "alarm": a.alarm} for a in alarms]}
+    async def alarm(self, request: Alarm, info: AuthInfo | None = None) -> dict:
+        """Every alarm action goes through the log (etcd 3.4 lets anyone use it)."""
+        response = await self.propose(request)
+        response.pop("header", None)  # etcd's AlarmResponse carries none
+        return response
 
     # ---- proposals ---------------------------------------------------------------------
 
@@ -359,16 +388,30 @@ class EtcdServer:
             entry = encode_proposal(request_id, Authed(info.user, info.revision, request))
         if self._too_large(request, entry):
             raise errors.RequestTooLarge
-        if isinstance(request, Put | Txn) and self.alarms.blocks_writes():
+        if isinstance(request, Put | Txn | LeaseGrant) and self.quota.exceeded(len(entry)):
+            await self._raise_nospace()
             raise errors.NoSpace
-        if self.leader == NO_LEADER:
-            await self._wait_for_leader(self.clock.now() + self.leader_wait)
-        waiting = self.waits.register(request_id)
         try:
-            self.driver.propose([entry])
-            return await waiting
-        finally:
-            self.waits.forget(request_id)
+            if self.leader == NO_LEADER:
+                await self._wait_for_leader(self.clock.now() + self.leader_wait)
+            waiting = self.waits.register(request_id)
+            try:
+                self.driver.propose([entry])
+                return await waiting
+            finally:
+                self.waits.forget(request_id)
+        except (errors.NoLeader, errors.RequestTimedOut, errors.ServerStopped):
+            self.proposals_failed += 1
+            raise
+
+    async def _raise_nospace(self) -> None:
+        """Propose NOSPACE for this member unless it stands (etcd's quota check does)."""
+        if (self.member.id, AlarmType.NOSPACE) in self.state.alarms.raised:
+            return
+        try:
+            await self.propose(Alarm(AlarmAction.ACTIVATE, self.member.id, AlarmType.NOSPACE))
+        except errors.ServerError as error:
+            log.warning("could not raise NOSPACE: %s", error)
 
     def _too_large(self, request: Proposal, entry: bytes) -> bool:
         """etcd's limit is on the protobuf size. Protobuf is never more than 11 times our
@@ -392,8 +435,11 @@ class EtcdServer:
         return self.state.applied_index
 
     def apply(self, entries: list[Entry]) -> None:
+        started = time.perf_counter()
         for request_id, outcome in self.state.apply(entries):
             self.waits.trigger(request_id, outcome)
+        if time.perf_counter() - started > SLOW_APPLY_S:
+            self.slow_applies += 1  # etcd counts applies over 100 ms ("took too long")
         self.reads.on_applied()
 
     def make_durable(self) -> None:
@@ -409,9 +455,12 @@ class EtcdServer:
     def on_soft_state(self, soft_state: SoftState, term: int) -> None:
         if soft_state.leader != self.leader:
             log.info("leader is now %x (term %d)", soft_state.leader, term)
+            if soft_state.leader != NO_LEADER:
+                self.leader_changes += 1
         self.leader = soft_state.leader
         self.term = term
         self.leases.set_leading(soft_state.role == StateRole.LEADER)
+        self.compactor.leading = soft_state.role == StateRole.LEADER
         if self.leader != NO_LEADER:
             self._leader_known.set()
 

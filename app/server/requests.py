@@ -50,10 +50,20 @@ class CompareTarget(IntEnum):
     LEASE = 4
 
 
+class Int32(int):
+    """A proto int32 or uint32 in an answer: etcd's JSON writes those as numbers."""
+
+
 class AlarmType(IntEnum):
     NONE = 0
     NOSPACE = 1
     CORRUPT = 2
+
+
+class AlarmAction(IntEnum):
+    GET = 0
+    ACTIVATE = 1
+    DEACTIVATE = 2
 
 
 # ---- KV --------------------------------------------------------------------------------
@@ -187,6 +197,18 @@ class Publish(NamedTuple):
 
     member_id: int = 0
     client_urls: tuple[str, ...] = ()
+
+
+class HashKV(NamedTuple):
+    revision: int = 0  # 0: the current revision
+
+
+class Alarm(NamedTuple):
+    """List, raise or clear an alarm: every action goes through the log, as in etcd."""
+
+    action: int = 0  # AlarmAction
+    member_id: int = 0
+    alarm: int = 0  # AlarmType
 
 
 # ---- auth ------------------------------------------------------------------------------
@@ -333,6 +355,7 @@ Proposal = (
     | LeaseGrant
     | LeaseRevoke
     | Publish
+    | Alarm
     | AuthenticateAs
     | AuthChange
     | Authed
@@ -397,6 +420,14 @@ def lease_keep_alive_from(message: dict) -> LeaseKeepAlive:
 
 def lease_time_to_live_from(message: dict) -> LeaseTimeToLive:
     return LeaseTimeToLive(message.get("ID", 0), message.get("keys", False))
+
+
+def hash_kv_from(message: dict) -> HashKV:
+    return HashKV(message.get("revision", 0))
+
+
+def alarm_from(message: dict) -> Alarm:
+    return Alarm(message.get("action", 0), message.get("memberID", 0), message.get("alarm", 0))
 
 
 def user_add_from(message: dict) -> UserAddRequest:
@@ -488,6 +519,7 @@ _TAGS: dict[type, int] = {
     RoleGrantPermission: 19,
     RoleRevokePermission: 20,
     Authed: 21,
+    Alarm: 22,
 }
 _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
 # class -> the type of each of its fields (every field has a default of its type, and
@@ -497,7 +529,7 @@ _TYPES: dict[type, tuple[type, ...]] = {
     for cls in (Range, Put, DeleteRange, Compare, Compact, LeaseGrant, LeaseRevoke)
     + (AuthenticateAs, AuthEnable, AuthDisable, UserAdd, UserDelete, UserChangePassword)
     + (UserGrantRole, UserRevokeRole, RoleAdd, RoleDelete, RoleGrantPermission)
-    + (RoleRevokePermission,)
+    + (RoleRevokePermission, Alarm)
 }
 
 
@@ -596,6 +628,7 @@ for _cls in (
     *_TAGS,
     LeaseKeepAlive,
     LeaseTimeToLive,
+    HashKV,
     AuthStatus,
     Authenticate,
     UserAddRequest,

@@ -19,10 +19,12 @@ from collections.abc import Callable
 import msgpack
 
 from keyraft.app.server import errors
+from keyraft.app.server.alarms import AlarmStore
 from keyraft.app.server.apply import Applier
 from keyraft.app.server.auth.guard import check_proposal
 from keyraft.app.server.auth.store import NOBODY, AuthInfo, AuthStore
 from keyraft.app.server.requests import (
+    Alarm,
     AuthChange,
     Authed,
     AuthenticateAs,
@@ -69,6 +71,7 @@ class StateMachine:
         self._restore_leases()
         self.applier = Applier(self.store, self.lessor.exists)
         self.auth = AuthStore(backend)
+        self.alarms = AlarmStore(backend)
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     # ---- identity ----------------------------------------------------------------------
@@ -140,6 +143,10 @@ class StateMachine:
         except errors.ServerError as error:
             self._apply_noop(index)
             return error
+        refusal = self.alarms.refusal(request)
+        if refusal is not None:
+            self._apply_noop(index)
+            return refusal
         try:
             if isinstance(request, Compact):
                 self.store.compact(request.revision, self._record_index)
@@ -177,6 +184,8 @@ class StateMachine:
                 key = CLIENT_URLS_PREFIX + _UINT64.pack(request.member_id)
                 txn.put_raw("cluster", key, msgpack.packb(list(request.client_urls)))
                 return {}
+            case Alarm():
+                return self.alarms.apply(request, txn.batch)
             case AuthenticateAs():
                 return self.auth.authenticate(request, self.applied_index)
             case _ if isinstance(request, AuthChange):
@@ -251,6 +260,7 @@ class StateMachine:
         self.store.reload()
         self._restore_leases()
         self.auth.load()
+        self.alarms.load()
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     def _restore_leases(self) -> None:

@@ -13,7 +13,7 @@ from keyraft.ctl.gofmt import duration
 from keyraft.ctl.output.base import Health, Status
 
 
-def _endpoints(cluster: bool) -> list[str]:
+def endpoints(cluster: bool) -> list[str]:
     """The flag's endpoints, or every member's client URLs with --cluster."""
     client = state().client
     if not cluster:
@@ -53,7 +53,7 @@ def endpoint() -> None:
 @global_options()
 def health(cluster: bool) -> None:
     """Check the health of the endpoints."""
-    results = [_check(url) for url in _endpoints(cluster)]
+    results = [_check(url) for url in endpoints(cluster)]
     state().printer().endpoint_health(results)
     if not all(result.healthy for result in results):
         raise CtlError("unhealthy cluster")
@@ -66,7 +66,7 @@ def status(cluster: bool) -> None:
     """Print the status of the endpoints."""
     client = state().client
     results, failures = [], []
-    for url in _endpoints(cluster):
+    for url in endpoints(cluster):
         try:
             results.append(Status(url, client.call_at(url, "/v3/maintenance/status", {})))
         except CtlError as problem:
@@ -77,4 +77,27 @@ def status(cluster: bool) -> None:
         raise CtlError("failed to get the status of " + "; ".join(failures))
 
 
-__all__ = ["endpoint", "unb64"]
+@endpoint.command("hashkv")
+@click.option("--cluster", is_flag=True, help="Ask every member's client URLs.")
+@click.option(
+    "--rev", default=0, type=int, help="maximum revision to hash (default: all revisions)"
+)
+@global_options()
+def hashkv(cluster: bool, rev: int) -> None:
+    """Prints the KV history hash for each endpoint in --endpoints."""
+    client = state().client
+    results, failure = [], None
+    for url in endpoints(cluster):
+        try:
+            body = {"revision": rev} if rev else {}
+            results.append(Status(url, client.call_at(url, "/v3/maintenance/hashkv", body)))
+        except CtlError as problem:
+            click.echo(f"Failed to get the hash of endpoint {url} ({problem})", err=True)
+            failure = problem
+    if results:
+        state().printer().endpoint_hashkv(results)
+    if failure is not None:
+        raise failure
+
+
+__all__ = ["endpoint", "endpoints", "unb64"]

@@ -68,6 +68,15 @@ class Printer:
     def put(self, response: dict) -> None:
         self.unsupported()
 
+    def alarm(self, response: dict) -> None:
+        self.unsupported()
+
+    def snapshot_status(self, found: dict) -> None:
+        self.unsupported()
+
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        self.unsupported()
+
     def get(self, response: dict) -> None:
         self.unsupported()
 

@@ -37,6 +37,19 @@ class FieldsPrinter(Printer):
         write(f'"{prefix}Value" : {quote(unb64(kv.get("value")))}')
         write(f'"{prefix}Lease" : {number(kv.get("lease"))}')
 
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        for result in results:
+            self.header(result.response)
+            write(f'"Endpoint" : {quote(result.endpoint)}')
+            write(f'"Hash" : {number(result.response.get("hash"))}')
+            write()
+
+    def snapshot_status(self, found: dict) -> None:
+        write(f'"Hash" : {found["hash"]}')
+        write(f'"Revision" : {found["revision"]}')
+        write(f'"Keys" : {found["total_keys"]}')
+        write(f'"Size" : {found["total_size"]}')
+
     def put(self, response: dict) -> None:
         self.header(response)
         if "prev_kv" in response:

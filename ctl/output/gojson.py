@@ -41,6 +41,21 @@ def ints(value: object, keep_strings: frozenset[str] = frozenset()) -> object:
     return value
 
 
+ALARM_TYPES = {"NONE": 0, "NOSPACE": 1, "CORRUPT": 2}
+
+
+def alarms(response: dict) -> dict:
+    """memberID and the alarm enum as numbers (etcd's answer has no header)."""
+    listed = []
+    for raised in response.get("alarms", []):
+        member = int(raised.get("memberID", 0) or 0)
+        kind = ALARM_TYPES.get(raised.get("alarm", "NONE"), 0)
+        listed.append(
+            {**({"memberID": member} if member else {}), **({"alarm": kind} if kind else {})}
+        )
+    return {"alarms": listed} if listed else {}
+
+
 def header(response: dict) -> dict:
     return ints(response.get("header", {}))  # type: ignore[return-value]
 

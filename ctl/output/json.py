@@ -41,6 +41,19 @@ class JsonPrinter(Printer):
     def time_to_live(self, response: dict, keys: bool) -> None:
         self._print(gojson.time_to_live(response))
 
+    def alarm(self, response: dict) -> None:
+        self._print(gojson.alarms(response))
+
+    def snapshot_status(self, found: dict) -> None:
+        self._print(
+            {
+                "hash": found["hash"],
+                "revision": found["revision"],
+                "totalKey": found["total_keys"],
+                "totalSize": found["total_size"],
+            }
+        )
+
     def leases(self, response: dict) -> None:
         self._print(gojson.leases(response))
 
@@ -74,6 +87,14 @@ class JsonPrinter(Printer):
                 entry["error"] = result.error
             items.append(entry)
         self._print(items)
+
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        self._print(
+            [
+                {"Endpoint": result.endpoint, "HashKV": gojson.ints(result.response)}
+                for result in results
+            ]
+        )
 
     def endpoint_status(self, results: list[Status]) -> None:
         self._print([gojson.status(result.endpoint, result.response) for result in results])

@@ -16,7 +16,7 @@ from keyraft.ctl.output.base import (
     permission_type,
     write,
 )
-from keyraft.ctl.output.tables import endpoint_status_rows, member_rows
+from keyraft.ctl.output.tables import endpoint_status_rows, member_rows, snapshot_row
 
 READ, WRITE, READWRITE = 0, 1, 2  # authpb.Permission_Type
 
@@ -99,6 +99,21 @@ class SimplePrinter(Printer):
             write(text_bytes)
             return
         write(text)
+
+    def alarm(self, response: dict) -> None:
+        """Go's `%+v` of each AlarmMember: proto text, zero fields left out, a space after."""
+        for raised in response.get("alarms", []):
+            member = number(raised.get("memberID"))
+            text = f"memberID:{member} " if member else ""
+            kind = raised.get("alarm", "NONE")
+            write(text + (f"alarm:{kind} " if kind != "NONE" else ""))
+
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        for result in results:
+            write(f"{result.endpoint}, {number(result.response.get('hash'))}")
+
+    def snapshot_status(self, found: dict) -> None:
+        write(", ".join(snapshot_row(found)))
 
     def leases(self, response: dict) -> None:
         items = response.get("leases", [])

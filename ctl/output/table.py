@@ -1,6 +1,6 @@
 """`-w table`, as etcdctl 3.4 draws it (olekukonko/tablewriter with right-aligned cells).
 
-etcdctl has a table only for member list and the endpoint commands; for every other
+etcdctl has a table only for member list, the endpoint commands and snapshot status; for every other
 command it answers "table not supported as output format" (exit 4) once the request has
 been served, which the base `Printer` does. The drawing: a border line of `+` and `-`, the
 header centred, cells right-aligned with one space of padding, and a cell longer than 30
@@ -9,12 +9,14 @@ characters wrapped at its spaces onto more lines.
 
 from __future__ import annotations
 
-from keyraft.ctl.output.base import Health, Printer, Status, write
+from keyraft.ctl.output.base import Health, Printer, Status, number, write
 from keyraft.ctl.output.tables import (
     MEMBER_HEADER,
+    SNAPSHOT_HEADER,
     STATUS_HEADER,
     endpoint_status_rows,
     member_rows,
+    snapshot_row,
 )
 
 # tablewriter's MAX_ROW_WIDTH: longer cells are wrapped at spaces.
@@ -75,6 +77,13 @@ class TablePrinter(Printer):
             for result in results
         ]
         write(render(["ENDPOINT", "HEALTH", "TOOK", "ERROR"], rows))
+
+    def snapshot_status(self, found: dict) -> None:
+        write(render(SNAPSHOT_HEADER, [snapshot_row(found)]))
+
+    def endpoint_hashkv(self, results: list[Status]) -> None:
+        rows = [[result.endpoint, str(number(result.response.get("hash")))] for result in results]
+        write(render(["ENDPOINT", "HASH"], rows))
 
     def endpoint_status(self, results: list[Status]) -> None:
         write(render(STATUS_HEADER, endpoint_status_rows(results)))

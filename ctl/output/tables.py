@@ -10,6 +10,7 @@ STATUS_HEADER = [
     "ENDPOINT", "ID", "VERSION", "DB SIZE", "IS LEADER", "IS LEARNER",
     "RAFT TERM", "RAFT INDEX", "RAFT APPLIED INDEX", "ERRORS",
 ]  # fmt: skip
+SNAPSHOT_HEADER = ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"]
 
 
 def _bool(value: object) -> str:
@@ -52,3 +53,13 @@ def endpoint_status_rows(results: list[Status]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def snapshot_row(found: dict) -> list[str]:
+    """`snapshot status`: hash in hex, revision, keys, size as go-humanize writes it."""
+    return [
+        f"{found['hash']:x}",
+        str(found["revision"]),
+        str(found["total_keys"]),
+        humanize_bytes(found["total_size"]),
+    ]

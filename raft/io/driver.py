@@ -14,7 +14,8 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Container
+import time
+from collections.abc import Callable, Container
 
 from ..codec import decode_conf_change
 from ..config import Config
@@ -52,6 +53,10 @@ class _SnapshottingStorage(MemoryStorage):
         if base.index == 0:
             return base
         return Snapshot(base.index, base.term, base.conf_state, self.data_source())
+
+
+def _ignore(_seconds: float) -> None:
+    pass
 
 
 class RaftDriver:
@@ -131,6 +136,10 @@ class RaftDriver:
         self.leader = NO_LEADER
         self.term = recovered.hard_state.term
         self.commit = recovered.hard_state.commit
+        # Timing hooks (the face points them at its metrics): seconds each synced WAL
+        # save and each state machine sync took.
+        self.observe_wal_sync: Callable[[float], None] = _ignore
+        self.observe_backend_sync: Callable[[float], None] = _ignore
         self._wakeup = asyncio.Event()
         self._proposals: list[bytes] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -256,12 +265,11 @@ class RaftDriver:
         if send_first and ready.messages and self.transport is not None:
             self.transport.send(ready.messages)
         if ready.entries or ready.hard_state is not None:
-            await asyncio.to_thread(
-                self.wal.save,
-                ready.hard_state,
-                ready.entries,
-                ready.must_sync or bool(ready.entries),
-            )
+            synced = ready.must_sync or bool(ready.entries)
+            started = time.perf_counter()
+            await asyncio.to_thread(self.wal.save, ready.hard_state, ready.entries, synced)
+            if synced:
+                self.observe_wal_sync(time.perf_counter() - started)
             self.storage.append(ready.entries)
             if ready.hard_state is not None:
                 self.storage.set_hard_state(ready.hard_state)
@@ -291,11 +299,16 @@ class RaftDriver:
             self.state_machine.apply(normal)
         self.applied = entries[-1].index
 
+    async def _make_durable(self) -> None:
+        started = time.perf_counter()
+        await asyncio.to_thread(self.state_machine.make_durable)
+        self.observe_backend_sync(time.perf_counter() - started)
+
     async def _install_snapshot(self, snapshot: Snapshot) -> None:
         # A bootstrap snapshot carries only the founding membership, no data.
         if snapshot.data:
             self.state_machine.restore(snapshot.data)
-            await asyncio.to_thread(self.state_machine.make_durable)
+            await self._make_durable()
         self.storage.apply_snapshot(snapshot)
         self.conf_state = snapshot.conf_state
         hard_state = self.storage.hard_state
@@ -305,7 +318,7 @@ class RaftDriver:
 
     async def _snapshot(self) -> None:
         """Discard the log behind the applied state, keeping some entries for slow peers."""
-        await asyncio.to_thread(self.state_machine.make_durable)
+        await self._make_durable()
         applied = self.applied
         compact_to = applied - self.catch_up_entries
         self.last_snapshot_index = applied

@@ -88,6 +88,7 @@ class PeerReceiver:
         self.max_frame_bytes = max_frame_bytes
         self.max_snapshot_bytes = max_snapshot_bytes
         self.restorable = restorable
+        self.received_bytes: dict[int, int] = {}  # by sender, read by metrics
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -156,7 +157,9 @@ class PeerReceiver:
             if message["type"] == "http.disconnect":
                 return
             self._check_member(sender)
-            buffer += message.get("body", b"")
+            body = message.get("body", b"")
+            self.received_bytes[sender] = self.received_bytes.get(sender, 0) + len(body)
+            buffer += body
             offset = 0
             while len(buffer) - offset >= FRAME.size:
                 (length,) = FRAME.unpack_from(buffer, offset)

@@ -54,6 +54,7 @@ class _Peer:
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.connected = False
+        self.sent_bytes = 0  # read by metrics (etcd_network_peer_sent_bytes_total)
 
     def enqueue(self, frame: bytes) -> bool:
         if len(self.queue) >= QUEUE_LIMIT:
@@ -116,6 +117,7 @@ class _Peer:
                 continue
             frames, self.queue = self.queue, []
             data = b"".join(frames)
+            self.sent_bytes += len(data)
             writer.write(b"%x\r\n%b\r\n" % (len(data), data))
             if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
                 await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_S)
@@ -146,6 +148,10 @@ class PeerTransport:
         )
         self._peers = {peer_id: _Peer(self, peer_id, url) for peer_id, url in peers.items()}
         self._snapshot_tasks: set[asyncio.Task] = set()
+
+    def sent_bytes(self) -> dict[int, int]:
+        """Bytes of frames streamed to each peer so far."""
+        return {peer_id: peer.sent_bytes for peer_id, peer in self._peers.items()}
 
     def start(self) -> None:
         for peer in self._peers.values():

@@ -34,6 +34,8 @@ def test_help_lists_etcd_flags() -> None:
         "--initial-cluster",
         "--max-txn-ops",
         "--quota-backend-bytes",
+        "--auto-compaction-mode",
+        "--auto-compaction-retention",
     ):
         assert flag in result.stdout
 
@@ -47,6 +49,8 @@ def test_unknown_flag_and_bad_values_are_usage_errors() -> None:
         (("--listen-client-urls", "http://127.0.0.1"), "port"),
         (("--initial-cluster", "n1"), "name=url"),
         (("--name", "n1", "--initial-cluster", "n2=http://127.0.0.1:2380"), "no member named 'n1'"),
+        (("--auto-compaction-mode", "bogus"), 'unknown auto-compaction-mode "bogus"'),
+        (("--auto-compaction-retention", "xyz"), 'time: invalid duration "xyz"'),
     ]
     for args, text in cases:
         result = run(*args)

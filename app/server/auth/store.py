@@ -63,6 +63,22 @@ class AuthInfo(NamedTuple):
 NOBODY = AuthInfo("", 0)
 
 
+# How users, roles and the flags are stored (also built by etcd_import from etcd's).
+
+
+def user_record(user: User) -> tuple[bytes, bytes]:
+    value = msgpack.packb([user.password, list(user.roles), user.no_password])
+    return _USER + user.name.encode(), value
+
+
+def role_record(name: str, perms: tuple[Permission, ...]) -> tuple[bytes, bytes]:
+    return _ROLE + name.encode(), msgpack.packb([list(perm) for perm in perms])
+
+
+def flag_records(enabled: bool, revision: int) -> list[tuple[bytes, bytes]]:
+    return [(_ENABLED, b"\x01" if enabled else b"\x00"), (_REVISION, encode_int(revision))]
+
+
 class AuthStore:
     def __init__(self, backend: Backend, tokens: TokenProvider | None = None) -> None:
         self.backend = backend
@@ -248,12 +264,11 @@ class AuthStore:
 
     def _put_user(self, user: User, batch: Writes) -> None:
         self.users[user.name] = user
-        value = msgpack.packb([user.password, list(user.roles), user.no_password])
-        batch.put(FAMILY, _USER + user.name.encode(), value)
+        batch.put(FAMILY, *user_record(user))
 
     def _put_role(self, name: str, perms: tuple[Permission, ...], batch: Writes) -> None:
         self.roles[name] = perms
-        batch.put(FAMILY, _ROLE + name.encode(), msgpack.packb([list(perm) for perm in perms]))
+        batch.put(FAMILY, *role_record(name, perms))
 
     def _bump(self, batch: Writes) -> None:
         self.revision += 1
