@@ -42,7 +42,7 @@ async def linearizable_read(server: EtcdServer) -> None:
 
 
 async def data_corruption(server: EtcdServer) -> None:
-    if any(alarm.alarm == AlarmType.CORRUPT for alarm in server.alarms.raised):
+    if server.state.alarms.active(AlarmType.CORRUPT):
         raise RuntimeError("alarm activated: CORRUPT")
 
 
