@@ -161,6 +161,27 @@ def _responses() -> dict:
             "Every member.",
             {"header": header, "members": {"type": "array", "items": ref("etcdserverpbMember")}},
         ),
+        "etcdserverpbMemberAddResponse": _object(
+            "The member added, and every member.",
+            {
+                "header": header,
+                "member": ref("etcdserverpbMember"),
+                "members": {"type": "array", "items": ref("etcdserverpbMember")},
+            },
+        ),
+        **{
+            f"etcdserverpb{name}Response": _object(
+                "Every member, after the change.",
+                {
+                    "header": header,
+                    "members": {"type": "array", "items": ref("etcdserverpbMember")},
+                },
+            )
+            for name in ("MemberRemove", "MemberUpdate", "MemberPromote")
+        },
+        "etcdserverpbMoveLeaderResponse": _object(
+            "Leadership moved (etcd 3.4 answers an empty object).", {"header": header}
+        ),
         "etcdserverpbAlarmMember": _object(
             "An active alarm.",
             {
