@@ -11,7 +11,7 @@ from keyraft.ctl.commands.auth import auth, role, user
 from keyraft.ctl.commands.endpoint import endpoint
 from keyraft.ctl.commands.kv import compaction, delete, get, put
 from keyraft.ctl.commands.lease import lease
-from keyraft.ctl.commands.member import member
+from keyraft.ctl.commands.member import member, move_leader
 from keyraft.ctl.commands.misc import completion, version
 from keyraft.ctl.commands.txn import txn
 from keyraft.ctl.commands.watch import watch
@@ -35,6 +35,7 @@ for command in (
     compaction,
     lease,
     member,
+    move_leader,
     endpoint,
     user,
     role,
