@@ -22,7 +22,7 @@ from keyraft.app.gateway import RPCS, body_cap, canonical_path, dispatch, oversi
 from keyraft.app.routes.lease import serve_keepalive
 from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
-from keyraft.app.streams import StreamHandler
+from keyraft.app.streams import StreamHandler, serve_stream
 
 CORS_HEADERS = [
     (b"access-control-allow-headers", b"accept, content-type, authorization"),
@@ -230,7 +230,7 @@ class KeyraftFront:
                 return
             stream = STREAMS.get(path)
             if stream is not None:
-                await stream(self.server, scope, receive, with_common_headers(send))
+                await serve_stream(stream, self.server, scope, receive, with_common_headers(send))
                 return
         if path != scope["path"]:
             scope = {**scope, "path": path, "raw_path": path.encode()}

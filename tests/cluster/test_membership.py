@@ -102,6 +102,8 @@ def test_grow_to_three_then_remove_a_follower_and_the_leader(tmp_path: Path) -> 
         refused = second.post("/v3/kv/put", {"key": b64("l"), "value": "eA=="})
         assert refused.status_code == 503
         assert refused.json()["error"] == "etcdserver: rpc not supported for learner"
+        watch = second.post("/v3/watch", {"create_request": {"key": b64("w")}})
+        assert watch.json()["error"]["message"] == "etcdserver: rpc not supported for learner"
         promoted = _call(
             first,
             "/v3/cluster/member/promote",
@@ -109,6 +111,9 @@ def test_grow_to_three_then_remove_a_follower_and_the_leader(tmp_path: Path) -> 
             until_not="in sync with leader",
         )
         assert not any(m.get("isLearner") for m in promoted["members"])
+        second.stop()  # a joined member restarts with the identity its data dir holds
+        second.serializable_ready = False
+        second.start()
 
         # a voter joins (etcd's health check wants every voter connected for 5 s)
         peer3 = f"http://127.0.0.1:{free_port()}"
