@@ -65,6 +65,8 @@ class ServerView(Protocol):
 
     def new_request_id(self) -> int: ...
 
+    async def forward_to_leader(self, path: str, request: dict) -> dict: ...
+
 
 def peer_urls(urls: tuple[str, ...]) -> list[str]:
     """Checked and sorted, as etcd's types.NewURLs: http(s) or unix(s), host:port, no path."""
@@ -138,6 +140,11 @@ class ClusterService:
     async def member_promote(self, request: MemberPromote, info: AuthInfo | None = None) -> dict:
         self._admin(info)
         member_id = request.ID
+        server = self.server
+        if server.leader != server.member_id:
+            # Only the leader knows whether a learner caught up (etcd forwards it too).
+            answer = await server.forward_to_leader("/v3/cluster/member/promote", {"ID": member_id})
+            return {**answer, "header": {}}
         self._check_learner_ready(member_id)
         if self.strict and not self._ready_to_promote():
             raise errors.NotEnoughStartedMembers

@@ -258,6 +258,9 @@ class EtcdServer:
     def new_request_id(self) -> int:
         return next(self._ids)
 
+    async def forward_to_leader(self, path: str, request: dict) -> dict:
+        return await self.leases.forward(path, request)
+
     def _follow_members(self) -> None:
         """Point the peer streams at the current members; note whether this one is a
         learner (the face then serves it only what etcd serves a learner)."""

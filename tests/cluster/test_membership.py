@@ -50,14 +50,14 @@ def _call(member: Member, path: str, body: dict, until_not: str = "") -> dict:
     """POST, retrying while the answer is the error `until_not` (etcd's checks that pass
     once a member caught up or has been connected long enough)."""
 
-    def attempt() -> dict | None:
+    def attempt() -> list[dict] | None:
         answer = member.post(path, body)
         if until_not and until_not in answer.text:
             return None
         assert answer.status_code == 200, answer.text
-        return answer.json()
+        return [answer.json()]  # truthy even when the answer is {}
 
-    return wait_for(attempt, 30, f"{path} {body}")  # type: ignore[return-value]
+    return wait_for(attempt, 30, f"{path} {body}")[0]  # type: ignore[index]
 
 
 def _initial_cluster(answer: dict, name: str) -> str:
@@ -71,6 +71,17 @@ def _initial_cluster(answer: dict, name: str) -> str:
 
 def _status(member: Member) -> dict:
     return member.post("/v3/maintenance/status", {}, timeout=3).json()
+
+
+def _leader(members: list[Member]) -> Member:
+    def leading() -> Member | None:
+        for member in members:
+            status = _status(member)
+            if status.get("leader") == status["header"]["member_id"]:
+                return member
+        return None
+
+    return wait_for(leading, 10, "a leader")  # type: ignore[return-value]
 
 
 def _keys(member: Member) -> set[str]:
@@ -125,9 +136,13 @@ def test_grow_to_three_then_remove_a_follower_and_the_leader(tmp_path: Path) -> 
         listed = first.post("/v3/cluster/member/list", {}).json()["members"]
         assert sorted(m.get("name") for m in listed) == ["kr1", "kr2", "kr3"]
 
-        # remove a follower, then the leader
-        leader_id = _status(first)["leader"]
+        # leadership moves on request, then a follower and the leader are removed
         by_id = {_status(m)["header"]["member_id"]: m for m in members}
+        old_leader = _leader(members)
+        target = next(i for i, m in by_id.items() if m is not old_leader)
+        assert _call(old_leader, "/v3/maintenance/transfer-leadership", {"targetID": target}) == {}
+        assert _status(old_leader)["leader"] == target
+        leader_id = target
         leader = by_id[leader_id]
         follower_id = next(i for i in by_id if i != leader_id)
         _call(leader, "/v3/cluster/member/remove", {"ID": follower_id}, "unhealthy")
