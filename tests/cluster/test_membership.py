@@ -12,7 +12,13 @@ from pathlib import Path
 import httpx
 
 from tests.cluster.conftest import b64, wait_for
-from tests.support.servers import Member, free_port, joining_member, keyraft_member
+from tests.support.servers import (
+    Member,
+    free_port,
+    joining_member,
+    keyraft_member,
+    start_all,
+)
 
 FAST = ("--heartbeat-interval", "50", "--election-timeout", "500")
 
@@ -135,6 +141,16 @@ def test_grow_to_three_then_remove_a_follower_and_the_leader(tmp_path: Path) -> 
         third.start()
         listed = first.post("/v3/cluster/member/list", {}).json()["members"]
         assert sorted(m.get("name") for m in listed) == ["kr1", "kr2", "kr3"]
+
+        # the membership survives a restart of every member
+        for member in members:
+            member.stop()
+        start_all(members)
+        for member in members:
+            again = member.post("/v3/cluster/member/list", {}).json()["members"]
+            assert sorted((m["ID"], m["name"]) for m in again) == sorted(
+                (m["ID"], m["name"]) for m in listed
+            )
 
         # leadership moves on request, then a follower and the leader are removed
         by_id = {_status(m)["header"]["member_id"]: m for m in members}
