@@ -265,7 +265,11 @@ class EtcdServer:
         """Point the peer streams at the current members; note whether this one is a
         learner (the face then serves it only what etcd serves a learner)."""
         self.learner = self.is_learner()
-        peers = {m.id: m.peer_urls[0] for m in self.members.values() if m.id != self.member.id}
+        peers = {
+            m.id: m.peer_urls[0]
+            for m in self.members.values()
+            if m.id != self.member.id and m.peer_urls  # an update may leave none
+        }
         self.transport.set_peers(peers)
 
     def _removed_from_cluster(self) -> None:

@@ -47,7 +47,11 @@ class _Peer:
         parts = urlsplit(self.url)
         self.host = parts.hostname or "127.0.0.1"
         https = parts.scheme == "https"
-        self.port = parts.port or (443 if https else 80)
+        try:
+            port = parts.port
+        except ValueError:  # a member's URLs are whatever an update gave: never fatal
+            port = None
+        self.port = port or (443 if https else 80)
         # An https peer gets the transport's context (the default one if none was given).
         self.tls: ssl.SSLContext | bool | None = (transport.ssl_context or True) if https else None
         self.queue: list[bytes] = []

@@ -166,3 +166,17 @@ def test_the_driver_starts_with_the_tables_configuration(tmp_path: Path) -> None
         state.close()
 
     asyncio.run(scenario())
+
+
+def test_peer_streams_take_any_url_an_update_may_give() -> None:
+    """etcd 3.4 checks no URL on update: a bad one must not stop the members applying it."""
+    from keyraft.raft.io.peer_transport import PeerTransport
+
+    async def scenario() -> None:
+        transport = PeerTransport(1, 9, {}, lambda _: None, lambda *_: None)
+        transport.set_peers({2: "http://127.0.0.1:notaport", 3: "bad", 4: URL.format(4)})
+        transport.set_peers({4: URL.format(5)})
+        assert transport.connected_for(2) is None and transport.connected_for(4) is None
+        await transport.stop()
+
+    asyncio.run(scenario())
