@@ -104,10 +104,10 @@ class EtcdServer:
         self.config = config
         self.clock = clock or SystemClock()
         self.state = StateMachine(Backend(config.kv_dir), self.clock.now)
-        # TLS settings with --auto-tls certificates made; the listeners' contexts are the
-        # face's, the contexts for calls to other members are built here.
-        self.client_tls, self.peer_tls = member_tls(config)
         try:
+            # TLS settings with --auto-tls certificates made; the listeners' contexts are
+            # the face's, the contexts for calls to other members are built here.
+            self.client_tls, self.peer_tls = member_tls(config)
             cluster = self._identify(config)
         except Exception:
             self.state.backend.close()

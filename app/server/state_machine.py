@@ -109,6 +109,11 @@ class StateMachine:
                 f"{member_id:x} of cluster {cluster_id:x} (check --name, "
                 "--initial-advertise-peer-urls and --initial-cluster-token)"
             )
+        if founders and not self.members.members:  # a data dir from before membership
+            batch = self.backend.new_batch()
+            self.members.seed(founders, batch)
+            self.backend.write(batch)
+            self.members.load()
 
     def identity(self) -> tuple[int, int]:
         """(cluster ID, member ID) this data dir belongs to; (0, 0) for a new one."""
