@@ -104,8 +104,8 @@ class ClusterService:
     # ---- the RPCs --------------------------------------------------------------------
 
     async def member_add(self, request: MemberAdd, info: AuthInfo | None = None) -> dict:
+        urls = peer_urls(request.peerURLs)  # etcd's gateway checks them before auth
         self._admin(info)
-        urls = peer_urls(request.peerURLs)
         member_id = new_member_id(urls, int(time.time()))
         if self.strict:
             if not request.isLearner and not self._ready_to_add_voter():
