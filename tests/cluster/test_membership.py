@@ -142,6 +142,14 @@ def test_grow_to_three_then_remove_a_follower_and_the_leader(tmp_path: Path) -> 
         listed = first.post("/v3/cluster/member/list", {}).json()["members"]
         assert sorted(m.get("name") for m in listed) == ["kr1", "kr2", "kr3"]
 
+        # a follower asks the leader whether a learner may be promoted
+        follower = next(m for m in members if m is not _leader(members))
+        refused = follower.post("/v3/cluster/member/promote", {"ID": learner_id})
+        assert (refused.status_code, refused.json()["error"]) == (
+            412,
+            "etcdserver: can only promote a learner member",
+        )
+
         # the membership survives a restart of every member
         for member in members:
             member.stop()
