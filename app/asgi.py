@@ -24,7 +24,13 @@ from keyraft.app.routes.lease import serve_keepalive
 from keyraft.app.routes.snapshot import serve_snapshot
 from keyraft.app.routes.watch import serve_watch
 from keyraft.app.server.etcdserver import EtcdServer
-from keyraft.app.streams import BodyTooLarge, StreamHandler, read_body, until_disconnected
+from keyraft.app.streams import (
+    BodyTooLarge,
+    StreamHandler,
+    read_body,
+    serve_stream,
+    until_disconnected,
+)
 from keyraft.app.websocket import serve_websocket
 
 CORS_HEADERS = [
@@ -249,7 +255,7 @@ class KeyraftFront:
                 return
             stream = STREAMS.get(path)
             if stream is not None:
-                await stream(self.server, scope, receive, with_common_headers(send))
+                await serve_stream(stream, self.server, scope, receive, with_common_headers(send))
                 return
         if path != scope["path"]:
             scope = {**scope, "path": path, "raw_path": path.encode()}
@@ -275,7 +281,7 @@ class KeyraftFront:
         if stream is not None:
 
             async def handler(http: Scope, receive: Receive, send: Send) -> None:
-                await stream(server, http, receive, send)
+                await serve_stream(stream, server, http, receive, send)
 
         elif path in RPCS:
 

@@ -90,6 +90,21 @@ GRPC_CODE: dict[type[server_errors.ServerError], int] = {
     server_errors.ElectionNotLeader: UNKNOWN,
     server_errors.MissingLeaderKey: UNKNOWN,
     server_errors.PassedOn: UNKNOWN,
+    # membership: codes as etcd 3.4.23 answers them (measured)
+    server_errors.InvalidPeerURLs: INVALID_ARGUMENT,
+    server_errors.MemberIDExists: FAILED_PRECONDITION,
+    server_errors.PeerURLExists: FAILED_PRECONDITION,
+    server_errors.MemberNotFound: NOT_FOUND,
+    server_errors.MemberNotLearner: FAILED_PRECONDITION,
+    server_errors.LearnerNotReady: FAILED_PRECONDITION,
+    server_errors.TooManyLearners: FAILED_PRECONDITION,
+    server_errors.NotEnoughStartedMembers: UNKNOWN,
+    server_errors.Unhealthy: UNAVAILABLE,
+    server_errors.NotLeader: FAILED_PRECONDITION,
+    server_errors.BadLeaderTransferee: FAILED_PRECONDITION,
+    server_errors.LeaderTransferTimedOut: UNAVAILABLE,
+    server_errors.NotSupportedForLearner: UNAVAILABLE,
+    server_errors.MemberRemoved: UNAVAILABLE,
 }
 
 # gRPC code names, as a canceled watch's reason spells them ("rpc error: code = ...").

@@ -20,7 +20,8 @@ from keyraft.app.schema import decode_request
 from keyraft.app.server import election, lock, requests
 from keyraft.app.server.auth.service import AuthService
 from keyraft.app.server.auth.store import AuthInfo
-from keyraft.app.server.errors import PassedOn, ServerError
+from keyraft.app.server.cluster import ClusterService
+from keyraft.app.server.errors import NotSupportedForLearner, PassedOn, ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.maintenance import Maintenance
 from keyraft.app.server.request_size import encoded_size
@@ -149,6 +150,53 @@ def _auth_rpc(
         summary,
         "Auth",
     )
+
+
+ClusterMethod = Callable[[ClusterService, Any, AuthInfo | None], Awaitable[dict]]
+
+
+def _cluster(method: ClusterMethod) -> Callable[..., Awaitable[dict]]:
+    """`method` of the server's ClusterService, served like an EtcdServer method."""
+
+    async def serve(server: EtcdServer, request: Any, info: AuthInfo | None = None) -> dict:
+        return await method(server.cluster, request, info)
+
+    serve.__name__ = method.__name__
+    return serve
+
+
+def _member_rpc(verb: str, cls: type, method: ClusterMethod, summary: str) -> Rpc:
+    name = cls.__name__
+    return Rpc(
+        f"/v3/cluster/member/{verb}",
+        f"etcdserverpb{name}Request",
+        f"etcdserverpb{name}Response",
+        requests.cluster_from(cls),
+        _cluster(method),
+        summary,
+        "Cluster",
+    )
+
+
+_CLUSTER_RPCS = (
+    _member_rpc("add", requests.MemberAdd, ClusterService.member_add, "Add a member"),
+    _member_rpc("remove", requests.MemberRemove, ClusterService.member_remove, "Remove a member"),
+    _member_rpc(
+        "update", requests.MemberUpdate, ClusterService.member_update, "Change a member's peer URLs"
+    ),
+    _member_rpc(
+        "promote", requests.MemberPromote, ClusterService.member_promote, "Make a learner a voter"
+    ),
+    Rpc(
+        "/v3/maintenance/transfer-leadership",
+        "etcdserverpbMoveLeaderRequest",
+        "etcdserverpbMoveLeaderResponse",
+        requests.cluster_from(requests.MoveLeader),
+        _cluster(ClusterService.move_leader),
+        "Hand leadership to another voter (ask the leader)",
+        "Maintenance",
+    ),
+)
 
 
 _AUTH_RPCS = (
@@ -436,6 +484,7 @@ RPCS: dict[str, Rpc] = {
             "Cluster",
             authed=False,
         ),
+        *_CLUSTER_RPCS,
         *_LEASE_RPCS,
         *_AUTH_RPCS,
         *_LOCK_RPCS,
@@ -481,6 +530,8 @@ async def typed_request(
     # exact size is only worth computing for large bodies.
     if 2 * len(body) > limit and (size := encoded_size(request)) > limit:
         raise errors.message_too_large(size, limit)
+    if server.learner and not _serves_learners(rpc, request):
+        raise NotSupportedForLearner
     info = server.auth.info(token_of(headers)) if server.state.auth.enabled and rpc.authed else None
     return rpc.build(request), info
 
@@ -512,6 +563,13 @@ async def dispatch(
         return 500, codec.encode_error(error)
     finally:
         metrics.REQUESTS.observe(rpc, code, time.perf_counter() - started)
+
+
+def _serves_learners(rpc: Rpc, request: dict) -> bool:
+    """What etcd 3.4 serves on a learner: its status, and serializable ranges."""
+    if rpc.path == "/v3/kv/range":
+        return bool(request.get("serializable"))
+    return rpc.path == "/v3/maintenance/status"
 
 
 def oversized_body(server: EtcdServer, length: int) -> tuple[int, bytes]:

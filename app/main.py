@@ -93,6 +93,15 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     help="Initial cluster state.",
 )
 @click.option(
+    "--strict-reconfig-check",
+    type=click.BOOL,
+    is_flag=False,
+    flag_value=True,
+    default=True,
+    show_default=True,
+    help="Reject reconfiguration requests that would cause quorum loss.",
+)
+@click.option(
     "--max-request-bytes",
     default=1572864,
     show_default=True,
@@ -458,6 +467,7 @@ async def _serve(
 
     from keyraft.app.connections import ClientLimits
     from keyraft.app.factory import create_app
+    from keyraft.app.server.peers import JoinError
     from keyraft.app.server.state_machine import DataDirMismatch
 
     log = logging.getLogger("keyraft")
@@ -465,6 +475,9 @@ async def _serve(
         front, _server = create_app(config)
     except (DataDirMismatch, ConfigError) as error:  # ConfigError: unreadable TLS files
         log.error("refusing to start: %s", error)
+        sys.exit(1)
+    except JoinError as error:
+        log.error("cannot join the cluster: %s", error)
         sys.exit(1)
     except Exception as error:  # e.g. the data dir is locked by another process
         log.error("cannot open data dir %s: %s", config.data_dir, error)
@@ -499,6 +512,8 @@ async def _serve(
         config.data_dir,
     )
     tasks = [asyncio.create_task(other.serve(sockets=group)) for other, group in companions]
+    # A member removed from the cluster stops, as etcd's does.
+    _server.on_removed = lambda: setattr(server, "should_exit", True)
     try:
         await server.serve(sockets=main_sockets)
     finally:

@@ -171,6 +171,27 @@ def _responses() -> dict:
             "The key-value history's hash, and the compact revision it starts from.",
             {"header": header, "hash": UINT64, "compact_revision": INT64},
         ),
+        "etcdserverpbMemberAddResponse": _object(
+            "The member added, and every member.",
+            {
+                "header": header,
+                "member": ref("etcdserverpbMember"),
+                "members": {"type": "array", "items": ref("etcdserverpbMember")},
+            },
+        ),
+        **{
+            f"etcdserverpb{name}Response": _object(
+                "Every member, after the change.",
+                {
+                    "header": header,
+                    "members": {"type": "array", "items": ref("etcdserverpbMember")},
+                },
+            )
+            for name in ("MemberRemove", "MemberUpdate", "MemberPromote")
+        },
+        "etcdserverpbMoveLeaderResponse": _object(
+            "Leadership moved (etcd 3.4 answers an empty object).", {"header": header}
+        ),
         "etcdserverpbAlarmMember": _object(
             "An active alarm.",
             {

@@ -166,6 +166,33 @@ _message(
     Field("linearizable", "bool", "read the member list through a linearizable barrier"),
 )
 _message(
+    "etcdserverpbMemberAddRequest",
+    "Add a member (start it afterwards with --initial-cluster-state existing).",
+    Field("peerURLs", "string", "the new member's peer URLs", repeated=True),
+    Field("isLearner", "bool", "add it as a learner: it replicates but does not vote"),
+)
+_message(
+    "etcdserverpbMemberRemoveRequest",
+    "Remove a member.",
+    Field("ID", "uint64", "the member to remove"),
+)
+_message(
+    "etcdserverpbMemberUpdateRequest",
+    "Change a member's peer URLs.",
+    Field("ID", "uint64", "the member to update"),
+    Field("peerURLs", "string", "its new peer URLs", repeated=True),
+)
+_message(
+    "etcdserverpbMemberPromoteRequest",
+    "Promote a learner that has caught up with the leader to a voting member.",
+    Field("ID", "uint64", "the learner to promote"),
+)
+_message(
+    "etcdserverpbMoveLeaderRequest",
+    "Hand leadership to another voting member (send it to the leader).",
+    Field("targetID", "uint64", "the member to lead"),
+)
+_message(
     "etcdserverpbAlarmRequest",
     "List, raise or clear alarms.",
     Field("action", "enum", "GET, ACTIVATE or DEACTIVATE", enum=ALARM_ACTION),

@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from keyraft.app import codec, errors
+from keyraft.app.server.errors import NotSupportedForLearner
 from keyraft.app.server.etcdserver import EtcdServer
 
 StreamHandler = Callable[[EtcdServer, Scope, Receive, Send], Awaitable[None]]
@@ -179,6 +180,18 @@ class LineWriter:
 # ---- routing ---------------------------------------------------------------------------
 
 
+async def serve_stream(
+    handler: StreamHandler, server: EtcdServer, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run a stream handler; a learner serves no stream (etcd's stream interceptor)."""
+    if server.learner:
+        writer = LineWriter(send)
+        await writer.stream_error(errors.from_server(NotSupportedForLearner()))
+        await writer.end()
+        return
+    await handler(server, scope, receive, send)
+
+
 class _Stream(Response):
     """FastAPI's route contract is request -> response; this response runs a stream
     handler on the ASGI channel it is given."""
@@ -189,7 +202,7 @@ class _Stream(Response):
         self.server = server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.handler(self.server, scope, receive, send)
+        await serve_stream(self.handler, self.server, scope, receive, send)
 
 
 class StreamRoute(APIRoute):

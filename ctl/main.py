@@ -15,7 +15,7 @@ from keyraft.ctl.commands.endpoint import endpoint
 from keyraft.ctl.commands.kv import compaction, delete, get, put
 from keyraft.ctl.commands.lease import lease
 from keyraft.ctl.commands.lock import lock
-from keyraft.ctl.commands.member import member
+from keyraft.ctl.commands.member import member, move_leader
 from keyraft.ctl.commands.misc import completion, version
 from keyraft.ctl.commands.snapshot import snapshot
 from keyraft.ctl.commands.txn import txn
@@ -42,6 +42,7 @@ for command in (
     lock,
     elect,
     member,
+    move_leader,
     endpoint,
     alarm,
     defrag,

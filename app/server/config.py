@@ -36,6 +36,7 @@ class ServerConfig:
     initial_cluster: str = ""
     initial_cluster_token: str = "etcd-cluster"
     initial_cluster_state: str = "new"
+    strict_reconfig_check: bool = True
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     quota_backend_bytes: int = DEFAULT_QUOTA_BACKEND_BYTES
     max_txn_ops: int = 128

@@ -225,6 +225,67 @@ class PassedOn(ServerError):
         self.cause = error
 
 
+# ---- membership (codes in app/errors.py, as etcd 3.4.23 answers them) --------------------
+
+
+class InvalidPeerURLs(ServerError):
+    message = "etcdserver: given member URLs are invalid"
+
+
+class MemberIDExists(ServerError):
+    message = "etcdserver: member ID already exist"
+
+
+class PeerURLExists(ServerError):
+    message = "etcdserver: Peer URLs already exists"
+
+
+class MemberNotFound(ServerError):
+    message = "etcdserver: member not found"
+
+
+class MemberNotLearner(ServerError):
+    message = "etcdserver: can only promote a learner member"
+
+
+class LearnerNotReady(ServerError):
+    message = "etcdserver: can only promote a learner member which is in sync with leader"
+
+
+class TooManyLearners(ServerError):
+    message = "etcdserver: too many learner members in cluster"
+
+
+class NotEnoughStartedMembers(ServerError):
+    message = "etcdserver: re-configuration failed due to not enough started members"
+
+
+class Unhealthy(ServerError):
+    message = "etcdserver: unhealthy cluster"
+
+
+class NotLeader(ServerError):
+    message = "etcdserver: not leader"
+
+
+class BadLeaderTransferee(ServerError):
+    message = "etcdserver: bad leader transferee"
+
+
+class LeaderTransferTimedOut(ServerError):
+    message = "etcdserver: request timed out, leader transfer took too long"
+
+
+class NotSupportedForLearner(ServerError):
+    message = "etcdserver: rpc not supported for learner"
+
+
+class MemberRemoved(ServerError):
+    """This member was removed from the cluster: it stops, and never serves again."""
+
+    message = "the member has been permanently removed from the cluster"
+
+
 _FROM_STORAGE: dict[type[storage_errors.StorageError], type[ServerError]] = {
     storage_errors.CompactedError: Compacted,
     storage_errors.ReadOvertakenError: Compacted,

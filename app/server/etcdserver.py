@@ -26,15 +26,17 @@ from keyraft.app.server.alarms import QuotaCheck
 from keyraft.app.server.apply import is_read_only, is_serializable
 from keyraft.app.server.auth.guard import check_range, check_txn
 from keyraft.app.server.auth.service import AuthService
-from keyraft.app.server.auth.store import AuthInfo
+from keyraft.app.server.auth.store import AuthInfo, AuthStore
 from keyraft.app.server.auth.tokens import parse_auth_token
+from keyraft.app.server.cluster import ClusterService, member_json
 from keyraft.app.server.compactor import AutoCompactor, parse_retention
 from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.maintenance import Maintenance
-from keyraft.app.server.membership import cluster_from_config
-from keyraft.app.server.peers import peer_receiver, peer_transport
+from keyraft.app.server.members import MemberTable
+from keyraft.app.server.membership import Cluster, Member, cluster_from_config
+from keyraft.app.server.peers import PeerPort, fetch_cluster, peer_receiver, peer_transport
 from keyraft.app.server.reads import SteppedReads
 from keyraft.app.server.request_size import (
     PROPOSAL_ENCODING_MARGIN,
@@ -60,14 +62,23 @@ from keyraft.app.server.requests import (
     Txn,
     encode_proposal,
 )
-from keyraft.app.server.state_machine import StateMachine
+from keyraft.app.server.state_machine import MemberRemovedError, StateMachine
 from keyraft.app.server.tls import forwarding_context, member_tls
 from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
 from keyraft.raft.io.transport import PeerNetwork
-from keyraft.raft.messages import NO_LEADER, Entry, ReadState, SoftState, StateRole
+from keyraft.raft.messages import (
+    NO_LEADER,
+    ConfChange,
+    ConfChangeType,
+    ConfState,
+    Entry,
+    ReadState,
+    SoftState,
+    StateRole,
+)
 from keyraft.storage.backend import Backend
 from keyraft.storage.errors import StorageError
 from keyraft.storage.lease import MAX_LEASE_TTL
@@ -100,16 +111,25 @@ class EtcdServer:
         self.config = config
         self.clock = clock or SystemClock()
         self.state = StateMachine(Backend(config.kv_dir), self.clock.now)
-        cluster = cluster_from_config(config)
-        self.member, self.members, self.cluster_id = cluster.local, cluster.members, cluster.id
         try:
-            self.state.claim(self.cluster_id, self.member.id, config.data_dir)
+            # TLS settings with --auto-tls certificates made; the listeners' contexts are
+            # the face's, the contexts for calls to other members are built here.
+            self.client_tls, self.peer_tls = member_tls(config)
+            cluster = self._identify(config)
         except Exception:
             self.state.backend.close()
             raise
+        self.member, self.cluster_id = cluster.local, cluster.id
+        # Until the state machine knows the members (a joining member learns them from
+        # the leader's snapshot), those the cluster told us about.
+        self._known_members = cluster.members
+        self.on_removed: Callable[[], None] = lambda: None
+        self.removed = False
+        self.learner = False
         election_timeout_s = config.election_timeout_ms / 1000
         self.request_timeout = 5.0 + 2 * election_timeout_s
         self.leader_wait = 3 * election_timeout_s
+        self.retry_interval = election_timeout_s
         self.leader = NO_LEADER
         self.term = 0
         self.quota = QuotaCheck(
@@ -129,9 +149,10 @@ class EtcdServer:
         self.waits = Waits(self.clock, self.request_timeout)
         self.watch_hub = WatchHub(lambda: self.state.store)
         self.state.store.listeners.append(self.watch_hub.notify)
+        joining = not self.state.members.members
         self.driver = RaftDriver(
             node_id=self.member.id,
-            voters=tuple(sorted(self.members)),
+            voters=() if joining else tuple(sorted(cluster.members)),
             wal_dir=os.path.join(config.data_dir, "member", "wal"),
             state_machine=self,
             tick_seconds=config.heartbeat_interval_ms / 1000,
@@ -153,9 +174,6 @@ class EtcdServer:
             lambda: self.state.applied_index,
         )
         self.stepped_reads = SteppedReads(lambda: self.state.store, lambda: self.current_revision)
-        # TLS settings with --auto-tls certificates made; the listeners' contexts are the
-        # face's, the contexts for calls to other members are built here.
-        self.client_tls, self.peer_tls = member_tls(config)
         self.leases = LeaseKeeper(
             self.state.lessor,
             self.clock,
@@ -181,14 +199,110 @@ class EtcdServer:
             lambda: self.current_revision,
             self.propose,
         )
-        self.peer_receiver = peer_receiver(config, cluster, self.driver, self.state.restorable)
-        self.transport = (
-            network(self.driver) if network else peer_transport(cluster, self.driver, self.peer_tls)
+        receiver = peer_receiver(
+            config,
+            cluster,
+            lambda: self.members,
+            lambda: self.state.members.removed,
+            self.driver,
+            self.state.restorable,
         )
+        self.peer_receiver = PeerPort(receiver, self._members_with_urls, self.cluster_id)
+        self.transport = (
+            network(self.driver)
+            if network
+            else peer_transport(cluster, self.driver, self.peer_tls, self._removed_from_cluster)
+        )
+        self.cluster = ClusterService(self, config.strict_reconfig_check)
+
+    def _identify(self, config: ServerConfig) -> Cluster:
+        """Who this member is in which cluster: from the data dir when it has members
+        (the flags are then ignored, as etcd ignores them once it has a WAL), from the
+        other members when joining (--initial-cluster-state existing), else from the
+        flags (a new cluster, whose founders the data dir records)."""
+        state = self.state
+        stored_cluster, stored_member = state.identity()
+        table = state.members
+        if stored_member in table.removed:
+            raise MemberRemovedError
+        local = table.members.get(stored_member)
+        own = sorted(config.initial_advertise_peer_urls)
+        if local is not None and sorted(local.peer_urls) == own:
+            local = Member(
+                local.id,
+                config.name,
+                list(local.peer_urls),
+                list(config.advertise_client_urls),
+                local.is_learner,
+            )
+            return Cluster(local, dict(table.members), stored_cluster)
+        if config.initial_cluster_state == "existing" and not table.members:
+            cluster = fetch_cluster(config, self.peer_tls)
+            state.claim(cluster.id, cluster.local.id, config.data_dir)
+            return cluster
+        cluster = cluster_from_config(config)
+        state.claim(cluster.id, cluster.local.id, config.data_dir, list(cluster.members.values()))
+        return cluster
+
+    # ---- membership --------------------------------------------------------------------
+
+    @property
+    def members(self) -> dict[int, Member]:
+        """The current members by ID (the peer receiver admits only these)."""
+        return self.state.members.members or self._known_members
+
+    @property
+    def table(self) -> MemberTable:
+        return self.state.members
+
+    @property
+    def member_id(self) -> int:
+        return self.member.id
+
+    @property
+    def auth_store(self) -> AuthStore:
+        return self.state.auth
+
+    def is_learner(self) -> bool:
+        member = self.members.get(self.member.id)
+        return member is not None and member.is_learner
+
+    def _members_with_urls(self) -> list[Member]:
+        return [
+            Member(m.id, m.name, m.peer_urls, self.client_urls(m.id), m.is_learner)
+            for m in sorted(self.members.values(), key=lambda m: m.id)
+        ]
+
+    def members_json(self) -> list[dict]:
+        return [member_json(m, m.client_urls) for m in self._members_with_urls()]
+
+    def new_request_id(self) -> int:
+        return next(self._ids)
+
+    async def forward_to_leader(self, path: str, request: dict) -> dict:
+        return await self.leases.forward(path, request)
+
+    def _follow_members(self) -> None:
+        """Point the peer streams at the current members; note whether this one is a
+        learner (the face then serves it only what etcd serves a learner)."""
+        self.learner = self.is_learner()
+        peers = {
+            m.id: m.peer_urls[0]
+            for m in self.members.values()
+            if m.id != self.member.id and m.peer_urls  # an update may leave none
+        }
+        self.transport.set_peers(peers)
+
+    def _removed_from_cluster(self) -> None:
+        if not self.removed:
+            self.removed = True
+            log.warning("%s", errors.MemberRemoved.message)
+            self.on_removed()
 
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._follow_members()
         self.transport.start()
         self.driver.start(self.transport)
         self._tasks = [
@@ -217,7 +331,7 @@ class EtcdServer:
 
     async def _publish(self) -> None:
         """Tell the cluster this member's client URLs (member list shows them)."""
-        request = Publish(self.member.id, tuple(self.member.client_urls))
+        request = Publish(self.member.id, tuple(self.member.client_urls), self.member.name)
         while True:
             try:
                 await self.propose(request)
@@ -354,19 +468,11 @@ class EtcdServer:
             "errors": ([errors.NoLeader.message] if self.leader == NO_LEADER else [])
             + self.state.alarms.texts(),
             "dbSizeInUse": backend.live_bytes(),
+            "isLearner": self.is_learner(),
         }
 
     async def member_list(self, _request: object = None) -> dict:
-        members = [
-            {
-                "ID": member.id,
-                "name": member.name,
-                "peerURLs": member.peer_urls,
-                "clientURLs": self.client_urls(member.id),
-            }
-            for member in self.members.values()
-        ]
-        return {"header": {}, "members": members}
+        return {"header": {}, "members": self.members_json()}
 
     async def alarm(self, request: Alarm, info: AuthInfo | None = None) -> dict:
         """Every alarm action goes through the log (etcd 3.4 lets anyone use it)."""
@@ -442,6 +548,19 @@ class EtcdServer:
             self.slow_applies += 1  # etcd counts applies over 100 ms ("took too long")
         self.reads.on_applied()
 
+    def apply_conf_change(self, entry: Entry) -> ConfChange | None:
+        change, outcome = self.state.apply_conf_change(entry)
+        if outcome is not None:
+            self.waits.trigger(*outcome)
+        if change is not None:
+            self._follow_members()
+            if change.type == ConfChangeType.REMOVE_NODE and change.node_id == self.member.id:
+                self._removed_from_cluster()
+        return change
+
+    def conf_state(self) -> ConfState:
+        return self.state.conf_state()
+
     def make_durable(self) -> None:
         self.state.make_durable()
 
@@ -451,6 +570,9 @@ class EtcdServer:
     def restore(self, data: bytes) -> None:
         self.state.restore(data)
         self.watch_hub.desync_all()
+        self._follow_members()
+        if self.member.id in self.state.members.removed:
+            self._removed_from_cluster()
 
     def on_soft_state(self, soft_state: SoftState, term: int) -> None:
         if soft_state.leader != self.leader:

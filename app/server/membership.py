@@ -18,6 +18,13 @@ def member_id(peer_urls: list[str], token: str) -> int:
     return struct.unpack(">Q", digest[:8])[0]
 
 
+def new_member_id(peer_urls: list[str], unix_seconds: int) -> int:
+    """The ID of a member added at runtime, as etcd 3.4's member add derives it: its
+    sorted peer URLs, an empty cluster name and the time in seconds, so a member added
+    again with the same URLs (in another second) gets a new ID."""
+    return member_id(peer_urls, str(unix_seconds))
+
+
 def cluster_id(member_ids: list[int]) -> int:
     data = b"".join(struct.pack(">Q", identifier) for identifier in sorted(member_ids))
     return struct.unpack(">Q", hashlib.sha1(data).digest()[:8])[0]

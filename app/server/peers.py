@@ -1,36 +1,140 @@
 """The peer port's two sides for one member: the receiver that admits only the current
-members' Raft messages, and the HTTP streams to the other members."""
+members' Raft messages (and answers `GET /members`, from which a joining member learns
+the cluster), and the HTTP streams to the other members."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Container
+
+import httpx
+import orjson
 
 from keyraft.app.server.config import ServerConfig
-from keyraft.app.server.membership import Cluster
+from keyraft.app.server.membership import Cluster, Member
 from keyraft.app.server.tls import TLSInfo, client_context, uses_https
 from keyraft.raft.io.driver import RaftDriver
 from keyraft.raft.io.peer_receiver import PeerReceiver, max_frame_bytes, max_snapshot_bytes
 from keyraft.raft.io.peer_transport import PeerTransport
 
+MEMBERS_PATH = "/members"
+CLUSTER_ID_HEADER = "x-etcd-cluster-id"
+JOIN_TIMEOUT_S = 10.0
+
+
+class JoinError(Exception):
+    """A member started with --initial-cluster-state existing could not join."""
+
 
 def peer_receiver(
     config: ServerConfig,
     cluster: Cluster,
+    members: Callable[[], Container[int]],
+    removed: Callable[[], Container[int]],
     driver: RaftDriver,
     restorable: Callable[[bytes], bool],
 ) -> PeerReceiver:
     return PeerReceiver(
         cluster.id,
         cluster.local.id,
-        driver.members,
+        members,
         driver.step,
         max_frame_bytes=max_frame_bytes(config.max_request_bytes),
         max_snapshot_bytes=max_snapshot_bytes(config.quota_backend_bytes),
         restorable=restorable,
+        removed=removed,
     )
 
 
-def peer_transport(cluster: Cluster, driver: RaftDriver, tls: TLSInfo) -> PeerTransport:
+class PeerPort:
+    """The peer listener's ASGI app: `GET /members` answers the member list (etcd's
+    peer `/members`), everything else is Raft traffic for the receiver."""
+
+    def __init__(
+        self, receiver: PeerReceiver, members: Callable[[], list[Member]], cluster_id: int
+    ) -> None:
+        self.receiver = receiver
+        self.members = members
+        self.cluster_id = cluster_id
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] != MEMBERS_PATH or scope["method"] != "GET":
+            await self.receiver(scope, receive, send)
+            return
+        body = orjson.dumps([member_json(member) for member in self.members()])
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (CLUSTER_ID_HEADER.encode(), f"{self.cluster_id:x}".encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def member_json(member: Member) -> dict:
+    return {
+        "id": f"{member.id:x}",
+        "name": member.name,
+        "peerURLs": member.peer_urls,
+        "clientURLs": member.client_urls,
+        "isLearner": member.is_learner,
+    }
+
+
+def fetch_cluster(config: ServerConfig, tls: TLSInfo) -> Cluster:
+    """Ask the other members of --initial-cluster who is in the cluster (etcd's
+    GetClusterFromRemotePeers); this member is the one with its advertised peer URLs."""
+    own = sorted(config.initial_advertise_peer_urls)
+    urls = [
+        url for urls in config.cluster_members().values() if sorted(urls) != own for url in urls
+    ]
+    verify = client_context(tls) if uses_https(urls) else True
+    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    failures: list[str] = []
+    with httpx.Client(timeout=2.0, verify=verify) as client:
+        while time.monotonic() < deadline:
+            for url in urls:
+                try:
+                    response = client.get(url.rstrip("/") + MEMBERS_PATH)
+                    if response.status_code == 200:
+                        return _joined_cluster(config, response)
+                    failures.append(f"{url}: {response.status_code}")
+                except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+                    failures.append(f"{url}: {error}")
+            time.sleep(0.2)
+    raise JoinError(
+        "could not retrieve cluster information from the given URLs: "
+        + "; ".join(failures[-3:] or ["no other member in --initial-cluster"])
+    )
+
+
+def _joined_cluster(config: ServerConfig, response: httpx.Response) -> Cluster:
+    cluster_id = int(response.headers[CLUSTER_ID_HEADER], 16)
+    members = {}
+    for item in response.json():
+        member = Member(
+            int(item["id"], 16),
+            item["name"],
+            list(item["peerURLs"]),
+            list(item["clientURLs"]),
+            bool(item["isLearner"]),
+        )
+        members[member.id] = member
+    own = sorted(config.initial_advertise_peer_urls)
+    for member in members.values():
+        if sorted(member.peer_urls) == own:
+            member.name = config.name
+            member.client_urls = list(config.advertise_client_urls)
+            return Cluster(member, members, cluster_id)
+    raise JoinError(
+        f"no member of cluster {cluster_id:x} has peer URLs {','.join(own)} "
+        "(add it with member add first)"
+    )
+
+
+def peer_transport(
+    cluster: Cluster, driver: RaftDriver, tls: TLSInfo, on_removed: Callable[[], None]
+) -> PeerTransport:
     """Streams to the other members; to https peer URLs with this member's peer
     certificate as client certificate, verified against the peer CA (not verified at
     all with --peer-auto-tls, as etcd does)."""
@@ -39,7 +143,8 @@ def peer_transport(cluster: Cluster, driver: RaftDriver, tls: TLSInfo) -> PeerTr
         for member in cluster.members.values()
         if member.id != cluster.local.id
     }
-    context = client_context(tls) if uses_https(list(peers.values())) else None
+    urls = list(peers.values()) + cluster.local.peer_urls
+    context = client_context(tls) if uses_https(urls) else None
     return PeerTransport(
         cluster.local.id,
         cluster.id,
@@ -47,4 +152,5 @@ def peer_transport(cluster: Cluster, driver: RaftDriver, tls: TLSInfo) -> PeerTr
         driver.report_unreachable,
         driver.report_snapshot,
         ssl_context=context,
+        on_removed=on_removed,
     )

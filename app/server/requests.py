@@ -193,10 +193,34 @@ class ResignRequest(NamedTuple):
 
 
 class Publish(NamedTuple):
-    """A member announces its client URLs (member list shows them)."""
+    """A member announces its name and client URLs (member list shows them; a member
+    that published is "started", which the membership checks count)."""
 
     member_id: int = 0
     client_urls: tuple[str, ...] = ()
+    name: str = ""
+
+
+class MemberAdd(NamedTuple):
+    peerURLs: tuple[str, ...] = ()  # noqa: N815 - etcd's proto names
+    isLearner: bool = False  # noqa: N815
+
+
+class MemberRemove(NamedTuple):
+    ID: int = 0  # noqa: N815
+
+
+class MemberUpdate(NamedTuple):
+    ID: int = 0  # noqa: N815
+    peerURLs: tuple[str, ...] = ()  # noqa: N815
+
+
+class MemberPromote(NamedTuple):
+    ID: int = 0  # noqa: N815
+
+
+class MoveLeader(NamedTuple):
+    targetID: int = 0  # noqa: N815
 
 
 class HashKV(NamedTuple):
@@ -477,6 +501,13 @@ def resign_from(message: dict) -> ResignRequest:
     return ResignRequest(_leader_key(message))
 
 
+def cluster_from(cls: type) -> Callable[[dict], Any]:
+    """The builder of a Cluster service request (repeated fields as tuples)."""
+    return lambda message: cls(
+        **{name: tuple(v) if isinstance(v, list) else v for name, v in message.items()}
+    )
+
+
 def auth_from(cls: type) -> Callable[[dict], Any]:
     """The builder of an auth request whose fields are the message's own."""
     return lambda message: cls(**message)
@@ -599,12 +630,13 @@ def _from_wire(wire: object, top: bool = False) -> Any:
         if type(inner) is Authed:
             raise MalformedProposal("nested authed request")
         return Authed(wire[1], wire[2], inner)
-    if cls is Publish:
-        if len(wire) != 3 or type(wire[1]) is not int or not isinstance(wire[2], list):
+    if cls is Publish:  # [tag, id, urls] before names were published
+        if len(wire) not in (3, 4) or type(wire[1]) is not int or not isinstance(wire[2], list):
             raise MalformedProposal("malformed publish")
-        if not all(isinstance(url, str) for url in wire[2]):
+        name = wire[3] if len(wire) == 4 else ""
+        if not all(isinstance(url, str) for url in wire[2]) or type(name) is not str:
             raise MalformedProposal("malformed publish")
-        return Publish(wire[1], tuple(wire[2]))
+        return Publish(wire[1], tuple(wire[2]), name)
     return _scalars(cls, wire[1:])
 
 
@@ -637,6 +669,11 @@ for _cls in (
     UserList,
     RoleGet,
     RoleList,
+    MemberAdd,
+    MemberRemove,
+    MemberUpdate,
+    MemberPromote,
+    MoveLeader,
 ):
     _cls.__eq__ = _same_type_equal  # type: ignore[method-assign]
     _cls.__ne__ = _same_type_not_equal  # type: ignore[method-assign]

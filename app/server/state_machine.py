@@ -23,6 +23,8 @@ from keyraft.app.server.alarms import AlarmStore
 from keyraft.app.server.apply import Applier
 from keyraft.app.server.auth.guard import check_proposal
 from keyraft.app.server.auth.store import NOBODY, AuthInfo, AuthStore
+from keyraft.app.server.members import MemberTable, decode_change
+from keyraft.app.server.membership import Member
 from keyraft.app.server.requests import (
     Alarm,
     AuthChange,
@@ -39,7 +41,9 @@ from keyraft.app.server.requests import (
     Txn,
     decode_proposal,
 )
-from keyraft.raft.messages import Entry
+from keyraft.raft.codec import decode_conf_change
+from keyraft.raft.errors import CodecError
+from keyraft.raft.messages import ConfChange, ConfChangeType, ConfState, Entry
 from keyraft.storage.backend import Backend, RocksBatch
 from keyraft.storage.errors import StorageError
 from keyraft.storage.lease import Lessor
@@ -63,6 +67,13 @@ class DataDirMismatch(Exception):
     """The data dir was created for another member or cluster."""
 
 
+class MemberRemovedError(DataDirMismatch):
+    """The data dir's member was removed from its cluster: it never serves again."""
+
+    def __init__(self) -> None:
+        super().__init__(errors.MemberRemoved.message)
+
+
 class StateMachine:
     def __init__(self, backend: Backend, lease_clock: Callable[[], float] | None = None) -> None:
         self.backend = backend
@@ -72,23 +83,28 @@ class StateMachine:
         self.applier = Applier(self.store, self.lessor.exists)
         self.auth = AuthStore(backend)
         self.alarms = AlarmStore(backend)
+        self.members = MemberTable(backend)
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     # ---- identity ----------------------------------------------------------------------
 
-    def claim(self, cluster_id: int, member_id: int, data_dir: str) -> None:
-        """A new data dir records whose member it is; an existing one must belong to this
-        member of this cluster."""
+    def claim(
+        self, cluster_id: int, member_id: int, data_dir: str, founders: list[Member] = ()
+    ) -> None:
+        """A new data dir records whose member it is, and the founding members (a joining
+        member has none: they arrive with the leader's snapshot); an existing one must
+        belong to this member of this cluster."""
         stored_cluster = self.backend.get("cluster", META_CLUSTER_ID)
         if stored_cluster is None:
             batch = self.backend.new_batch()
             batch.put("cluster", META_CLUSTER_ID, _UINT64.pack(cluster_id))
             batch.put("cluster", META_MEMBER_ID, _UINT64.pack(member_id))
+            self.members.seed(founders, batch)
             self.backend.write(batch)
             self.backend.sync()
+            self.members.load()
             return
-        (old_cluster,) = _UINT64.unpack(stored_cluster)
-        (old_member,) = _UINT64.unpack(self.backend.get("cluster", META_MEMBER_ID) or bytes(8))
+        old_cluster, old_member = self.identity()
         if old_cluster != cluster_id or old_member != member_id:
             raise DataDirMismatch(
                 f"data dir {data_dir} belongs to member {old_member:x} of "
@@ -96,6 +112,20 @@ class StateMachine:
                 f"{member_id:x} of cluster {cluster_id:x} (check --name, "
                 "--initial-advertise-peer-urls and --initial-cluster-token)"
             )
+        if founders and not self.members.members:  # a data dir from before membership
+            batch = self.backend.new_batch()
+            self.members.seed(founders, batch)
+            self.backend.write(batch)
+            self.members.load()
+
+    def identity(self) -> tuple[int, int]:
+        """(cluster ID, member ID) this data dir belongs to; (0, 0) for a new one."""
+        stored_cluster = self.backend.get("cluster", META_CLUSTER_ID) or bytes(8)
+        stored_member = self.backend.get("cluster", META_MEMBER_ID) or bytes(8)
+        return _UINT64.unpack(stored_cluster)[0], _UINT64.unpack(stored_member)[0]
+
+    def conf_state(self) -> ConfState:
+        return self.members.conf_state()
 
     def client_urls(self, member_id: int) -> list[str]:
         """The client URLs a member published (empty until it has)."""
@@ -181,8 +211,11 @@ class StateMachine:
                     txn.delete_range(key, None)
                 return {}
             case Publish():
+                if request.member_id in self.members.removed:
+                    return {}  # removed while its publish was in flight
                 key = CLIENT_URLS_PREFIX + _UINT64.pack(request.member_id)
                 txn.put_raw("cluster", key, msgpack.packb(list(request.client_urls)))
+                self.members.set_name(request.member_id, request.name, txn.batch)
                 return {}
             case Alarm():
                 return self.alarms.apply(request, txn.batch)
@@ -191,6 +224,37 @@ class StateMachine:
             case _ if isinstance(request, AuthChange):
                 return self.auth.apply(request, txn.batch)
         raise errors.MalformedRequest  # pragma: no cover - decode_proposal admits no other
+
+    def apply_conf_change(self, entry: Entry) -> tuple[ConfChange | None, Applied | None]:
+        """Apply a conf change entry to the member table, in one batch with its index:
+        (the change Raft must make, or None; the outcome for its waiter, if any)."""
+        if entry.index <= self.applied_index:
+            return None, None
+        try:
+            change = decode_conf_change(entry.data)
+        except CodecError:
+            change = None
+        context = decode_change(change.context) if change is not None else None
+        if change is None or context is None:
+            log.error("entry %d is not a membership change this version knows", entry.index)
+            self._apply_noop(entry.index)
+            return None, None
+        try:
+            self.members.check(change.type, change.node_id, context)
+        except errors.ServerError as error:
+            self._apply_noop(entry.index)
+            return None, (context.request_id, error)
+        self.applied_index = entry.index
+        self.store.begin_group()
+        try:
+            txn = self.store.write(self._record_index)
+            self.members.apply(change.type, change.node_id, context, txn.batch)
+            if change.type == ConfChangeType.REMOVE_NODE:
+                txn.batch.delete("cluster", CLIENT_URLS_PREFIX + _UINT64.pack(change.node_id))
+            txn.end()
+        finally:
+            self.store.end_group()
+        return change, (context.request_id, {})
 
     def _lease_keys(self, lease_id: int) -> list[bytes]:
         lease = self.lessor.leases.get(lease_id)
@@ -261,6 +325,7 @@ class StateMachine:
         self._restore_leases()
         self.auth.load()
         self.alarms.load()
+        self.members.load()
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     def _restore_leases(self) -> None:

@@ -110,6 +110,16 @@ class Printer:
     def member_list(self, response: dict) -> None:
         self.unsupported()
 
+    def member_add(self, response: dict) -> None:
+        self.unsupported()
+
+    def member_changed(self, verb: str, member_id: int, response: dict) -> None:
+        """A member removed, updated or promoted (`verb`: "removed from", ...)."""
+        self.unsupported()
+
+    def move_leader(self, leader: int, target: int, response: dict) -> None:
+        self.unsupported()
+
     def endpoint_health(self, results: list[Health]) -> None:
         self.unsupported()
 

@@ -60,6 +60,15 @@ class JsonPrinter(Printer):
     def member_list(self, response: dict) -> None:
         self._print(gojson.ints(response))
 
+    def member_add(self, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def member_changed(self, verb: str, member_id: int, response: dict) -> None:
+        self._print(gojson.ints(response))
+
+    def move_leader(self, leader: int, target: int, response: dict) -> None:
+        self._print(gojson.ints(response))
+
     def auth_change(self, message: bytes, response: dict) -> None:
         self._print(gojson.ints(response))
 

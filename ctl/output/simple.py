@@ -125,6 +125,18 @@ class SimplePrinter(Printer):
         for row in member_rows(response):
             write(", ".join(row))
 
+    def member_add(self, response: dict) -> None:
+        member_id = number(response["member"]["ID"])
+        cluster = number(response["header"]["cluster_id"])
+        write(f"Member {member_id:16x} added to cluster {cluster:16x}")
+
+    def member_changed(self, verb: str, member_id: int, response: dict) -> None:
+        cluster = number(response["header"]["cluster_id"])
+        write(f"Member {member_id:16x} {verb} cluster {cluster:16x}")
+
+    def move_leader(self, leader: int, target: int, response: dict) -> None:
+        write(f"Leadership transferred from {leader:x} to {target:x}")
+
     def endpoint_health(self, results: list[Health]) -> None:
         for result in results:
             if result.healthy:

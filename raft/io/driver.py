@@ -23,6 +23,8 @@ from ..errors import ProposalDropped, RaftError, ReadIndexDropped
 from ..messages import (
     ENTRY_OVERHEAD_BYTES,
     NO_LEADER,
+    ConfChange,
+    ConfChangeType,
     ConfState,
     Entry,
     EntryType,
@@ -34,7 +36,7 @@ from ..messages import (
 from ..node import RawNode, Ready
 from ..storage import MemoryStorage
 from .clock import Clock, SystemClock
-from .state_machine import RaftEvents, StateMachine
+from .state_machine import MembershipStateMachine, RaftEvents, StateMachine
 from .transport import Transport
 from .wal import WriteAheadLog
 
@@ -130,6 +132,10 @@ class RaftDriver:
             ),
             storage,
         )
+        self.members_source = (
+            state_machine if isinstance(state_machine, MembershipStateMachine) else None
+        )
+        self._adopt_members()
         self.transport: Transport | None = None
         self.applied = applied
         self.last_snapshot_index = recovered.snapshot.index
@@ -144,7 +150,6 @@ class RaftDriver:
         self._proposals: list[bytes] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._working = False
-        self._single_voter = voters == (node_id,)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -207,6 +212,22 @@ class RaftDriver:
             except ProposalDropped:
                 log.debug("dropped %d proposals: no leader", len(batch))
 
+    def propose_conf_change(self, change: ConfChange) -> bool:
+        """Propose one membership change; False if Raft dropped it (no leader, or another
+        change still pending): the caller times out or retries, as with any proposal."""
+        try:
+            self.node.propose_conf_change(change)
+        except ProposalDropped as error:
+            log.info("membership change dropped: %s", error)
+            return False
+        self._wakeup.set()
+        return True
+
+    def transfer_leader(self, to: int) -> None:
+        """Ask the leader (this member) to hand leadership to `to`."""
+        self.node.transfer_leader(to)
+        self._wakeup.set()
+
     def read_index(self, context: bytes) -> bool:
         try:
             self.node.read_index(context)
@@ -240,7 +261,8 @@ class RaftDriver:
             while self.node.has_ready():
                 await self._handle(self.node.ready())
             raft = self.node.raft
-            if self._single_voter and raft.role != StateRole.LEADER and raft.promotable():
+            single = raft.tracker.is_single_voter(self.node_id)
+            if single and raft.role != StateRole.LEADER and raft.promotable():
                 # Nobody else can win: do not wait an election timeout to lead.
                 self.node.campaign()
                 self._wakeup.set()
@@ -290,9 +312,7 @@ class RaftDriver:
                 if normal:
                     self.state_machine.apply(normal)
                     normal = []
-                if entry.data:
-                    self.conf_state = self.node.apply_conf_change(decode_conf_change(entry.data))
-                self.state_machine.apply([Entry(entry.term, entry.index)])
+                self._apply_conf_change(entry)
             else:
                 normal.append(entry)
         if normal:
@@ -304,6 +324,43 @@ class RaftDriver:
         await asyncio.to_thread(self.state_machine.make_durable)
         self.observe_backend_sync(time.perf_counter() - started)
 
+    def _apply_conf_change(self, entry: Entry) -> None:
+        if self.members_source is not None:
+            change = self.members_source.apply_conf_change(entry)
+            if change is not None:
+                self.conf_state = self.node.apply_conf_change(change)
+            return
+        if entry.data:
+            self.conf_state = self.node.apply_conf_change(decode_conf_change(entry.data))
+        self.state_machine.apply([Entry(entry.term, entry.index)])
+
+    def _adopt_members(self) -> None:
+        """Make Raft's configuration the state machine's (at start-up, after a snapshot):
+        the conf changes up to its applied index are in it, refused ones left out."""
+        if self.members_source is None:
+            return
+        target = self.members_source.conf_state()
+        if not target.voters:
+            return  # a joining member knows nobody until the leader's snapshot arrives
+        current = self.node.status().conf_state
+        changes = [
+            ConfChange(ConfChangeType.ADD_NODE, node_id)
+            for node_id in target.voters
+            if node_id not in current.voters
+        ]
+        changes += [
+            ConfChange(ConfChangeType.ADD_LEARNER_NODE, node_id)
+            for node_id in target.learners
+            if node_id not in current.learners
+        ]
+        changes += [
+            ConfChange(ConfChangeType.REMOVE_NODE, node_id)
+            for node_id in (*current.voters, *current.learners)
+            if node_id not in target.voters and node_id not in target.learners
+        ]
+        for change in changes:
+            self.conf_state = self.node.apply_conf_change(change)
+
     async def _install_snapshot(self, snapshot: Snapshot) -> None:
         # A bootstrap snapshot carries only the founding membership, no data.
         if snapshot.data:
@@ -311,6 +368,8 @@ class RaftDriver:
             await self._make_durable()
         self.storage.apply_snapshot(snapshot)
         self.conf_state = snapshot.conf_state
+        if snapshot.data:
+            self._adopt_members()
         hard_state = self.storage.hard_state
         await asyncio.to_thread(self.wal.rewrite, snapshot, hard_state, [])
         self.applied = max(self.applied, snapshot.index)

@@ -6,7 +6,8 @@ reach the core:
 
 - the stream's declared sender (`x-keyraft-from`) must be a member of the current
   configuration, and not this member; a stranger's stream is refused before its body is
-  read (403);
+  read (403), a removed member's with 410 Gone, which tells it to stop (as etcd's
+  peers tell a removed member);
 - every message must name that sender as its `sender` (a frame claiming another is a
   forgery: the stream ends) and must be addressed to this member (else it is dropped);
 - a frame must decode and pass the codec's range checks (`raft.codec.check_message`),
@@ -39,6 +40,7 @@ the server refuses a proposal whose log entry passes the max request bytes by mo
 etcd's protobuf size check). Add 21 bytes per entry (counted in `max_size_per_msg`), the
 message header (62 bytes) and a context (at most 4 KiB): 128 KiB leaves room to spare."""
 SNAPSHOT_OVERHEAD_BYTES = 64 * 1024 * 1024
+REMOVED_MESSAGE = "the member has been permanently removed from the cluster"
 
 
 def max_frame_bytes(max_request_bytes: int) -> int:
@@ -78,9 +80,11 @@ class PeerReceiver:
         max_frame_bytes: int,
         max_snapshot_bytes: int,
         restorable: Callable[[bytes], bool] = lambda data: True,
+        removed: Callable[[], Container[int]] = lambda: (),
     ) -> None:
         """`restorable` says whether the state machine could restore a snapshot's data:
-        one it could not would fail its install, which stops the member."""
+        one it could not would fail its install, which stops the member. `removed`
+        answers the ids of members removed from the cluster."""
         self.cluster_id = cluster_id
         self.local_id = local_id
         self.members = members
@@ -89,6 +93,7 @@ class PeerReceiver:
         self.max_snapshot_bytes = max_snapshot_bytes
         self.restorable = restorable
         self.received_bytes: dict[int, int] = {}  # by sender, read by metrics
+        self.removed = removed
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -130,6 +135,8 @@ class PeerReceiver:
         return sender
 
     def _check_member(self, sender: int) -> None:
+        if sender in self.removed():
+            raise _Refused(410, REMOVED_MESSAGE)
         if sender == self.local_id or sender not in self.members():
             raise _Refused(403, f"sender {sender:x} is not a member of this cluster")
 

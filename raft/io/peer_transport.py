@@ -47,7 +47,11 @@ class _Peer:
         parts = urlsplit(self.url)
         self.host = parts.hostname or "127.0.0.1"
         https = parts.scheme == "https"
-        self.port = parts.port or (443 if https else 80)
+        try:
+            port = parts.port
+        except ValueError:  # a member's URLs are whatever an update gave: never fatal
+            port = None
+        self.port = port or (443 if https else 80)
         # An https peer gets the transport's context (the default one if none was given).
         self.tls: ssl.SSLContext | bool | None = (transport.ssl_context or True) if https else None
         self.queue: list[bytes] = []
@@ -55,6 +59,7 @@ class _Peer:
         self.task: asyncio.Task | None = None
         self.connected = False
         self.sent_bytes = 0  # read by metrics (etcd_network_peer_sent_bytes_total)
+        self.connected_at: float | None = None  # loop time the current stream began
 
     def enqueue(self, frame: bytes) -> bool:
         if len(self.queue) >= QUEUE_LIMIT:
@@ -73,6 +78,7 @@ class _Peer:
                 if self.connected:
                     log.info("lost stream to peer %x: %s", self.peer_id, error)
             self.connected = False
+            self.connected_at = None
             self.queue.clear()
             self.transport.report_unreachable(self.peer_id)
             await asyncio.sleep(RECONNECT_DELAY_S)
@@ -89,11 +95,14 @@ class _Peer:
         try:
             writer.write(self._request_head())
             self.connected = True
+            self.connected_at = asyncio.get_running_loop().time()
             done, _ = await asyncio.wait({answer, pump}, return_when=asyncio.FIRST_COMPLETED)
             if pump in done:
                 pump.result()  # raises what broke the writing
             status = answer.result()
-            if status and not status.startswith(b"HTTP/1.1 200"):
+            if status.startswith(b"HTTP/1.1 410"):
+                self.transport.on_removed()  # this member was removed from the cluster
+            elif status and not status.startswith(b"HTTP/1.1 200"):
                 log.warning("peer %x refused the stream: %s", self.peer_id, status.decode().strip())
         finally:
             for task in (answer, pump):
@@ -132,9 +141,12 @@ class PeerTransport:
         report_unreachable: Callable[[int], None],
         report_snapshot: Callable[[int, bool], None],
         ssl_context: ssl.SSLContext | None = None,
+        on_removed: Callable[[], None] = lambda: None,
     ) -> None:
         """`ssl_context` serves the https peer URLs: the CA to verify peers with and the
-        certificate to show them (built by the server, which knows the flags)."""
+        certificate to show them (built by the server, which knows the flags).
+        `on_removed` is called when a peer answers that this member was removed."""
+        self.on_removed = on_removed
         self.local_id = local_id
         self.ssl_context = ssl_context
         self.cluster_id = cluster_id
@@ -146,16 +158,43 @@ class PeerTransport:
             limits=httpx.Limits(max_connections=64),
             verify=ssl_context or True,
         )
-        self._peers = {peer_id: _Peer(self, peer_id, url) for peer_id, url in peers.items()}
+        self._peers: dict[int, _Peer] = {}
         self._snapshot_tasks: set[asyncio.Task] = set()
+        self._started = False
+        self.set_peers(peers)
 
     def sent_bytes(self) -> dict[int, int]:
         """Bytes of frames streamed to each peer so far."""
         return {peer_id: peer.sent_bytes for peer_id, peer in self._peers.items()}
 
     def start(self) -> None:
+        self._started = True
         for peer in self._peers.values():
-            peer.task = asyncio.create_task(peer.run(), name=f"peer-{peer.peer_id:x}")
+            self._run(peer)
+
+    def _run(self, peer: _Peer) -> None:
+        peer.task = asyncio.create_task(peer.run(), name=f"peer-{peer.peer_id:x}")
+
+    def set_peers(self, peers: dict[int, str]) -> None:
+        """Follow the membership: streams to new peers start, streams to removed ones
+        (or to a peer whose URL changed) end."""
+        for peer_id, peer in list(self._peers.items()):
+            if peers.get(peer_id, "").rstrip("/") != peer.url:
+                del self._peers[peer_id]
+                if peer.task is not None:
+                    peer.task.cancel()
+        for peer_id, url in peers.items():
+            if peer_id not in self._peers and peer_id != self.local_id:
+                peer = self._peers[peer_id] = _Peer(self, peer_id, url)
+                if self._started:
+                    self._run(peer)
+
+    def connected_for(self, peer_id: int) -> float | None:
+        """Seconds the stream to `peer_id` has been up (None: not connected)."""
+        peer = self._peers.get(peer_id)
+        if peer is None or peer.connected_at is None:
+            return None
+        return asyncio.get_running_loop().time() - peer.connected_at
 
     async def stop(self) -> None:
         tasks = [peer.task for peer in self._peers.values() if peer.task is not None]

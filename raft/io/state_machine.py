@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..messages import Entry, ReadState, SoftState
+from ..messages import ConfChange, ConfState, Entry, ReadState, SoftState
 
 
 class StateMachine(Protocol):
@@ -33,6 +33,22 @@ class StateMachine(Protocol):
 
     def restore(self, data: bytes) -> None:
         """Replace the whole state with a leader's `snapshot_data`."""
+        ...
+
+
+@runtime_checkable
+class MembershipStateMachine(Protocol):
+    """A state machine that keeps the membership itself (etcd's server does): it decides
+    whether a committed conf change takes effect, and says what the configuration is at
+    its applied index, which a restart or a snapshot install gives back to Raft."""
+
+    def apply_conf_change(self, entry: Entry) -> ConfChange | None:
+        """Apply a committed CONF_CHANGE entry (recording its index like any entry): the
+        change Raft must make, or None if it was refused or is already applied."""
+        ...
+
+    def conf_state(self) -> ConfState:
+        """Voters and learners as of the applied index (empty: not known yet)."""
         ...
 
 

@@ -132,6 +132,22 @@ def test_nested_transactions_are_checked(client: Client) -> None:
     assert "kvs" not in client.ok("/v3/kv/range", {"key": b64("b")}, Authorization=root)
 
 
+def test_membership_changes_are_for_root(client: Client) -> None:
+    """As etcd's checkMembershipOperationPermission; the member list needs no token."""
+    add = {"peerURLs": ["http://127.0.0.1:1"], "isLearner": True}
+    alice = client.token("alice", "alicepw")
+    for headers, status, message in (
+        ({}, 400, "etcdserver: user name is empty"),
+        ({"Authorization": alice}, 403, "etcdserver: permission denied"),
+    ):
+        refused = client.post("/v3/cluster/member/add", add, **headers)
+        assert (refused.status_code, refused.json()["message"]) == (status, message)
+    root = client.token("root", "rootpw")
+    added = client.ok("/v3/cluster/member/add", add, Authorization=root)["member"]["ID"]
+    assert len(client.ok("/v3/cluster/member/list")["members"]) == 2
+    client.ok("/v3/cluster/member/remove", {"ID": added}, Authorization=root)
+
+
 def test_sse_watch_needs_read_permission(client: Client) -> None:
     token = client.token("alice", "alicepw")
     url = client.url + "/v3/watch/sse"

@@ -104,3 +104,13 @@ class MemoryTransport:
 
     async def stop(self) -> None:
         self.network.detach(self.node_id)
+
+    def set_peers(self, peers: dict[int, str]) -> None:
+        """Every member is reachable by id: nothing to change."""
+
+    def connected_for(self, peer_id: int) -> float | None:
+        """An attached member whose link is not cut counts as connected for ever."""
+        network = self.network
+        if peer_id not in network.endpoints or (self.node_id, peer_id) in network.cut_links:
+            return None
+        return float("inf")

@@ -70,6 +70,8 @@ class Member:
     tls: ssl.SSLContext | None = field(default=None, repr=False)
     # Environment variables set for the process, beside the tests' own.
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    # A learner serves no linearizable read: it is ready once it serves a serializable one.
+    serializable_ready: bool = False
 
     def post(self, path: str, body: dict, timeout: float = 15.0) -> httpx.Response:
         """POST JSON to this member's client URL (over TLS with `tls` when https)."""
@@ -108,7 +110,8 @@ class Member:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited early:\n{self.log_tail()}")
             try:
-                response = self.post("/v3/kv/range", {"key": "AA=="}, timeout=1.0)
+                body = {"key": "AA==", "serializable": self.serializable_ready}
+                response = self.post("/v3/kv/range", body, timeout=1.0)
                 # with auth enabled, a range without a token is refused once it is served
                 if response.status_code == 200 or b"user name is empty" in response.content:
                     return
@@ -201,6 +204,30 @@ def keyraft_member(
     workdir: Path, name: str = "kr1", extra: tuple[str, ...] = (), schemes: Schemes = Schemes()
 ) -> Member:
     return _members("keyraft", workdir, [name], extra, schemes=schemes)[0]
+
+
+def joining_member(
+    workdir: Path, name: str, peer_url: str, initial_cluster: str, extra: tuple[str, ...] = ()
+) -> Member:
+    """A keyraft member (not started) joining a running cluster at `peer_url`, with the
+    --initial-cluster that `member add` printed."""
+    client = f"http://127.0.0.1:{free_port()}"
+    command = [
+        *keyraft_command(),
+        "--name", name,
+        "--data-dir", str(workdir / f"{name}.keyraft"),
+        "--listen-client-urls", client,
+        "--advertise-client-urls", client,
+        "--listen-peer-urls", peer_url,
+        "--initial-advertise-peer-urls", peer_url,
+        "--initial-cluster", initial_cluster,
+        "--initial-cluster-state", "existing",
+        *PROGRAM_FLAGS["keyraft"],
+        *extra,
+    ]  # fmt: skip
+    return Member(
+        name, "keyraft", command, workdir / f"{name}.keyraft", client, workdir / f"{name}.log"
+    )
 
 
 def keyraft_cluster(
