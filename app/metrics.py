@@ -178,7 +178,7 @@ def _peer_bytes(server: EtcdServer) -> Iterator[Metric]:
     received = CounterMetricFamily(
         "etcd_network_peer_received_bytes", "Bytes streamed from each peer", labels=["From"]
     )
-    for peer, count in server.peer_receiver.received_bytes.items():
+    for peer, count in server.peer_receiver.receiver.received_bytes.items():
         received.add_metric([f"{peer:x}"], count)
     yield sent
     yield received
