@@ -18,7 +18,7 @@ from tests.raft.simulate import main as simulate_main
 from tests.raft.simulate import nodes_for
 from tests.raft.simulator import Simulation, SimulationConfig, Violation, run_seed
 
-SEEDS_IN_TESTS = 1000
+SEEDS_IN_TESTS = 500
 CHUNK = 100
 STEPS = 1000
 
