@@ -23,7 +23,8 @@ from keyraft.app.k8s.pod import pod_from_env
 from keyraft.app.main import config_from_flags, main
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "keyraft.yaml").read_text()))
+MANIFESTS = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+DOCUMENTS = [document for path in MANIFESTS for document in yaml.safe_load_all(path.read_text())]
 KUBERNETES = "1.32.0"  # a version whose schemas kubernetes-validate ships offline
 
 
@@ -164,3 +165,22 @@ def test_the_statefulset_may_read_its_own_replicas() -> None:
     assert binding["subjects"][0]["name"] == POD["serviceAccountName"]
     env = {e["name"]: e.get("value") for e in CONTAINER["env"]}
     assert env["KEYRAFT_K8S_REPLICAS_FROM"] == "api"
+
+
+def test_the_backup_job_saves_snapshots_with_keyraftctl_from_the_client_service() -> None:
+    """The CronJob runs keyraftctl's snapshot save against the client Service, from a pod
+    the NetworkPolicy lets reach the client port, restricted as the members are."""
+    (cron,) = kind("CronJob")
+    template = cron["spec"]["jobTemplate"]["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    script = container["command"][-1]
+    assert "keyraftctl" in script and "snapshot save" in script
+    (client_service,) = [s for s in kind("Service") if s["spec"].get("clusterIP") != "None"]
+    name, namespace = client_service["metadata"]["name"], client_service["metadata"]["namespace"]
+    assert f"http://{name}.{namespace}.svc:2379" in script
+    assert template["metadata"]["labels"]["keyraft-client"] == "true"
+    assert container["securityContext"] == CONTAINER["securityContext"]
+    (claim,) = kind("PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    assert volumes["backups"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert container["image"] == CONTAINER["image"]

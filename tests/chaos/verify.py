@@ -42,16 +42,39 @@ def scan(member: Member) -> tuple[int, list[tuple]] | None:
 
 
 def wait_converged(cluster: Cluster, timeout: float = 60.0) -> list[str]:
-    """Poll until every member holds the same revision and data; return the differences."""
+    """Poll until every member holds the same revision and data; return the differences.
+    Once they agree, their HashKV at that revision (the whole history kept, not only the
+    latest values) must agree too."""
     deadline = time.monotonic() + timeout
     while True:
         scans = {member.name: scan(member) for member in cluster.members}
         values = list(scans.values())
         if None not in values and all(item == values[0] for item in values):
-            return []
+            return _hashkv_differences(cluster, values[0][0])  # type: ignore[index]
         if time.monotonic() > deadline:
             return _differences(scans)
         time.sleep(0.2)
+
+
+def _hashkv_differences(cluster: Cluster, revision: int) -> list[str]:
+    """Members whose HashKV at `revision` differs from the first member's."""
+    hashes = {}
+    for member in cluster.members:
+        try:
+            answer = httpx.post(
+                member.client_url + "/v3/maintenance/hashkv",
+                json={"revision": revision},
+                timeout=30,
+            ).json()
+            hashes[member.name] = (answer["hash"], answer.get("compact_revision"))
+        except (httpx.HTTPError, ValueError, KeyError) as error:
+            return [f"hashkv at revision {revision} failed on {member.name}: {error!r}"]
+    reference_name, reference = next(iter(hashes.items()))
+    return [
+        f"hashkv at revision {revision}: {name} has {found}, {reference_name} {reference}"
+        for name, found in hashes.items()
+        if found != reference
+    ]
 
 
 def _differences(scans: dict[str, tuple[int, list[tuple]] | None]) -> list[str]:
