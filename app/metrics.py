@@ -3,23 +3,29 @@
 Cheap on the hot path by construction: the server and Raft keep plain integer counters
 (and the driver calls a timing hook once per synced batch); this collector reads them only
 when /metrics is scraped. Per-RPC counters and latency histograms (go-grpc-prometheus's
-names, which etcd exports) cost one cached child lookup and two updates per request.
+names, which etcd exports) are plain numbers too, exported at scrape time.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
-    Counter,
     Histogram,
     Info,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from keyraft.app.config import KEYRAFT_VERSION
@@ -52,10 +58,6 @@ BACKEND_COMMIT = Histogram(
     buckets=_DISK_BUCKETS,
 )
 _LABELS = ("grpc_type", "grpc_service", "grpc_method")
-HANDLED = Counter("grpc_server_handled_total", "RPCs completed, by code", [*_LABELS, "grpc_code"])
-HANDLING = Histogram(
-    "grpc_server_handling_seconds", "Latency of unary RPCs", _LABELS, buckets=_DISK_BUCKETS
-)
 # grpc's code names by number (etcd's labels)
 CODE_NAMES = [
     "OK",
@@ -78,25 +80,47 @@ CODE_NAMES = [
 ]
 
 
-class _Children:
-    """Labelled children per (RPC path, code), made once: `.labels()` costs more."""
+class _Requests(Collector):
+    """Per-RPC counts by code and latency histograms kept as plain numbers (a dict update,
+    a bisect into the buckets), exported as go-grpc-prometheus's families at scrape time:
+    prometheus_client's own Counter and Histogram cost ~4 µs a request, on every one."""
 
     def __init__(self) -> None:
-        self.handled: dict[tuple[str, int], object] = {}
-        self.handling: dict[str, object] = {}
+        self.handled: dict[tuple[str, int], int] = {}
+        # path -> [count per bucket (the last one: above every bound), sum of seconds]
+        self.handling: dict[str, list] = {}
+        self.rpcs: dict[str, Rpc] = {}
 
     def observe(self, rpc: Rpc, code: int, seconds: float) -> None:
-        key = (rpc.path, code)
-        handled = self.handled.get(key)
-        if handled is None:
-            labels = _labels(rpc)
+        path = rpc.path
+        key = (path, code)
+        self.handled[key] = self.handled.get(key, 0) + 1
+        latency = self.handling.get(path)
+        if latency is None:
+            latency = self.handling[path] = [[0] * (len(_DISK_BUCKETS) + 1), 0.0]
+            self.rpcs[path] = rpc
+        latency[0][bisect_left(_DISK_BUCKETS, seconds)] += 1
+        latency[1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        handled = CounterMetricFamily(
+            "grpc_server_handled", "RPCs completed, by code", labels=[*_LABELS, "grpc_code"]
+        )
+        for (path, code), count in sorted(self.handled.items()):
             name = CODE_NAMES[code] if 0 <= code < len(CODE_NAMES) else str(code)
-            handled = self.handled[key] = HANDLED.labels(*labels, name)
-        handling = self.handling.get(rpc.path)
-        if handling is None:
-            handling = self.handling[rpc.path] = HANDLING.labels(*_labels(rpc))
-        handled.inc()  # type: ignore[attr-defined]
-        handling.observe(seconds)  # type: ignore[attr-defined]
+            handled.add_metric([*_labels(self.rpcs[path]), name], count)
+        handling = HistogramMetricFamily(
+            "grpc_server_handling_seconds", "Latency of unary RPCs", labels=list(_LABELS)
+        )
+        for path, (counts, total) in sorted(self.handling.items()):
+            bounds = [*(repr(bound) for bound in _DISK_BUCKETS), "+Inf"]
+            handling.add_metric(
+                list(_labels(self.rpcs[path])),
+                list(zip(bounds, accumulate(counts), strict=True)),
+                total,
+            )
+        yield handled
+        yield handling
 
 
 def _labels(rpc: Rpc) -> tuple[str, str, str]:
@@ -107,7 +131,8 @@ def _labels(rpc: Rpc) -> tuple[str, str, str]:
     return "unary", f"etcdserverpb.{service}", method
 
 
-REQUESTS = _Children()
+REQUESTS = _Requests()
+REGISTRY.register(REQUESTS)
 
 
 class ServerCollector(Collector):

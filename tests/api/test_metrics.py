@@ -87,3 +87,28 @@ def test_the_metrics_listener_serves_metrics_and_health_only(member: Member) -> 
     assert ("etcd_server_has_leader", ()) in scrape(member, METRICS_URL)
     assert httpx.get(METRICS_URL + "/health").json() == {"health": "true"}
     assert httpx.post(METRICS_URL + "/v3/kv/range", json={}).status_code == 404
+
+
+def test_request_latency_histogram_buckets_are_prometheus_cumulative_le() -> None:
+    """The per-RPC histogram is kept as plain numbers: a value lands in the first bucket
+    whose bound is >= it (Prometheus' `le`), and buckets export cumulatively."""
+    from types import SimpleNamespace
+
+    from keyraft.app.metrics import _Requests
+
+    requests = _Requests()
+    rpc = SimpleNamespace(path="/v3/kv/put", request_schema="etcdserverpbPutRequest", tag="KV")
+    for seconds in (0.001, 0.0015, 100.0):
+        requests.observe(rpc, 0, seconds)  # type: ignore[arg-type]
+    requests.observe(rpc, 7, 0.002)  # type: ignore[arg-type]
+    handled, handling = requests.collect()
+    counts = {sample.labels["grpc_code"]: sample.value for sample in handled.samples}
+    assert counts == {"OK": 3, "PermissionDenied": 1}
+    buckets = {
+        sample.labels["le"]: sample.value
+        for sample in handling.samples
+        if sample.name.endswith("_bucket")
+    }
+    assert (buckets["0.001"], buckets["0.002"], buckets["8.192"], buckets["+Inf"]) == (1, 3, 3, 4)
+    total = [s.value for s in handling.samples if s.name.endswith("_sum")]
+    assert total == [pytest.approx(100.0045)]
