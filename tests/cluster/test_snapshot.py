@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from tests.ctl.support import invoke
+from tests.support.big_ranges import load_keys
 from tests.support.servers import Member, find_leader, keyraft_cluster, start_all
 
 pytestmark = pytest.mark.timeout(180)
@@ -51,7 +52,20 @@ def clusters(tmp_path: Path) -> Iterator[tuple[list[Member], list[Member]]]:
             member.stop()
 
 
+BULK_KEYS = 10_000
+BULK_LEASES = 10  # each holding 10 keys of the bulk
+
+
 def write_history(member: Member) -> None:
+    """10,000 keys (a hundred of them on ten leases), overwritten and deleted history."""
+    load_keys(member.client_url, BULK_KEYS)
+    for lease in range(1, BULK_LEASES + 1):
+        post(member, "/v3/lease/grant", {"ID": LEASE + lease, "TTL": 600})
+        puts = [
+            {"request_put": {"key": b64(f"bulk-leased/{lease}/{n}"), "lease": LEASE + lease}}
+            for n in range(10)
+        ]
+        post(member, "/v3/kv/txn", {"success": puts})
     post(member, "/v3/lease/grant", {"ID": LEASE, "TTL": 600})
     for n in range(20):
         post(member, "/v3/kv/put", {"key": b64(f"k{n % 5}"), "value": b64(f"v{n}")})
@@ -118,7 +132,9 @@ def test_snapshot_while_writing_restores_into_a_new_cluster(
             == (old_history["kvs"])
         )
         leases = post(member, "/v3/lease/leases", {})["leases"]
-        assert leases == [{"ID": str(LEASE)}]
+        assert sorted(int(item["ID"]) for item in leases) == list(
+            range(LEASE, LEASE + BULK_LEASES + 1)
+        )
         alive = post(member, "/v3/lease/timetolive", {"ID": LEASE, "keys": True})
         assert alive["keys"] == [b64("leased")] and int(alive["TTL"]) > 0
     # the new cluster takes writes, at the next revision
