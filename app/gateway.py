@@ -545,10 +545,10 @@ async def dispatch(
     code = 0
     try:
         request, info = await typed_request(server, rpc, body, headers)
-        if info is not None:
-            response = await rpc.serve(server, request, info)
-        else:
-            response = await rpc.serve(server, request)
+        serving = (
+            rpc.serve(server, request, info) if info is not None else rpc.serve(server, request)
+        )
+        response = await (server.until_closing(serving) if rpc.waits else serving)
         return 200, await codec.encode_response_stepped(server, response)
     except (errors.EtcdError, ServerError) as failure:
         if rpc.embedded and isinstance(failure, ServerError):

@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay 
     from keyraft.app.connections import ClientLimits
     from keyraft.app.server.etcdserver import EtcdServer
 
+EXIT_POLL_S = 0.1  # uvicorn checks its own exit flag as often
+# How long a stopping member lets unary requests in flight finish (a lock wait may not).
+GRACEFUL_SHUTDOWN_S = 3.0
+
 
 def _urls(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
@@ -431,6 +435,7 @@ def client_server_config(
         date_header=True,
         proxy_headers=False,  # no proxy in front by default: do not trust X-Forwarded-*
         timeout_keep_alive=limits.idle_timeout_s,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         loop="uvloop",
         http=guarded_protocol(limits, allows_all(config.cors)),
         **_tls(context),
@@ -455,6 +460,14 @@ def _listener_contexts(
     client = server_context(server.client_tls) if uses_https(config.listen_client_urls) else None
     peer = server_context(server.peer_tls) if uses_https(config.listen_peer_urls) else None
     return client, peer
+
+
+async def _end_streams_on_exit(server: uvicorn.Server, member: EtcdServer) -> None:
+    """Once uvicorn is asked to stop (a signal, or this member's removal), end the
+    member's streams: uvicorn waits for every answer to finish, and a watch never does."""
+    while not server.should_exit:
+        await asyncio.sleep(EXIT_POLL_S)
+    member.closing.set()
 
 
 async def _serve(
@@ -514,9 +527,11 @@ async def _serve(
     tasks = [asyncio.create_task(other.serve(sockets=group)) for other, group in companions]
     # A member removed from the cluster stops, as etcd's does.
     _server.on_removed = lambda: setattr(server, "should_exit", True)
+    closer = asyncio.create_task(_end_streams_on_exit(server, _server))
     try:
         await server.serve(sockets=main_sockets)
     finally:
+        closer.cancel()
         for other, _group in companions:
             other.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import TypeVar
 
@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from keyraft.app import codec, errors
-from keyraft.app.server.errors import NotSupportedForLearner
+from keyraft.app.server.errors import NotSupportedForLearner, ServerStopped
 from keyraft.app.server.etcdserver import EtcdServer
 
 StreamHandler = Callable[[EtcdServer, Scope, Receive, Send], Awaitable[None]]
@@ -177,19 +177,46 @@ class LineWriter:
                 await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+async def while_serving(server: EtcdServer, events: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`events` until they end or the member begins to stop: an event stream (SSE) must
+    end cleanly then, not hold the stopping member open."""
+    try:
+        while True:
+            try:
+                yield await server.until_closing(anext(events))
+            except (StopAsyncIteration, ServerStopped):
+                return
+    finally:
+        await events.aclose()
+
+
 # ---- routing ---------------------------------------------------------------------------
 
 
 async def serve_stream(
     handler: StreamHandler, server: EtcdServer, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    """Run a stream handler; a learner serves no stream (etcd's stream interceptor)."""
+    """Run a stream handler until it ends or the member begins to stop; a learner serves
+    no stream (etcd's stream interceptor)."""
     if server.learner:
         writer = LineWriter(send)
         await writer.stream_error(errors.from_server(NotSupportedForLearner()))
         await writer.end()
         return
-    await handler(server, scope, receive, send)
+    started = False
+
+    async def send_noting_start(message: dict) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await server.until_closing(handler(server, scope, receive, send_noting_start))
+    except ServerStopped:  # the member is stopping: the stream ends where it stands
+        with contextlib.suppress(Exception):
+            if not started:
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class _Stream(Response):

@@ -36,6 +36,7 @@ from keyraft.app.streams import (
     sse_message,
     stream_route,
     until_disconnected,
+    while_serving,
 )
 from keyraft.app.tokens import token_of
 
@@ -136,4 +137,4 @@ async def observe_sse(request: Request):
             error = errors.as_etcd(failure)
             yield sse_message({"error": error.message, "code": error.code}, event="error")
 
-    return EventSourceResponse(events(), ping=15)
+    return EventSourceResponse(while_serving(server, events()), ping=15)

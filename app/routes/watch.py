@@ -31,7 +31,15 @@ from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.watches import Watch, WatchSpec
 from keyraft.app.stream_decoder import RequestDecoder, ValueTooLarge, too_large, value_limit
-from keyraft.app.streams import LineWriter, Receive, Scope, Send, sse_message, stream_route
+from keyraft.app.streams import (
+    LineWriter,
+    Receive,
+    Scope,
+    Send,
+    sse_message,
+    stream_route,
+    while_serving,
+)
 from keyraft.app.tokens import Headers, token_of
 
 router = APIRouter()
@@ -341,4 +349,4 @@ async def watch_sse(request: Request):
         error = errors.as_etcd(error)
         body = codec.encode_error(error)
         return Response(body, status_code=error.http_status, media_type="application/json")
-    return EventSourceResponse(sse_events(server, spec), ping=15)
+    return EventSourceResponse(while_serving(server, sse_events(server, spec)), ping=15)

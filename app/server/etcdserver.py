@@ -20,6 +20,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from keyraft.app.server import errors, validate
 from keyraft.app.server.alarms import QuotaCheck
@@ -84,6 +85,7 @@ from keyraft.storage.errors import StorageError
 from keyraft.storage.lease import MAX_LEASE_TTL
 from keyraft.storage.mvcc.watch import WatchHub
 
+T = TypeVar("T")
 log = logging.getLogger("keyraft.server")
 
 PROPOSAL_SWEEP_S = 0.1
@@ -125,6 +127,9 @@ class EtcdServer:
         self._known_members = cluster.members
         self.on_removed: Callable[[], None] = lambda: None
         self.removed = False
+        # Set when the member begins to stop: its long-lived streams (watches, keepalives,
+        # observes) end then, so that no client can hold a stopping member open.
+        self.closing = asyncio.Event()
         self.learner = False
         election_timeout_s = config.election_timeout_ms / 1000
         self.request_timeout = 5.0 + 2 * election_timeout_s
@@ -323,6 +328,23 @@ class EtcdServer:
         self.reads.stop(errors.ServerStopped())
         await self.maintenance.drain()
         self.state.close()
+
+    async def until_closing(self, work: Awaitable[T]) -> T:
+        """`work`'s result; or, once the member begins to stop, `work` canceled and
+        ServerStopped raised (a lock wait or a watch must not hold a stopping member)."""
+        task = asyncio.ensure_future(work)
+        closing = asyncio.ensure_future(self.closing.wait())
+        try:
+            await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not task.done():
+                task.cancel()
+        if not task.done():
+            await asyncio.wait({task})
+        if task.cancelled() and self.closing.is_set():
+            raise errors.ServerStopped()
+        return task.result()
 
     def close(self) -> None:
         """Release the data dir of a server that was never started."""

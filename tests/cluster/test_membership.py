@@ -23,6 +23,16 @@ from tests.support.servers import (
 FAST = ("--heartbeat-interval", "50", "--election-timeout", "500")
 
 
+def _wait_stopped(member: Member, what: str) -> None:
+    """Wait for `member`'s process to exit; the failure shows the end of its log."""
+    process = member.process
+    assert process is not None
+    try:
+        wait_for(lambda: process.poll() is not None, 15, what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; its log ends:\n{member.log_tail(60)}") from None
+
+
 class Writer(threading.Thread):
     """Puts one key after another through whichever member answers; records the acked."""
 
@@ -172,10 +182,10 @@ def test_grow_to_three_then_remove_a_follower_and_the_leader(tmp_path: Path) -> 
         _call(leader, "/v3/cluster/member/remove", {"ID": follower_id}, "unhealthy")
         gone = by_id[follower_id]
         members.remove(gone)
-        wait_for(lambda: gone.process.poll() is not None, 15, "the removed follower to stop")
+        _wait_stopped(gone, "the removed follower to stop")
         _call(leader, "/v3/cluster/member/remove", {"ID": leader_id}, "unhealthy")
         members.remove(leader)
-        wait_for(lambda: leader.process.poll() is not None, 15, "the removed leader to stop")
+        _wait_stopped(leader, "the removed leader to stop")
         (last,) = members
         wait_for(lambda: _status(last)["leader"] == _status(last)["header"]["member_id"], 10, "")
         count = len(writer.acknowledged)
