@@ -10,7 +10,7 @@ DURATION ?= 300
 NODES ?= 3
 SEED ?= 1
 
-.PHONY: chaos run test install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft soak cluster clean
+.PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft soak cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,11 @@ test-deps: $(STAMP) etcd chromium
 test: test-deps
 	$(VENV)/bin/ruff check app raft storage ctl tests bench deploy
 	$(VENV)/bin/ruff format --check app raft storage ctl tests bench deploy
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q --durations=15 -m "not long" tests
+
+# The scaled-up runs (longer chaos, more restarts, more watchers) that `make test` leaves out.
+test-long: test-deps
+	$(PY) -m pytest -q --durations=15 -m long tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app raft storage ctl tests bench
