@@ -269,6 +269,12 @@ def etcd_available() -> bool:
     return shutil.which("etcd") is not None
 
 
+# A test run stopped by SIGTERM (a CI timeout, a killed job) unwinds as on Ctrl-C, so every
+# `finally` and the hook below still stop the servers it started.
+if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 @atexit.register
 def _stop_leftovers() -> None:
     for process in list(_RUNNING):
