@@ -250,6 +250,13 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     help="Duration of periodic watch progress notifications (a Go duration).",
 )
 @click.option(
+    "--experimental-corrupt-check-time",
+    default="0s",
+    type=GoDuration(),
+    show_default=True,
+    help="Duration of time between cluster corruption check passes (a Go duration; 0 turns it off).",
+)
+@click.option(
     "--debug",
     is_flag=False,
     flag_value="true",
@@ -342,6 +349,7 @@ _URL_FLAGS = (
 _LIST_FLAGS = ("cipher_suites", "cors", "host_whitelist")
 _RENAMED = {
     "experimental_watch_progress_notify_interval": "watch_progress_notify_interval_s",
+    "experimental_corrupt_check_time": "corrupt_check_time_s",
     "heartbeat_interval": "heartbeat_interval_ms",
     "election_timeout": "election_timeout_ms",
 }
