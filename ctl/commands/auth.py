@@ -21,6 +21,8 @@ _INTERACTIVE = click.option(
     default=True,
     help="Ask on the terminal; --interactive=false reads the password from stdin.",
 )
+
+
 def _exactly(arguments: tuple[str, ...], count: int, message: str) -> tuple[str, ...]:
     if len(arguments) != count:
         raise usage(message)
