@@ -11,6 +11,10 @@ alarm through Raft for the first member that disagrees, as etcd's checkHashKV de
 - a member compacted where the leader had, yet its hash differs.
 
 Once the alarm stands, apply refuses every write on every member (`alarms.AlarmStore`).
+
+With --experimental-initial-corrupt-check a restarting member first compares its own
+hash with the others' at its revision and refuses to start if one that compacted where it
+did disagrees (etcd's CheckInitialHashKV); peers that cannot answer are only logged.
 """
 
 from __future__ import annotations
@@ -90,6 +94,20 @@ def corrupt_member(before: KVHash, after: KVHash, peers: Iterable[KVHash]) -> in
     return None
 
 
+class DataInconsistency(Exception):
+    """This member's history differs from another's: it must not serve (etcd refuses
+    to start with this message)."""
+
+
+def inconsistent(own: KVHash, peers: Iterable[KVHash]) -> list[KVHash]:
+    """The peers whose hash at `own`'s revision differs though they compacted alike."""
+    return [
+        peer
+        for peer in peers
+        if peer.hash != own.hash and peer.compact_revision == own.compact_revision
+    ]
+
+
 class PeerHashes:
     """Asks other members' peer ports for their hashkv (etcd's getPeerHashKVs)."""
 
@@ -163,6 +181,23 @@ class CorruptionMonitor:
                 await self.check()
             except (errors.ServerError, OSError) as error:
                 log.warning("failed to check hash KV: %s", error)
+
+    async def check_initial(self) -> None:
+        """Raise DataInconsistency if another member's history differs from this one's."""
+        own = await self.own_hash()
+        log.info("starting initial corruption check (member %x)", own.member_id)
+        answers = await self.fetch(self.peers(), own.revision)
+        for peer in answers:
+            if peer.hash != own.hash and peer.compact_revision != own.compact_revision:
+                log.warning("member %x compacted at %d, this one at %d: not compared",
+                            peer.member_id, peer.compact_revision, own.compact_revision)  # fmt: skip
+        differing = inconsistent(own, answers)
+        for peer in differing:
+            log.warning("member %x's hash %d at revision %d differs from this one's %d",
+                        peer.member_id, peer.hash, own.revision, own.hash)  # fmt: skip
+        if differing:
+            raise DataInconsistency(f"{own.member_id:x} found data inconsistency with peers")
+        log.info("initial corruption checking passed; no corruption")
 
     async def check(self) -> None:
         before = await self.own_hash()

@@ -219,6 +219,7 @@ class EtcdServer:
             receiver, self._members_with_urls, self.cluster_id, self._own_hash
         )
         self.corruption = self._corruption_monitor(config, cluster)
+        self._initialized = self.state.applied_index > 0  # started before, with data
         self.transport = (
             network(self.driver)
             if network
@@ -242,6 +243,12 @@ class EtcdServer:
             self.reads.barrier,
             self.propose,
         )
+
+    async def check_initial_hashes(self) -> None:
+        """--experimental-initial-corrupt-check, before the member serves: raises
+        DataInconsistency. A member starting for the first time has nothing to check."""
+        if self.config.initial_corrupt_check and self._initialized:
+            await self.corruption.check_initial()
 
     async def _own_hash(self, revision: int = 0) -> KVHash:
         """This member's hashkv at `revision` (0: its current one)."""

@@ -1,7 +1,9 @@
 """--experimental-corrupt-check-time on three real members: checks pass while the members
 agree; a follower whose RocksDB is changed behind its back gets a CORRUPT alarm raised
 by the leader through Raft, after which every member refuses writes with etcd's error.
-The peer port's hashkv endpoint refuses strangers and answers etcd's peer JSON."""
+With --experimental-initial-corrupt-check that follower refuses to start instead (and a
+sound one starts). The peer port's hashkv endpoint refuses strangers and answers etcd's
+peer JSON."""
 
 from __future__ import annotations
 
@@ -53,7 +55,8 @@ def peer_hashkv(member: Member, headers: dict[str, str], body: bytes) -> httpx.R
 
 
 def test_corrupt_member_raises_the_alarm(cluster_factory: Callable[..., list[Member]]) -> None:
-    members = cluster_factory(3, ("--experimental-corrupt-check-time", "300ms"))
+    initial = "--experimental-initial-corrupt-check"
+    members = cluster_factory(3, ("--experimental-corrupt-check-time", "300ms", initial))
     leader = leader_of(members)
     follower = next(member for member in members if member is not leader)
     assert post(leader, "/v3/kv/put", {"key": b64("k"), "value": b64("v")}).status_code == 200
@@ -78,7 +81,14 @@ def test_corrupt_member_raises_the_alarm(cluster_factory: Callable[..., list[Mem
 
     follower_id = status(follower)["header"]["member_id"]
     follower.stop()
+    follower.start()  # sound: the initial check passes
+    assert "initial corruption checking passed" in follower.log_tail(200)
+    follower.stop()
     corrupt_latest_value(follower)
+    with pytest.raises(RuntimeError, match="found data inconsistency with peers"):
+        follower.start()
+    follower.stop()
+    follower.command.remove(initial)
     follower.start()
     expected = {"memberID": follower_id, "alarm": "CORRUPT"}
     wait_for(lambda: expected in alarms(leader), 20, "the CORRUPT alarm")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keyraft.app.main import config_from_flags, main
-from keyraft.app.server.corruption import KVHash, corrupt_member
+from keyraft.app.server.corruption import KVHash, corrupt_member, inconsistent
 
 LEADER = KVHash(1, hash=111, revision=10, compact_revision=-1)
 
@@ -39,3 +39,12 @@ def test_corrupt_check_time_flag(given: tuple[str, ...], seconds: float) -> None
     flags = [arg for value in given for arg in ("--experimental-corrupt-check-time", value)]
     config = config_from_flags(main.make_context("keyraft", flags).params)
     assert config.corrupt_check_time_s == seconds
+
+
+def test_initial_check_compares_only_alike_compacted_peers() -> None:
+    peers = [KVHash(2, 111, 10, -1), KVHash(3, 222, 10, 5), KVHash(4, 333, 12, -1)]
+    assert inconsistent(LEADER, peers) == [peers[2]]
+    config = config_from_flags(
+        main.make_context("keyraft", ["--experimental-initial-corrupt-check"]).params
+    )
+    assert config.initial_corrupt_check is True
