@@ -156,3 +156,56 @@ def test_unreachable_destination_fails(etcd: Member) -> None:
     arguments = ("make-mirror", "--prefix", "/mm-unreachable/", f"127.0.0.1:{free_port()}")
     result = keyraftctl(etcd.client_url, *arguments)
     assert result.code == 1 and "connection refused" in result.error, result.error
+
+
+class FakeSource:
+    """A source holding keys a1..a5 at revision 9, answering ranges page by page."""
+
+    def __init__(self) -> None:
+        self.kvs = [{"key": b64(f"/p/a{n}"), "value": b64(str(n))} for n in range(1, 6)]
+        self.requests: list[dict] = []
+
+    def call(self, path: str, body: dict) -> dict:
+        self.requests.append(body)
+        if "limit" not in body:
+            return {"header": {"revision": "9"}}
+        assert body["revision"] == 9
+        start = base64.b64decode(body["key"])
+        rest = [kv for kv in self.kvs if base64.b64decode(kv["key"]) >= start]
+        page = rest[: body["limit"]]
+        return {"kvs": page, "more": len(rest) > len(page)}
+
+
+class FakeDestination:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def call(self, path: str, body: dict) -> dict:
+        self.calls.append((path, body))
+        return {}
+
+
+def test_mirror_pages_the_base_and_groups_events_by_revision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from keyraft.ctl.commands import mirror as module
+
+    monkeypatch.setattr(module, "SYNC_PAGE", 2)
+    source, destination = FakeSource(), FakeDestination()
+    mirror = module.Mirror(source, destination, b"/p/", lambda key: key.replace(b"/p/", b"", 1))  # type: ignore[arg-type]
+    assert mirror.copy_base() == 9
+    assert [body["key"] for _, body in destination.calls] == [b64(f"a{n}") for n in range(1, 6)]
+    assert len([r for r in source.requests if "limit" in r]) == 3
+    destination.calls.clear()
+    event = lambda kind, key, revision: {  # noqa: E731
+        **({"type": kind} if kind else {}),
+        "kv": {"key": b64(key), "value": b64("v"), "mod_revision": str(revision)},
+    }
+    mirror._apply({"events": [event("", "/p/x", 10), event("DELETE", "/p/a1", 11),
+                              event("", "/p/y", 11)]})  # fmt: skip
+    assert destination.calls == [
+        ("/v3/kv/txn", {"success": [{"request_put": {"key": b64("x"), "value": b64("v")}}]}),
+        ("/v3/kv/txn", {"success": [{"request_delete_range": {"key": b64("a1")}},
+                                    {"request_put": {"key": b64("y"), "value": b64("v")}}]}),
+    ]  # fmt: skip
+    assert mirror.synced == 8
