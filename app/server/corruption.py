@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from keyraft.app.server import errors
 from keyraft.app.server.requests import Alarm, AlarmAction, AlarmType
 from keyraft.raft.io.clock import Clock
 
@@ -179,7 +178,7 @@ class CorruptionMonitor:
                 continue
             try:
                 await self.check()
-            except (errors.ServerError, OSError) as error:
+            except Exception as error:  # noqa: BLE001 - the next pass tries again
                 log.warning("failed to check hash KV: %s", error)
 
     async def check_initial(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 
 import click
@@ -101,10 +100,9 @@ class Mirror:
         return body
 
 
-def _report(mirror: Mirror) -> None:
-    """etcdctl's progress: the count of synced keys, every REPORT_EVERY_S."""
-    while True:
-        time.sleep(REPORT_EVERY_S)
+def report(mirror: Mirror, stop: threading.Event) -> None:
+    """etcdctl's progress: the count of synced keys, every REPORT_EVERY_S until `stop`."""
+    while not stop.wait(REPORT_EVERY_S):
         print(mirror.synced, flush=True)
 
 
@@ -179,7 +177,7 @@ def make_mirror(
             source_prefix,
             lambda key: key.replace(source_prefix, target_prefix, 1),
         )
-        threading.Thread(target=_report, args=(mirror,), daemon=True).start()
+        threading.Thread(target=report, args=(mirror, threading.Event()), daemon=True).start()
         mirror.follow(mirror.copy_base() + 1)
     finally:
         client.close()

@@ -209,3 +209,27 @@ def test_mirror_pages_the_base_and_groups_events_by_revision(
                                     {"request_put": {"key": b64("y"), "value": b64("v")}}]}),
     ]  # fmt: skip
     assert mirror.synced == 8
+
+
+def test_the_synced_count_is_printed_periodically(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+    import time
+
+    from keyraft.ctl.commands import mirror as module
+
+    monkeypatch.setattr(module, "REPORT_EVERY_S", 0.01)
+    mirror = module.Mirror(FakeSource(), FakeDestination(), b"", lambda key: key)  # type: ignore[arg-type]
+    mirror.synced = 7
+    stop = threading.Event()
+    printer = threading.Thread(target=module.report, args=(mirror, stop))
+    printer.start()
+    printed = ""
+    deadline = time.monotonic() + 10
+    while "7\n7\n" not in printed and time.monotonic() < deadline:
+        printed += capsys.readouterr().out
+        time.sleep(0.01)
+    stop.set()
+    printer.join()
+    assert printed.startswith("7\n7\n")
