@@ -47,10 +47,11 @@ class KVHash:
 
     @classmethod
     def from_response(cls, member_id: int, response: dict) -> KVHash:
-        """From a HashKVResponse (the client API's or the peer port's JSON)."""
+        """From a HashKVResponse (the client API's or the peer port's JSON) of the
+        member asked, whatever id the answer names."""
         header = response.get("header") or {}
         return cls(
-            int(header.get("member_id") or member_id),
+            member_id,
             int(response.get("hash") or 0),
             int(header.get("revision") or 0),
             int(response.get("compact_revision") or 0),
