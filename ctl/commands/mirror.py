@@ -19,7 +19,7 @@ from collections.abc import Callable
 import click
 
 from keyraft.ctl.client import ClientConfig, GatewayClient, b64, unb64
-from keyraft.ctl.commands.watch import WatchSpec, run_watch
+from keyraft.ctl.commands.watch import COMPACTED, WatchCompacted, WatchSpec, run_watch
 from keyraft.ctl.context import GoBoolFlags, global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError, EndpointsUnreachable
 from keyraft.ctl.interrupt import exit_on_interrupt
@@ -65,7 +65,10 @@ class Mirror:
     def follow(self, revision: int) -> None:
         """Replay the source's changes from `revision` on, forever."""
         spec = WatchSpec(self.prefix, prefix=True, rev=revision)
-        run_watch(self.source, spec, self._apply)
+        try:
+            run_watch(self.source, spec, self._apply)
+        except WatchCompacted:
+            raise CtlError(COMPACTED) from None  # etcdctl's words (rpctypes.ErrCompacted)
 
     def _apply(self, message: dict) -> None:
         """The events of one watch message: one destination txn per source revision."""

@@ -233,3 +233,19 @@ def test_the_synced_count_is_printed_periodically(
     stop.set()
     printer.join()
     assert printed.startswith("7\n7\n")
+
+
+def test_a_compacted_watch_ends_the_mirror_with_etcdctls_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from keyraft.ctl.commands import mirror as module
+
+    def compacted(*_arguments: object) -> None:
+        raise module.WatchCompacted("watch is canceled by the server (...)")
+
+    monkeypatch.setattr(module, "run_watch", compacted)
+    mirror = module.Mirror(FakeSource(), FakeDestination(), b"", lambda key: key)  # type: ignore[arg-type]
+    with pytest.raises(
+        module.CtlError, match="^etcdserver: mvcc: required revision has been compacted$"
+    ):
+        mirror.follow(4)
