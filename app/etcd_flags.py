@@ -44,10 +44,6 @@ IGNORED: dict[str, EtcdFlag] = {
     "--log-package-levels": EtcdFlag(False, "use --log-level"),
     "--experimental-enable-lease-checkpoint": EtcdFlag(True, "lease TTLs are kept by the leader"),
     "--experimental-warning-apply-duration": EtcdFlag(False, "slow applies are not logged"),
-    "--experimental-initial-corrupt-check": EtcdFlag(True, "no start-up corruption check"),
-    "--experimental-corrupt-check-time": EtcdFlag(
-        False, "no periodic corruption check yet (compare members with endpoint hashkv)"
-    ),
     "--experimental-peer-skip-client-san-verification": EtcdFlag(
         True, "peer certificates are verified by keyraft's TLS settings"
     ),

@@ -250,6 +250,21 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     help="Duration of periodic watch progress notifications (a Go duration).",
 )
 @click.option(
+    "--experimental-initial-corrupt-check",
+    is_flag=False,
+    flag_value="true",
+    type=click.BOOL,
+    default=False,
+    help="Enable to check data corruption before serving any client/peer traffic.",
+)
+@click.option(
+    "--experimental-corrupt-check-time",
+    default="0s",
+    type=GoDuration(),
+    show_default=True,
+    help="Duration of time between cluster corruption check passes (a Go duration; 0 turns it off).",
+)
+@click.option(
     "--debug",
     is_flag=False,
     flag_value="true",
@@ -342,6 +357,8 @@ _URL_FLAGS = (
 _LIST_FLAGS = ("cipher_suites", "cors", "host_whitelist")
 _RENAMED = {
     "experimental_watch_progress_notify_interval": "watch_progress_notify_interval_s",
+    "experimental_corrupt_check_time": "corrupt_check_time_s",
+    "experimental_initial_corrupt_check": "initial_corrupt_check",
     "heartbeat_interval": "heartbeat_interval_ms",
     "election_timeout": "election_timeout_ms",
 }
@@ -480,6 +497,7 @@ async def _serve(
 
     from keyraft.app.connections import ClientLimits
     from keyraft.app.factory import create_app
+    from keyraft.app.server.corruption import DataInconsistency
     from keyraft.app.server.peers import JoinError
     from keyraft.app.server.state_machine import DataDirMismatch
 
@@ -494,6 +512,12 @@ async def _serve(
         sys.exit(1)
     except Exception as error:  # e.g. the data dir is locked by another process
         log.error("cannot open data dir %s: %s", config.data_dir, error)
+        sys.exit(1)
+    try:
+        await _server.check_initial_hashes()
+    except DataInconsistency as error:
+        log.error("refusing to start: %s", error)
+        _server.close()
         sys.exit(1)
     try:
         client_tls, peer_tls = _listener_contexts(_server, config)

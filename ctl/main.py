@@ -16,6 +16,7 @@ from keyraft.ctl.commands.kv import compaction, delete, get, put
 from keyraft.ctl.commands.lease import lease
 from keyraft.ctl.commands.lock import lock
 from keyraft.ctl.commands.member import member, move_leader
+from keyraft.ctl.commands.mirror import make_mirror
 from keyraft.ctl.commands.misc import completion, version
 from keyraft.ctl.commands.snapshot import snapshot
 from keyraft.ctl.commands.txn import txn
@@ -43,6 +44,7 @@ for command in (
     elect,
     member,
     move_leader,
+    make_mirror,
     endpoint,
     alarm,
     defrag,

@@ -51,6 +51,8 @@ class ServerConfig:
     log_format: str = ""  # "json" or "text"; empty: json for zap, else text
     watch_progress_notify_interval_s: float = 600.0
     sse_progress_interval_s: float = 10.0
+    corrupt_check_time_s: float = 0.0  # the leader's periodic hash check; 0: off
+    initial_corrupt_check: bool = False  # compare hashes with the peers before serving
     auth_token: str = "simple"  # or "jwt,pub-key=...,priv-key=...,sign-method=RS256,ttl=5m"
     auth_token_ttl: int = 300  # seconds a simple token lives unused
     bcrypt_cost: int = 10

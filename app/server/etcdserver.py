@@ -32,6 +32,7 @@ from keyraft.app.server.auth.tokens import parse_auth_token
 from keyraft.app.server.cluster import ClusterService, member_json
 from keyraft.app.server.compactor import AutoCompactor, parse_retention
 from keyraft.app.server.config import ETCD_SERVER_VERSION, ServerConfig
+from keyraft.app.server.corruption import CorruptionMonitor, KVHash, PeerHashes
 from keyraft.app.server.leases import LeaseKeeper, min_lease_ttl, new_lease_id
 from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.maintenance import Maintenance
@@ -52,6 +53,7 @@ from keyraft.app.server.requests import (
     Authed,
     Compact,
     DeleteRange,
+    HashKV,
     LeaseGrant,
     LeaseKeepAlive,
     LeaseRevoke,
@@ -64,11 +66,12 @@ from keyraft.app.server.requests import (
     encode_proposal,
 )
 from keyraft.app.server.state_machine import MemberRemovedError, StateMachine
-from keyraft.app.server.tls import forwarding_context, member_tls
+from keyraft.app.server.tls import client_context, forwarding_context, member_tls, uses_https
 from keyraft.app.server.waits import Waits, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
+from keyraft.raft.io.peer_transport import CLUSTER_HEADER, FROM_HEADER
 from keyraft.raft.io.transport import PeerNetwork
 from keyraft.raft.messages import (
     NO_LEADER,
@@ -212,13 +215,45 @@ class EtcdServer:
             self.driver,
             self.state.restorable,
         )
-        self.peer_receiver = PeerPort(receiver, self._members_with_urls, self.cluster_id)
+        self.peer_receiver = PeerPort(
+            receiver, self._members_with_urls, self.cluster_id, self._own_hash
+        )
+        self.corruption = self._corruption_monitor(config, cluster)
+        self._initialized = self.state.applied_index > 0  # started before, with data
         self.transport = (
             network(self.driver)
             if network
             else peer_transport(cluster, self.driver, self.peer_tls, self._removed_from_cluster)
         )
         self.cluster = ClusterService(self, config.strict_reconfig_check)
+
+    def _corruption_monitor(self, config: ServerConfig, cluster: Cluster) -> CorruptionMonitor:
+        urls = [url for member in cluster.members.values() for url in member.peer_urls]
+        hashes = PeerHashes(
+            client_context(self.peer_tls) if uses_https(urls) else True,
+            {CLUSTER_HEADER: str(self.cluster_id), FROM_HEADER: str(self.member.id)},
+            self.request_timeout,
+        )
+        return CorruptionMonitor(
+            config.corrupt_check_time_s,
+            self.clock,
+            self._own_hash,
+            lambda: {m.id: m.peer_urls for m in self.members.values() if m.id != self.member.id},
+            hashes.fetch,
+            self.reads.barrier,
+            self.propose,
+        )
+
+    async def check_initial_hashes(self) -> None:
+        """--experimental-initial-corrupt-check, before the member serves: raises
+        DataInconsistency. A member starting for the first time has nothing to check."""
+        if self.config.initial_corrupt_check and self._initialized:
+            await self.corruption.check_initial()
+
+    async def _own_hash(self, revision: int = 0) -> KVHash:
+        """This member's hashkv at `revision` (0: its current one)."""
+        found = await self.maintenance.hash_kv(HashKV(revision))
+        return KVHash.from_response(self.member.id, found)
 
     def _identify(self, config: ServerConfig) -> Cluster:
         """Who this member is in which cluster: from the data dir when it has members
@@ -314,6 +349,7 @@ class EtcdServer:
             asyncio.create_task(self._publish(), name="publish-member"),
             asyncio.create_task(self.waits.expire_forever(PROPOSAL_SWEEP_S), name="expire"),
             asyncio.create_task(self.compactor.run(), name="auto-compaction"),
+            asyncio.create_task(self.corruption.run(), name="corruption-check"),
         ]
         await self.leases.start()
 
@@ -605,6 +641,7 @@ class EtcdServer:
         self.term = term
         self.leases.set_leading(soft_state.role == StateRole.LEADER)
         self.compactor.leading = soft_state.role == StateRole.LEADER
+        self.corruption.leading = soft_state.role == StateRole.LEADER
         if self.leader != NO_LEADER:
             self._leader_known.set()
 

@@ -1,16 +1,19 @@
 """The peer port's two sides for one member: the receiver that admits only the current
 members' Raft messages (and answers `GET /members`, from which a joining member learns
-the cluster), and the HTTP streams to the other members."""
+the cluster, and `/members/hashkv`, which the leader's corruption check asks), and the
+HTTP streams to the other members."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container
+from collections.abc import Awaitable, Callable, Container
 
 import httpx
 import orjson
 
+from keyraft.app.server import errors
 from keyraft.app.server.config import ServerConfig
+from keyraft.app.server.corruption import PEER_HASHKV_PATH, KVHash
 from keyraft.app.server.membership import Cluster, Member
 from keyraft.app.server.tls import TLSInfo, client_context, uses_https
 from keyraft.raft.io.driver import RaftDriver
@@ -20,6 +23,7 @@ from keyraft.raft.io.peer_transport import PeerTransport
 MEMBERS_PATH = "/members"
 CLUSTER_ID_HEADER = "x-etcd-cluster-id"
 JOIN_TIMEOUT_S = 10.0
+HASHKV_BODY_LIMIT = 4096  # {"revision": n} is all a hashkv request holds
 
 
 class JoinError(Exception):
@@ -48,27 +52,72 @@ def peer_receiver(
 
 class PeerPort:
     """The peer listener's ASGI app: `GET /members` answers the member list (etcd's
-    peer `/members`), everything else is Raft traffic for the receiver."""
+    peer `/members`), `/members/hashkv` this member's hashkv to another member,
+    everything else is Raft traffic for the receiver."""
 
     def __init__(
-        self, receiver: PeerReceiver, members: Callable[[], list[Member]], cluster_id: int
+        self,
+        receiver: PeerReceiver,
+        members: Callable[[], list[Member]],
+        cluster_id: int,
+        hash_kv: Callable[[int], Awaitable[KVHash]],
     ) -> None:
         self.receiver = receiver
         self.members = members
         self.cluster_id = cluster_id
+        self.hash_kv = hash_kv  # the hash at a revision (0: current), as maintenance's
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["path"] == PEER_HASHKV_PATH:
+            status, body = await self._hash_kv(scope, receive)
+            kind = b"application/json" if status == 200 else b"text/plain; charset=utf-8"
+            await _send(send, status, body, kind, self.cluster_id)
+            return
         if scope["type"] != "http" or scope["path"] != MEMBERS_PATH or scope["method"] != "GET":
             await self.receiver(scope, receive, send)
             return
         body = orjson.dumps([member_json(member) for member in self.members()])
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (CLUSTER_ID_HEADER.encode(), f"{self.cluster_id:x}".encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send(send, 200, body, b"application/json", self.cluster_id)
+
+    async def _hash_kv(self, scope: dict, receive: Callable) -> tuple[int, bytes]:
+        """(status, body) of a hashkv request: another member of this cluster asking
+        (etcd's peer handler takes GET with a JSON body; POST is taken too)."""
+        if scope["method"] not in ("GET", "POST"):
+            return 405, b"Method Not Allowed\n"
+        headers = {name.decode("latin-1").lower(): value for name, value in scope["headers"]}
+        refusal = self.receiver.refusal(headers)
+        if refusal is not None:
+            return refusal[0], f"{refusal[1]}\n".encode()
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > HASHKV_BODY_LIMIT:
+                return 413, b"request body too large\n"
+            if not message.get("more_body"):
+                break
+        try:
+            request = orjson.loads(body or b"{}")
+            revision = request.get("revision", 0)
+            if type(revision) is not int:
+                raise TypeError(revision)
+        except (orjson.JSONDecodeError, AttributeError, TypeError):
+            return 400, b"error unmarshalling request\n"
+        try:
+            found = await self.hash_kv(revision)
+        except errors.ServerError as error:
+            return 400, f"{error.message}\n".encode()
+        return 200, found.peer_json()
+
+
+async def _send(send: Callable, status: int, body: bytes, kind: bytes, cluster_id: int) -> None:
+    headers = [
+        (b"content-type", kind),
+        (b"content-length", str(len(body)).encode()),
+        (CLUSTER_ID_HEADER.encode(), f"{cluster_id:x}".encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def member_json(member: Member) -> dict:

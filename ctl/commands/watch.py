@@ -72,11 +72,18 @@ def run_watch(
             time.sleep(RETRY_PAUSE)
 
 
+class WatchCompacted(CtlError):
+    """The server canceled the watch: its start revision is compacted."""
+
+
+COMPACTED = "etcdserver: mvcc: required revision has been compacted"
+
+
 def _handle(message: dict, next_revision: int, show: Callable[[dict], None]) -> int:
     if message.get("canceled"):
         reason = message.get("cancel_reason") or ""
         if message.get("compact_revision"):
-            reason = "etcdserver: mvcc: required revision has been compacted"
+            raise WatchCompacted(f"watch is canceled by the server ({COMPACTED})")
         raise CtlError(
             f"watch is canceled by the server ({reason})"
             if reason

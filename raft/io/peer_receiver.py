@@ -126,6 +126,17 @@ class PeerReceiver:
             log.warning("refused peer traffic from %s:%s: %s", *client[:2], refusal)
             await _answer(send, refusal.status, f"{refusal}\n".encode(), close=True)
 
+    def refusal(self, headers: dict[str, bytes]) -> tuple[int, str] | None:
+        """Why another member's request other than Raft traffic (a hashkv) is refused,
+        as (status, reason), or None: the same cluster and sender checks as a stream's."""
+        if headers.get(CLUSTER_HEADER) != str(self.cluster_id).encode():
+            return 412, "cluster ID mismatch"
+        try:
+            self._sender(headers.get(FROM_HEADER, b""))
+        except _Refused as refused:
+            return refused.status, str(refused)
+        return None
+
     def _sender(self, declared: bytes) -> int:
         try:
             sender = int(declared)

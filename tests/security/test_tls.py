@@ -17,6 +17,7 @@ import re
 import socket
 import ssl
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from keyraft.app.connections import refusal
 from keyraft.app.main import main as keyraft_main
 from keyraft.app.server.tls import GO_CIPHER_SUITES, TLSInfo, openssl_ciphers, server_context
 from tests.cluster.conftest import b64, get_value, leader_of, status, wait_for
-from tests.ctl.support import keyraftctl
+from tests.ctl.support import ctl_command, keyraftctl, spawn, stop
 from tests.support import hostile_peer
 from tests.support.servers import (
     Member,
@@ -127,6 +128,7 @@ def peer_tls_cluster(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "--peer-cert-file", pki.path("member.pem"), "--peer-key-file", pki.path("member-key.pem"),
         "--peer-trusted-ca-file", pki.path("ca.pem"), "--peer-client-cert-auth",
         "--snapshot-count", "20",  # a member 10 entries behind gets a snapshot
+        "--experimental-corrupt-check-time", "200ms",  # hashkv asked over peer TLS
     )  # fmt: skip
     members = keyraft_cluster(
         tmp_path_factory.mktemp("peer-tls"),
@@ -326,6 +328,39 @@ def test_a_cluster_over_peer_tls_replicates_a_put(peer_tls_cluster: list[Member]
             10,
             f"the put on {member.name}",
         )
+
+
+def test_the_corruption_check_asks_the_peers_over_peer_tls(
+    peer_tls_cluster: list[Member],
+) -> None:
+    leader = leader_of(peer_tls_cluster)
+    wait_for(
+        lambda: "finished peer corruption check (2 peers checked)" in leader.log_tail(400),
+        20,
+        "a corruption check answered by both peers",
+    )
+    assert leader.post("/v3/maintenance/alarm", {"action": "GET"}).json().get("alarms") is None
+
+
+def test_make_mirror_writes_to_an_https_destination_with_the_dest_tls_flags(
+    secure: Member, pki: Pki
+) -> None:
+    """The source is the member's http URL, the destination its https one (prefixes apart)."""
+    source = http_twin(secure)
+    assert (
+        source.post("/v3/kv/put", {"key": b64("mirror-src/a"), "value": b64("1")}).status_code
+        == 200
+    )
+    tls = ("--dest-cacert", pki.path("ca.pem"), "--dest-cert", pki.path("client.pem"),
+           "--dest-key", pki.path("client-key.pem"))  # fmt: skip
+    command = [*ctl_command(), "--endpoints", source.client_url, "make-mirror", *tls,
+               "--prefix", "mirror-src/", "--dest-prefix", "mirror-dst/", secure.client_url]  # fmt: skip
+    process = spawn(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: get_value(source, "mirror-dst/a") == "1", 20, "the mirrored key")
+    finally:
+        stop(process)
+        process.communicate()
 
 
 def test_no_sender_without_a_peer_certificate_reaches_the_peer_port(
