@@ -3,8 +3,10 @@ writing counter + 1 only while their ownership key still has the create revision
 locked with -> unlock, on 3 members behind the peer proxy, while the nemesis kills,
 partitions and pauses members (issue #16).
 
-After healing: every acknowledged txn wrote a value no other acknowledged txn wrote (two
-holders committing at once would write the same one), in commit order; the counter is
+Client 0 once stalls holding the lock until its lease has ended and another holder has
+written: its txn must be fenced out. After healing: every acknowledged txn wrote a value
+no other acknowledged txn wrote (two holders committing at once would write the same
+one), in commit order; the counter is
 made of acknowledged and possibly-applied ambiguous txns only; increments went on while
 faults were held, and after healing; no lock key is left once every lease is revoked.
 The real-etcd variant checks the test itself. CHAOS_SEED picks another fault schedule.
@@ -76,7 +78,7 @@ def lock_chaos(workdir: Path, kind: str, fault_seconds: float, seed: int) -> tup
         checker.retried("/v3/kv/put", {"key": b64(COUNTER), "value": b64("0")})
         nemesis.origin = time.monotonic()
         tally.clock = nemesis.now
-        threads = run_clients(cluster, tally, CLIENTS, stop)
+        threads = run_clients(cluster, tally, CLIENTS, stop, stalls(fault_seconds))
         run_every_kind(nemesis, fault_seconds)
         healed = nemesis.now()
         cluster.wait_leader(timeout=60)
@@ -99,8 +101,17 @@ def lock_chaos(workdir: Path, kind: str, fault_seconds: float, seed: int) -> tup
     floor = MIN_DURING_FAULTS_PER_10_S * fault_seconds // 10
     if during < floor:
         found.append(f"only {during} increments acknowledged while faults were held (< {floor})")
+    if tally.stalls < stalls(fault_seconds):
+        found.append(f"{tally.stalls} stalled holders, not {stalls(fault_seconds)}")
+    if tally.fenced < tally.stalls:
+        found.append(f"{tally.fenced} txns fenced out, fewer than {tally.stalls} stalled holders")
     found.extend(nemesis.errors + tally.errors + problems(stored, tally))
     return found, report(seed, kind, nemesis, tally, stored, healed, during)
+
+
+def stalls(fault_seconds: float) -> int:
+    """How many times client 0 stalls holding the lock (each costs the others a TTL)."""
+    return max(1, int(fault_seconds // 20))
 
 
 def stop_clients(threads: list[threading.Thread], stop: threading.Event) -> list[str]:
@@ -158,10 +169,11 @@ def report(
         f"healed at {healed:.1f}s",
         f"rounds {tally.rounds}, acknowledged {len(tally.acknowledged)} "
         f"({during} while faults were held), ambiguous {len(tally.ambiguous)}, "
-        f"counter {stored}, leases left to the test to revoke {len(tally.unrevoked)}",
+        f"fenced out {tally.fenced} ({tally.stalls} stalled), counter {stored}, "
+        f"leases left to the test to revoke {len(tally.unrevoked)}",
         f"faults ({len(nemesis.faults)}):",
     ]
     for fault in nemesis.faults:
-        held = sum(fault.start <= write.at <= fault.end for write in tally.acknowledged)
-        lines.append(f"  {fault.describe()}  [{held} increments]")
+        count = sum(fault.start <= write.at <= fault.end for write in tally.acknowledged)
+        lines.append(f"  {fault.describe()}  [{count} increments]")
     return "\n".join(lines)
