@@ -8,5 +8,6 @@ workload  sequential clients doing gets, unique puts and CAS on a few hot keys
 nemesis   the seeded fault schedule: kill -9, SIGSTOP of the leader, partitions, torn WAL
 verify    after healing: convergence, acknowledged writes present, final reads
 crash     kill -9 one member 20 times under heavy writes
+locking   clients doing fenced read-modify-writes of a counter under one lock
 run       the CLI behind `make chaos` (python -m tests.chaos.run --seed S --duration D --nodes N)
 """
