@@ -65,7 +65,7 @@ class ServerView(Protocol):
 
     def new_request_id(self) -> int: ...
 
-    async def forward_to_leader(self, path: str, request: dict) -> dict: ...
+    async def promote_on_leader(self, member_id: int) -> list[dict]: ...
 
 
 def peer_urls(urls: tuple[str, ...]) -> list[str]:
@@ -142,15 +142,23 @@ class ClusterService:
         member_id = request.ID
         server = self.server
         if server.leader != server.member_id:
-            # Only the leader knows whether a learner caught up (etcd forwards it too).
-            answer = await server.forward_to_leader("/v3/cluster/member/promote", {"ID": member_id})
-            return {**answer, "header": {}}
+            # Only the leader knows whether a learner caught up: etcd asks it over the
+            # peer port, where members need no user's token; its member list answers.
+            return {"header": {}, "members": await server.promote_on_leader(member_id)}
+        await self.promote_as_leader(member_id)
+        return {"header": {}, "members": server.members_json()}
+
+    async def promote_as_leader(self, member_id: int) -> None:
+        """Promote a caught-up learner; asked of the leader (by a client or by a member
+        on a client's behalf)."""
+        server = self.server
+        if server.leader != server.member_id:
+            raise errors.NotLeader
         self._check_learner_ready(member_id)
         if self.strict and not self._ready_to_promote():
             raise errors.NotEnoughStartedMembers
         change = MemberChange(0, (), False, True)
         await self._configure(ConfChangeType.ADD_NODE, member_id, change)
-        return {"header": {}, "members": self.server.members_json()}
 
     async def move_leader(self, request: MoveLeader, info: AuthInfo | None = None) -> dict:
         """Hand leadership to a voter (etcd's MoveLeader: asked of the leader only)."""

@@ -38,7 +38,13 @@ from keyraft.app.server.linearizable import LinearizableReads
 from keyraft.app.server.maintenance import Maintenance
 from keyraft.app.server.members import MemberTable
 from keyraft.app.server.membership import Cluster, Member, cluster_from_config
-from keyraft.app.server.peers import PeerPort, fetch_cluster, peer_receiver, peer_transport
+from keyraft.app.server.peers import (
+    PeerPort,
+    ask_leader_to_promote,
+    fetch_cluster,
+    peer_receiver,
+    peer_transport,
+)
 from keyraft.app.server.reads import SteppedReads
 from keyraft.app.server.request_size import (
     PROPOSAL_ENCODING_MARGIN,
@@ -216,8 +222,17 @@ class EtcdServer:
             self.state.restorable,
         )
         self.peer_receiver = PeerPort(
-            receiver, self._members_with_urls, self.cluster_id, self._own_hash
+            receiver,
+            self._members_with_urls,
+            self.cluster_id,
+            self._own_hash,
+            self._promote_for_member,
         )
+        # Name this member and its cluster on requests to peer ports, as its Raft streams do.
+        self._peer_headers = {
+            CLUSTER_HEADER: str(self.cluster_id),
+            FROM_HEADER: str(self.member.id),
+        }
         self.corruption = self._corruption_monitor(config, cluster)
         self._initialized = self.state.applied_index > 0  # started before, with data
         self.transport = (
@@ -231,7 +246,7 @@ class EtcdServer:
         urls = [url for member in cluster.members.values() for url in member.peer_urls]
         hashes = PeerHashes(
             client_context(self.peer_tls) if uses_https(urls) else True,
-            {CLUSTER_HEADER: str(self.cluster_id), FROM_HEADER: str(self.member.id)},
+            self._peer_headers,
             self.request_timeout,
         )
         return CorruptionMonitor(
@@ -319,8 +334,21 @@ class EtcdServer:
     def new_request_id(self) -> int:
         return next(self._ids)
 
-    async def forward_to_leader(self, path: str, request: dict) -> dict:
-        return await self.leases.forward(path, request)
+    async def promote_on_leader(self, member_id: int) -> list[dict]:
+        leader = self.members.get(self.leader)
+        if leader is None:
+            raise errors.NoLeader
+        return await ask_leader_to_promote(
+            leader.peer_urls,
+            member_id,
+            self._peer_headers,
+            client_context(self.peer_tls) if uses_https(leader.peer_urls) else True,
+            self.request_timeout,
+        )
+
+    async def _promote_for_member(self, member_id: int) -> list[dict]:
+        await self.cluster.promote_as_leader(member_id)
+        return self.members_json()
 
     def _follow_members(self) -> None:
         """Point the peer streams at the current members; note whether this one is a

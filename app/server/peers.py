@@ -23,6 +23,7 @@ from keyraft.raft.io.peer_transport import PeerTransport
 MEMBERS_PATH = "/members"
 CLUSTER_ID_HEADER = "x-etcd-cluster-id"
 JOIN_TIMEOUT_S = 10.0
+PROMOTE_PATH = "/members/promote/"  # + the learner's id in hex, as etcd's peer handler
 HASHKV_BODY_LIMIT = 4096  # {"revision": n} is all a hashkv request holds
 
 
@@ -61,17 +62,23 @@ class PeerPort:
         members: Callable[[], list[Member]],
         cluster_id: int,
         hash_kv: Callable[[int], Awaitable[KVHash]],
+        promote: Callable[[int], Awaitable[list[dict]]],
     ) -> None:
         self.receiver = receiver
         self.members = members
         self.cluster_id = cluster_id
         self.hash_kv = hash_kv  # the hash at a revision (0: current), as maintenance's
+        self.promote = promote  # promotes a learner on the leader; the member list after
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["path"] == PEER_HASHKV_PATH:
             status, body = await self._hash_kv(scope, receive)
             kind = b"application/json" if status == 200 else b"text/plain; charset=utf-8"
             await _send(send, status, body, kind, self.cluster_id)
+            return
+        if scope["type"] == "http" and scope["path"].startswith(PROMOTE_PATH):
+            status, body = await self._promote(scope)
+            await _send(send, status, body, b"application/json", self.cluster_id)
             return
         if scope["type"] != "http" or scope["path"] != MEMBERS_PATH or scope["method"] != "GET":
             await self.receiver(scope, receive, send)
@@ -108,6 +115,44 @@ class PeerPort:
         except errors.ServerError as error:
             return 400, f"{error.message}\n".encode()
         return 200, found.peer_json()
+
+    async def _promote(self, scope: dict) -> tuple[int, bytes]:
+        """(status, body) of another member asking this one, the leader, to promote a
+        learner on a client's behalf: the member list, or `{"message": ...}`."""
+        if scope["method"] != "POST":
+            return 405, orjson.dumps({"message": "Method Not Allowed"})
+        headers = {name.decode("latin-1").lower(): value for name, value in scope["headers"]}
+        refusal = self.receiver.refusal(headers)
+        if refusal is not None:
+            return refusal[0], orjson.dumps({"message": refusal[1]})
+        try:
+            member_id = int(scope["path"].removeprefix(PROMOTE_PATH), 16)
+        except ValueError:
+            return 400, orjson.dumps({"message": "bad member id"})
+        try:
+            return 200, orjson.dumps(await self.promote(member_id))
+        except errors.ServerError as error:
+            return 412, orjson.dumps({"message": error.message})
+
+
+async def ask_leader_to_promote(
+    urls: list[str], member_id: int, headers: dict[str, str], verify: object, timeout: float
+) -> list[dict]:
+    """Have the leader (at its peer `urls`) promote `member_id`: the member list after,
+    or the leader's error raised as the ServerError it names."""
+    async with httpx.AsyncClient(verify=verify, timeout=timeout) as client:  # type: ignore[arg-type]
+        for url in urls:
+            try:
+                response = await client.post(
+                    f"{url.rstrip('/')}{PROMOTE_PATH}{member_id:x}", headers=headers
+                )
+                answer = response.json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            if response.status_code == 200:
+                return answer
+            raise errors.from_message(answer.get("message", ""))
+    raise errors.NoLeader
 
 
 async def _send(send: Callable, status: int, body: bytes, kind: bytes, cluster_id: int) -> None:

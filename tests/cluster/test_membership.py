@@ -62,12 +62,14 @@ class Writer(threading.Thread):
                 self.done.wait(0.01)
 
 
-def _call(member: Member, path: str, body: dict, until_not: str = "") -> dict:
+def _call(
+    member: Member, path: str, body: dict, until_not: str = "", headers: dict | None = None
+) -> dict:
     """POST, retrying while the answer is the error `until_not` (etcd's checks that pass
     once a member caught up or has been connected long enough)."""
 
     def attempt() -> list[dict] | None:
-        answer = member.post(path, body)
+        answer = member.post(path, body, headers=headers)
         if until_not and until_not in answer.text:
             return None
         assert answer.status_code == 200, answer.text
@@ -207,3 +209,40 @@ def test_grow_to_three_then_remove_a_follower_and_the_leader(tmp_path: Path) -> 
         writer.done.set()
         for member in everyone:
             member.stop()
+
+
+def test_a_follower_asks_the_leader_to_promote_with_auth_on(cluster_factory) -> None:
+    """Only the leader knows whether a learner caught up; a follower asks it over the
+    peer port, so a client's token is checked once, by the member it reached."""
+    members = cluster_factory(3, FAST)
+    leader = _leader(members)
+    for path, body in (
+        ("/v3/auth/user/add", {"name": "root", "password": "pw"}),
+        ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+        ("/v3/auth/enable", {}),
+    ):
+        assert leader.post(path, body).status_code == 200, path
+    token = leader.post("/v3/auth/authenticate", {"name": "root", "password": "pw"}).json()["token"]
+    auth = {"Authorization": token}
+    learner_url = f"http://127.0.0.1:{free_port()}"
+    added = _call(
+        leader,
+        "/v3/cluster/member/add",
+        {"peerURLs": [learner_url], "isLearner": True},
+        "unhealthy",
+        auth,
+    )
+    learner_id = added["member"]["ID"]
+    follower = next(m for m in members if m is not leader)
+
+    # The learner never started: the leader's own answer comes back through the follower.
+    refused = follower.post("/v3/cluster/member/promote", {"ID": learner_id}, headers=auth)
+    assert (refused.status_code, refused.json()["error"]) == (
+        412,
+        "etcdserver: can only promote a learner member which is in sync with leader",
+    )
+    anonymous = follower.post("/v3/cluster/member/promote", {"ID": learner_id})
+    assert anonymous.json()["error"] == "etcdserver: user name is empty"
+    # An unknown member is the leader's answer too.
+    unknown = follower.post("/v3/cluster/member/promote", {"ID": "12345"}, headers=auth)
+    assert unknown.json()["error"] == "etcdserver: member not found"

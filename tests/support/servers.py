@@ -73,10 +73,16 @@ class Member:
     # A learner serves no linearizable read: it is ready once it serves a serializable one.
     serializable_ready: bool = False
 
-    def post(self, path: str, body: dict, timeout: float = 15.0) -> httpx.Response:
+    def post(
+        self, path: str, body: dict, timeout: float = 15.0, headers: dict | None = None
+    ) -> httpx.Response:
         """POST JSON to this member's client URL (over TLS with `tls` when https)."""
         return httpx.post(
-            self.client_url + path, json=body, timeout=timeout, verify=self.tls or True
+            self.client_url + path,
+            json=body,
+            timeout=timeout,
+            verify=self.tls or True,
+            headers=headers,
         )
 
     @property
