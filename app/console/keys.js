@@ -1,17 +1,19 @@
 // The key browser: one level of the tree under a prefix, a page at a time, and the editor.
 
-import {countUnder, listLevel} from './tree.js';
+import {countUnder, walkLevel} from './tree.js';
 import {encodeText, showKey} from './bytes.js';
 import {el, replace} from './dom.js';
 import {Editor} from './editor.js';
 
-const WANT = 200;
+const WANT = 200; // children per page of the tree
 const COUNTED_FOLDERS = 50; // folder sizes are counted for the first ones only
 
 export class KeysView {
   constructor(node, report) {
     this.report = report;
     this.prefix = '';
+    this.generation = 0; // a listing still arriving for a level no longer shown stops
+    this.counted = 0; // folders whose size was asked for
     this.crumbs = el('nav', {id: 'crumbs', class: 'crumbs'});
     this.total = el('span', {id: 'total', class: 'total'});
     this.list = el('ul', {id: 'tree', class: 'tree'});
@@ -45,11 +47,14 @@ export class KeysView {
   async refresh() {
     this.renderCrumbs();
     replace(this.list);
+    this.counted = 0;
     this.total.textContent = '';
+    const prefix = this.prefix;
+    countUnder(prefix).then((total) => {
+      if (prefix === this.prefix) this.total.textContent = `${total} key${total === 1 ? '' : 's'}`;
+    }, this.report);
     try {
       await this.page(null);
-      const total = await countUnder(this.prefix);
-      this.total.textContent = `${total} key${total === 1 ? '' : 's'}`;
     } catch (error) {
       this.report(error);
     }
@@ -74,8 +79,23 @@ export class KeysView {
   }
 
   async page(start) {
+    const generation = ++this.generation;
     this.list.querySelector('.more')?.remove();
-    const {children, next} = await listLevel(this.prefix, start, WANT);
+    let shown = 0;
+    for await (const {children, next} of walkLevel(this.prefix, start)) {
+      if (generation !== this.generation) return;
+      this.render(children);
+      shown += children.length;
+      if (next !== null && shown >= WANT) {
+        this.list.append(el('li', {class: 'more'},
+          el('button', {type: 'button', onclick: () => this.page(next).catch(this.report)}, 'More…')));
+        return;
+      }
+    }
+    if (!shown && start === null) this.list.append(el('li', {class: 'empty'}, 'No keys here.'));
+  }
+
+  render(children) {
     const folders = [];
     for (const child of children) {
       if (child.folder !== undefined) {
@@ -90,12 +110,8 @@ export class KeysView {
             showKey(child.key.slice(this.prefix.length)) || '(this prefix)')));
       }
     }
-    if (!children.length && start === null) this.list.append(el('li', {class: 'empty'}, 'No keys here.'));
-    if (next !== null) {
-      this.list.append(el('li', {class: 'more'},
-        el('button', {type: 'button', onclick: () => this.page(next).catch(this.report)}, 'More…')));
-    }
-    for (const [folder, size] of folders.slice(0, COUNTED_FOLDERS)) {
+    for (const [folder, size] of folders) {
+      if (this.counted++ >= COUNTED_FOLDERS) break;
       countUnder(folder).then((count) => { size.textContent = String(count); }, () => {});
     }
   }

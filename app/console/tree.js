@@ -4,18 +4,19 @@
 import {count, range} from './api.js';
 import {fromBase64, prefixEnd} from './bytes.js';
 
-const PAGE = 100;
+const PAGE = 200;
 
-// Up to `want` children of `prefix` from `start`: {children, next} where `next` is where
-// the following page starts (null at the end).
-export async function listLevel(prefix, start, want) {
+// The children of `prefix` from `start`, a page at a time: yields {children, next} where
+// `next` is where the following page starts (null at the end). Every range also counts
+// the keys up to its end, so a page past a large folder costs more than its size: the
+// caller shows each page as it comes and stops when it has enough.
+export async function* walkLevel(prefix, start) {
   const end = prefix ? prefixEnd(prefix) : '\0';
-  const children = [];
   let cursor = start || prefix || '\0';
   for (;;) {
     const answer = await range(cursor, {range_end: end, keys_only: true, limit: PAGE});
+    const children = [];
     let next = null;
-    let full = false;
     for (const kv of answer.kvs || []) {
       const key = fromBase64(kv.key);
       if (next !== null && key < next) continue; // inside a folder already listed
@@ -28,12 +29,10 @@ export async function listLevel(prefix, start, want) {
         children.push({key});
         next = key + '\0';
       }
-      full = children.length >= want;
-      if (full) break;
     }
-    if (next === null || next === '\0' || (end !== '\0' && next >= end)) return {children, next: null};
-    if (full) return {children, next};
-    if (!answer.more) return {children, next: null};
+    const last = next === null || next === '\0' || (end !== '\0' && next >= end) || !answer.more;
+    yield {children, next: last ? null : next};
+    if (last) return;
     cursor = next;
   }
 }
