@@ -66,9 +66,18 @@ def test_the_login_form_appears_and_works(tmp_path: Path) -> None:
                 page.screenshot(path=str(shot("live-with-auth")))
             finally:
                 browser.close()
+        for path in ("/v3/watch/sse?key=secret/&prefix=true", "/v3/election/observe/sse?name=e"):
+            assert sse_status(f"{member.client_url}{path}&token=garbage") == 401
+            assert sse_status(f"{member.client_url}{path}&token={token}") == 200
     finally:
         member.stop()
     assert [url for url in requests if not url.startswith(member.client_url)] == []
+
+
+def sse_status(url: str) -> int:
+    """The status of a server-sent-events answer (its headers come before any event)."""
+    with httpx.stream("GET", url, timeout=15) as response:
+        return response.status_code
 
 
 def shot(name: str) -> Path:
