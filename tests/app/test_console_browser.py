@@ -136,6 +136,27 @@ def test_edits_a_value_and_refuses_a_stale_edit(console: Console) -> None:
     sync_api().expect(page.locator("#value")).to_have_value("theirs")
 
 
+def test_creates_and_deletes_keys_and_never_overwrites_on_create(console: Console) -> None:
+    console.put("made/existing", "kept")
+    console.open("keys")
+    page = console.page
+    for key, value in [("made/new", "hello"), ("made/existing", "clobber")]:
+        page.click("#new")
+        page.fill("#new-key", key)
+        page.fill("#value", value)
+        page.click("#save")
+        page.wait_for_selector("#editor-message.ok, #editor-message.stale")
+    assert "Refused" in page.text_content("#editor-message")
+    assert console.value("made/existing") == b"kept"
+    console.open_key("made/new")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    page.wait_for_selector("#editor-message:has-text('Deleted made/new')")
+    assert console.value("made/new") == b""
+    page.wait_for_selector('#tree a[data-key="made/existing"]')
+    assert not page.is_visible('#tree a[data-key="made/new"]')
+
+
 def test_shows_a_keys_history_until_compaction(console: Console) -> None:
     revisions = [console.put("history/key", f"value {index}") for index in range(3)]
     console.open_key("history/key")
