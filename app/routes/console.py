@@ -69,11 +69,11 @@ def serve(request: Request, name: str) -> Response:
     return Response(asset.body, media_type=asset.content_type, headers=headers)
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def console_page(request: Request) -> Response:
     return serve(request, "index.html")
 
 
-@router.get("/console/{name}", include_in_schema=False)
+@router.api_route("/console/{name}", methods=["GET", "HEAD"], include_in_schema=False)
 async def console_asset(request: Request, name: str) -> Response:
     return serve(request, name)

@@ -16,15 +16,19 @@ from keyraft.app.routes.console import ASSETS, FOLDER
 from tests.support.servers import ROOT
 
 
-async def _get(directory: Path, *paths: str, headers: dict | None = None) -> list[httpx.Response]:
+async def _get(
+    directory: Path, *paths: str, headers: dict | None = None, method: str = "GET"
+) -> list[httpx.Response]:
     front, _server = create_app(ServerConfig(name="console", data_dir=str(directory)))
     transport = httpx.ASGITransport(app=front)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return [await client.get(path, headers=headers) for path in paths]
+        return [await client.request(method, path, headers=headers) for path in paths]
 
 
-def get(tmp_path: Path, *paths: str, headers: dict | None = None) -> list[httpx.Response]:
-    return asyncio.run(_get(tmp_path, *paths, headers=headers))
+def get(
+    tmp_path: Path, *paths: str, headers: dict | None = None, method: str = "GET"
+) -> list[httpx.Response]:
+    return asyncio.run(_get(tmp_path, *paths, headers=headers, method=method))
 
 
 def test_the_console_is_served_at_the_root_with_a_strict_policy(tmp_path: Path) -> None:
@@ -40,6 +44,12 @@ def test_the_console_is_served_at_the_root_with_a_strict_policy(tmp_path: Path) 
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["etag"]
+
+
+def test_head_answers_the_headers(tmp_path: Path) -> None:
+    (head,) = get(tmp_path, "/console/main.js", method="HEAD")
+    assert head.status_code == 200
+    assert head.headers["content-type"] == "text/javascript; charset=utf-8"
 
 
 def test_an_unchanged_file_is_answered_304(tmp_path: Path) -> None:
