@@ -2,7 +2,7 @@
 // reconnects by itself and sends Last-Event-ID (the last revision seen), so the server
 // resumes after it: nothing is missed or repeated across a reconnect.
 
-import {watchUrl} from './api.js';
+import {range, watchUrl} from './api.js';
 import {encodeText, fromBase64, showKey, valueView} from './bytes.js';
 import {el, replace} from './dom.js';
 
@@ -54,6 +54,7 @@ export class LiveView {
       if (source.readyState === EventSource.CLOSED) {
         this.setState('refused (log in, or check the prefix)', 'error');
         this.source = null;
+        range('\0', {keys_only: true, limit: 1}).catch(() => {}); // an expired token: the login shows
       } else {
         this.setState('reconnecting…', 'error');
       }
