@@ -7,7 +7,7 @@ the header's value raw; 3.5.x also accepts a `Bearer ` prefix, and so do we.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 Headers = Iterable[tuple[bytes, bytes]]
 _BEARER = "bearer "
@@ -28,3 +28,10 @@ def _raw(value: bytes) -> str:
     if token[: len(_BEARER)].lower() == _BEARER:
         return token[len(_BEARER) :].strip()
     return token
+
+
+def sse_token(headers: Headers, params: Mapping[str, str]) -> str | None:
+    """The token of a server-sent-events request: the header's, else the `token` query
+    parameter, since a browser's EventSource cannot set headers. (A URL may be logged by
+    proxies; the console passes its short-lived auth token there only for these streams.)"""
+    return token_of(headers) or params.get("token") or None

@@ -38,7 +38,7 @@ from keyraft.app.streams import (
     until_disconnected,
     while_serving,
 )
-from keyraft.app.tokens import token_of
+from keyraft.app.tokens import sse_token
 
 router = APIRouter()
 
@@ -114,16 +114,18 @@ stream_route(
     summary="Follow an election's leader as server-sent events (for EventSource and curl)",
     description=(
         "Query parameters: `name` (plain text) or `name_b64` (base64). Each event carries a "
-        "LeaderResponse as JSON; its `id` is the revision it reports."
+        "LeaderResponse as JSON; its `id` is the revision it reports. With auth on, the "
+        "token goes in the `Authorization` header or in the `token` query parameter."
     ),
 )
 async def observe_sse(request: Request):
     server: EtcdServer = request.app.state.server
     try:
-        name = query_bytes(dict(request.query_params), "name") or b""
+        params = dict(request.query_params)
+        name = query_bytes(params, "name") or b""
         info = None
         if server.state.auth.enabled:
-            info = server.auth.info(token_of(request.scope["headers"]))
+            info = server.auth.info(sse_token(request.scope["headers"], params))
     except (errors.EtcdError, ServerError) as failure:
         error = errors.as_etcd(failure)
         body = codec.encode_error(error)

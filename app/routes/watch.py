@@ -40,7 +40,7 @@ from keyraft.app.streams import (
     stream_route,
     while_serving,
 )
-from keyraft.app.tokens import Headers, token_of
+from keyraft.app.tokens import Headers, sse_token, token_of
 
 router = APIRouter()
 DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
@@ -295,7 +295,10 @@ async def sse_events(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[dict]
     pending: asyncio.Future | None = None
     try:
         created = watch_codec.response(watch_codec.server_header(server), created=True)
-        yield sse_message(created, event="created")
+        # A watch from "now" starts after the header's revision: as the event's id, a
+        # reconnect before any change resumes there instead of at a later "now".
+        since = None if spec.start_revision else int(created["header"]["revision"])
+        yield sse_message(created, event="created", id=since)
         interval = server.config.sse_progress_interval_s
         while True:
             # Not wait_for: a timeout must not cancel a catch-up half read (it would start
@@ -334,7 +337,10 @@ async def sse_events(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[dict]
         "`range_end_b64`, or `prefix=true`, or `from_key=true`; `start_revision`; "
         "`prev_kv=true`; `filters=NOPUT,NODELETE`. Each message's `id` is its revision, so "
         "an EventSource that reconnects with `Last-Event-ID` resumes without a gap or a "
-        "duplicate. `created`, `progress` (when idle) and `canceled` events frame the stream."
+        "duplicate; without `start_revision`, the `created` event's `id` is the revision the "
+        "watch starts after. `created`, `progress` (when idle) and `canceled` events frame the stream. "
+        "With auth on, the token goes in the `Authorization` header or, for EventSource "
+        "(which cannot set headers), in the `token` query parameter."
     ),
 )
 async def watch_sse(request: Request):
@@ -344,7 +350,7 @@ async def watch_sse(request: Request):
         spec = sse_spec(params, request.headers.get("last-event-id"))
         if server.state.auth.enabled:
             end = b"" if spec.end is None else spec.end or b"\x00"
-            server.check_watch(token_of(request.scope["headers"]), spec.key, end)
+            server.check_watch(sse_token(request.scope["headers"], params), spec.key, end)
     except (errors.EtcdError, ServerError) as error:
         error = errors.as_etcd(error)
         body = codec.encode_error(error)

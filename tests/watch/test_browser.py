@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
-import pytest
 
+from tests.support.browser import launch, sync_api
 from tests.support.compare import b64
 from tests.support.servers import keyraft_member
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 SCRIPT = """
 () => {
@@ -39,15 +26,12 @@ SCRIPT = """
 
 
 def test_eventsource_in_chromium_receives_events(tmp_path: Path) -> None:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    assert Path(CHROMIUM).exists(), "Chromium is required: run `make test-deps`"
+    playwright_api = sync_api()
     member = keyraft_member(tmp_path)
     member.start()
     try:
         with playwright_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=FLAGS, headless=True
-            )
+            browser = launch(playwright)
             try:
                 page = browser.new_page()
                 page.goto(member.client_url + "/version")

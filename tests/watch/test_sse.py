@@ -80,6 +80,25 @@ def test_sse_resumes_after_a_disconnect_without_gap_or_duplicate(member) -> None
     assert values == [b64("3"), b64("4")]
 
 
+def test_a_watch_from_now_resumes_from_its_start_before_any_change(member) -> None:
+    """The `created` event of a watch without a start revision carries the revision it
+    starts after, so changes made during a reconnect before any event are not lost."""
+    before = put(member, "other", "x")
+    url = member.client_url + "/v3/watch/sse"
+    params = {"key": "now/", "prefix": "true"}
+    with httpx.Client(timeout=httpx.Timeout(10, read=10)) as client:
+        with client.stream("GET", url, params=params) as response:
+            (created,) = read_sse(response, 0)
+        assert created["event"] == "created" and int(created["id"]) == before
+        missed = [put(member, "now/a", "1"), put(member, "now/b", "2")]
+        with client.stream(
+            "GET", url, params=params, headers={"Last-Event-ID": created["id"]}
+        ) as response:
+            messages = read_sse(response, 2)
+    assert "id" not in messages[0]  # a resumed watch's start is the client's to keep
+    assert [int(m["id"]) for m in messages if m.get("event") is None] == missed
+
+
 def test_sse_plain_and_base64_keys_and_bad_input(member) -> None:
     url = member.client_url + "/v3/watch/sse"
     assert httpx.get(url, params={"key_b64": "!!"}).status_code == 400
