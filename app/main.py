@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import socket
 import ssl
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -34,6 +36,7 @@ if TYPE_CHECKING:  # uvicorn loads only when serving: --help and --version stay 
 EXIT_POLL_S = 0.1  # uvicorn checks its own exit flag as often
 # How long a stopping member lets unary requests in flight finish (a lock wait may not).
 GRACEFUL_SHUTDOWN_S = 3.0
+SHUTDOWN_LIMIT_S = 10.0  # after which a stopping member exits at once
 
 
 def _urls(value: str) -> list[str]:
@@ -424,6 +427,8 @@ def peer_server_config(app, context: ssl.SSLContext | None) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         timeout_keep_alive=30,
+        # Another member's Raft stream never ends by itself: a stopping member cuts it.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         **_tls(context),
     )
 
@@ -485,6 +490,22 @@ async def _end_streams_on_exit(server: uvicorn.Server, member: EtcdServer) -> No
     while not server.should_exit:
         await asyncio.sleep(EXIT_POLL_S)
     member.closing.set()
+    log = logging.getLogger("keyraft")
+    log.info("stopping")
+    watchdog = threading.Timer(SHUTDOWN_LIMIT_S, _stop_now, (log,))
+    watchdog.daemon = True
+    watchdog.start()
+
+
+def _stop_now(log: logging.Logger) -> None:
+    """A stop that did not finish in time ends the process where it stands (as a crash
+    would: every acknowledged write is already on disk), after logging every thread's
+    stack, so that the wait can be found and fixed."""
+    log.error(
+        "stopping took over %.0f s: exiting now; the threads' stacks follow", SHUTDOWN_LIMIT_S
+    )
+    faulthandler.dump_traceback(all_threads=True)
+    os._exit(1)
 
 
 async def _serve(
@@ -559,6 +580,7 @@ async def _serve(
         for other, _group in companions:
             other.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("stopped")
 
 
 if __name__ == "__main__":
