@@ -21,27 +21,6 @@ _INTERACTIVE = click.option(
     default=True,
     help="Ask on the terminal; --interactive=false reads the password from stdin.",
 )
-_GO_BOOLS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
-
-
-class _GoBoolFlags(click.Command):
-    """Accept pflag's `--flag=false` / `--flag=true` for the `--flag/--no-flag` options."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        switches = {
-            name: option
-            for option in self.params
-            if isinstance(option, click.Option) and option.secondary_opts
-            for name in option.opts
-        }
-        rewritten = []
-        for argument in args:
-            name, equals, value = argument.partition("=")
-            option = switches.get(name) if equals else None
-            if option is not None and value.lower() in _GO_BOOLS:
-                argument = name if _GO_BOOLS[value.lower()] else option.secondary_opts[0]
-            rewritten.append(argument)
-        return super().parse_args(ctx, rewritten)
 
 
 def _exactly(arguments: tuple[str, ...], count: int, message: str) -> tuple[str, ...]:
@@ -76,7 +55,7 @@ def user() -> None:
     """User related commands."""
 
 
-@user.command("add", cls=_GoBoolFlags)
+@user.command("add")
 @click.argument("arguments", nargs=-1, metavar="NAME[:PASSWORD]")
 @_INTERACTIVE
 @click.option("--new-user-password", default="", help="Supply the password on the command line.")
@@ -139,7 +118,7 @@ def user_list(arguments: tuple[str, ...]) -> None:
     context.printer().user_list(context.client.call("/v3/auth/user/list", {}))
 
 
-@user.command("passwd", cls=_GoBoolFlags)
+@user.command("passwd")
 @click.argument("arguments", nargs=-1, metavar="NAME")
 @_INTERACTIVE
 @global_options()
