@@ -7,7 +7,7 @@ import sys
 import click
 
 from keyraft.ctl.context import global_options, state, usage
-from keyraft.ctl.errors import CtlError
+from keyraft.ctl.errors import BadArguments, CtlError
 from keyraft.ctl.requests import (
     SORT_ORDERS,
     SORT_TARGETS,
@@ -96,6 +96,8 @@ def get(arguments: tuple[str, ...], print_value_only: bool, **flags: object) -> 
     response = context.client.call("/v3/kv/range", body)
     if options.count_only:
         response["_count_only"] = True
+    if print_value_only and context.output != "simple":  # checked once answered, as etcdctl
+        raise BadArguments("print-value-only is only for `--write-out=simple`")
     context.printer(value_only=print_value_only).get(response)
 
 
