@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib import metadata
 
 import click
 from click.shell_completion import get_completion_class
@@ -14,6 +13,8 @@ API_VERSION = "3.4"
 
 
 def client_version() -> str:
+    from importlib import metadata  # ~15 ms: only `version` pays for it
+
     try:
         return metadata.version("keyraft")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
