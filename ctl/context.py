@@ -142,6 +142,11 @@ class State:
             self._client.close()
 
 
+# etcdctl's commands that never look at their arguments (member list, endpoint ..., lease
+# list, version) run whatever follows them
+IGNORES_ARGUMENTS = {"allow_extra_args": True}
+
+
 def usage(message: str) -> click.UsageError:
     """etcdctl's ExitBadArgs errors: click's usage error (exit 2) with etcdctl's message."""
     return click.UsageError(message, click.get_current_context())

@@ -7,7 +7,7 @@ import time
 import click
 
 from keyraft.ctl.client import GatewayClient, StreamBroken
-from keyraft.ctl.context import global_options, state
+from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
 from keyraft.ctl.errors import EXIT_BAD_CONNECTION, CtlError, EndpointsUnreachable, ServerError
 from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.requests import parse_lease_id
@@ -77,7 +77,7 @@ def timetolive(lease_id: str, keys: bool) -> None:
     context.printer().time_to_live(response, keys)
 
 
-@lease.command("list")
+@lease.command("list", context_settings=IGNORES_ARGUMENTS)
 @global_options()
 def list_leases() -> None:
     """List all active leases."""

@@ -7,7 +7,7 @@ import os
 import click
 from click.shell_completion import get_completion_class
 
-from keyraft.ctl.context import global_options
+from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options
 
 API_VERSION = "3.4"
 
@@ -21,7 +21,7 @@ def client_version() -> str:
         return "unknown"
 
 
-@click.command("version")
+@click.command("version", context_settings=IGNORES_ARGUMENTS)
 @global_options()
 def version() -> None:
     """Print the keyraftctl version and the etcd API version it speaks."""

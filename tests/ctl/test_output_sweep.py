@@ -122,6 +122,7 @@ CASES: list[Case] = [
     Case(("get", "sw/", "--prefix=true", "--keys-only=false")),
     Case(("--hex", "get", "sw/bin")),
     Case(("get", "sw/a", "--rev", "1000000")),
+    Case(("get", "sw/a", "--consistency", "x")),
     Case(("get", "sw/", "--prefix", "--consistency", "s", "--keys-only", "--limit", "1")),
     # (--count-only is etcd 3.5's: etcdctl 3.4 has no such flag; test_lockstep covers it)
     # kv, writes
@@ -158,6 +159,11 @@ CASES: list[Case] = [
     # cluster and maintenance
     Case(("member", "list")),
     Case(("--hex", "member", "list")),
+    Case(("member", "list", "extra")),  # etcdctl ignores what follows some commands
+    Case(("endpoint", "status", "extra")),
+    Case(("endpoint", "health", "extra"), hide=("took",)),
+    Case(("lease", "list", "extra")),
+    Case(("version", "extra"), hide=("version",)),
     Case(("endpoint", "status")),
     Case(("endpoint", "status", "--cluster")),
     Case(("endpoint", "health"), hide=("took",)),
