@@ -213,9 +213,7 @@ def watch(
     context = state()
     printer = context.printer()
     try:
-        if interactive:
-            if arguments:
-                raise click.UsageError("watch -i takes its keys from stdin, not arguments")
+        if interactive:  # arguments ignored, as etcdctl does: the keys come from stdin
             _interactive(lambda: GatewayClient(context.client.config), printer)
             return
         if not arguments or len(arguments) > 2:

@@ -144,7 +144,7 @@ CASES: list[Case] = [
     Case(("watch", "-i"), stdin=b"bad\nfoo a\nwatch\n\n  \nwatch sw/a --rev x\n"),
     Case(("watch", "-i"), stdin=b"bad\nwatch sw/a --bogus\n"),
     Case(("watch", "-i"), stdin=b"watch sw/a --rev 2"),  # no newline: EOF before any watch
-    Case(("watch", "-i=true"), stdin=b"bad\n"),
+    Case(("watch", "-i=true", "ignored"), stdin=b"bad\n"),
     Case(("watch", "sw/a", "--rev", "2")),  # compacted by the fixture: the watch ends
     # leases
     Case(("lease", "grant", "600"), setup=_keys(), hide=("lease_id",)),
