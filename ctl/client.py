@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -67,6 +67,23 @@ def unb64(text: str | None) -> bytes:
     return base64.b64decode(text) if text else b""
 
 
+class _LazyTLS(httpx.BaseTransport):
+    """An HTTPS transport whose TLS context is built on its first request."""
+
+    def __init__(self, build: Callable[[], ssl.SSLContext]) -> None:
+        self._build = build
+        self._inner: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = httpx.HTTPTransport(verify=self._build())
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        if self._inner is not None:
+            self._inner.close()
+
+
 @dataclass
 class GatewayClient:
     """Talks to one cluster through any of its endpoints."""
@@ -79,7 +96,17 @@ class GatewayClient:
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(verify=self._tls(), trust_env=False)
+            config = self.config
+            if config.cacert or config.cert or any(u.startswith("https:") for u in self.endpoints):
+                self._http = httpx.Client(verify=self._tls(), trust_env=False)
+            else:
+                # Loading the system's CAs takes ~0.1 s, a third of a short command: only
+                # an https URL met later (a member's, with --cluster) pays for it.
+                self._http = httpx.Client(
+                    transport=_LazyTLS(self._tls),
+                    mounts={"http://": httpx.HTTPTransport(verify=False)},
+                    trust_env=False,
+                )
         return self._http
 
     def _tls(self) -> ssl.SSLContext:

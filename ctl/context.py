@@ -142,6 +142,11 @@ class State:
             self._client.close()
 
 
+# etcdctl's commands that never look at their arguments (member list, endpoint ..., lease
+# list, version) run whatever follows them
+IGNORES_ARGUMENTS = {"allow_extra_args": True}
+
+
 def usage(message: str) -> click.UsageError:
     """etcdctl's ExitBadArgs errors: click's usage error (exit 2) with etcdctl's message."""
     return click.UsageError(message, click.get_current_context())
@@ -189,26 +194,3 @@ def global_options(top_level: bool = False) -> Callable[[Callable], Callable]:
         return function
 
     return decorate
-
-
-_GO_BOOLS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
-
-
-class GoBoolFlags(click.Command):
-    """Accept pflag's `--flag=false` / `--flag=true` for the `--flag/--no-flag` options."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        switches = {
-            name: option
-            for option in self.params
-            if isinstance(option, click.Option) and option.secondary_opts
-            for name in option.opts
-        }
-        rewritten = []
-        for argument in args:
-            name, equals, value = argument.partition("=")
-            option = switches.get(name) if equals else None
-            if option is not None and value.lower() in _GO_BOOLS:
-                argument = name if _GO_BOOLS[value.lower()] else option.secondary_opts[0]
-            rewritten.append(argument)
-        return super().parse_args(ctx, rewritten)

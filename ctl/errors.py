@@ -49,6 +49,12 @@ class UnsupportedFormat(CtlError):
     exit_code = EXIT_BAD_FEATURE
 
 
+class BadFeature(CtlError):
+    """A flag value etcdctl rejects with ExitBadFeature (`unknown consistency flag`)."""
+
+    exit_code = EXIT_BAD_FEATURE
+
+
 class AuthenticationFailed(ServerError):
     """`--user` was refused; etcdctl fails while dialing, so with ExitBadConnection."""
 

@@ -23,6 +23,7 @@ from keyraft.ctl.commands.txn import txn
 from keyraft.ctl.commands.watch import watch
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, CtlError
+from keyraft.ctl.pflag import go_bool_args
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,7 +62,8 @@ for command in (
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure becomes `Error: ...` on stderr and etcdctl's exit code."""
     try:
-        code = cli.main(args=argv, prog_name="keyraftctl", standalone_mode=False)
+        arguments = go_bool_args(cli, sys.argv[1:] if argv is None else argv)
+        code = cli.main(args=arguments, prog_name="keyraftctl", standalone_mode=False)
         if isinstance(code, int):
             sys.exit(code)
     except click.exceptions.Exit as done:

@@ -71,7 +71,7 @@ def range_request(key: bytes, range_end: bytes | None, options: GetOptions) -> d
     if target not in ("", "MOD", *SORT_TARGETS):
         raise CtlError(f"bad sort target {options.sort_by}")
     if options.consistency not in ("l", "s"):
-        raise CtlError(f"unknown consistency flag {options.consistency!r}")
+        raise CtlError(f'unknown consistency flag "{options.consistency}"')
     if options.keys_only and options.count_only:
         raise CtlError(
             "`--keys-only` and `--count-only` cannot be set at the same time, choose one"

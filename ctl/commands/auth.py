@@ -7,7 +7,7 @@ import click
 
 from keyraft.app.keys import prefix_end
 from keyraft.ctl.client import b64
-from keyraft.ctl.context import GoBoolFlags, global_options, state, usage
+from keyraft.ctl.context import global_options, state, usage
 from keyraft.ctl.errors import BadArguments, CtlError, ServerError
 from keyraft.ctl.output.base import PERMISSION_TYPES, write
 from keyraft.ctl.output.simple import key_range_text
@@ -55,7 +55,7 @@ def user() -> None:
     """User related commands."""
 
 
-@user.command("add", cls=GoBoolFlags)
+@user.command("add")
 @click.argument("arguments", nargs=-1, metavar="NAME[:PASSWORD]")
 @_INTERACTIVE
 @click.option("--new-user-password", default="", help="Supply the password on the command line.")
@@ -118,7 +118,7 @@ def user_list(arguments: tuple[str, ...]) -> None:
     context.printer().user_list(context.client.call("/v3/auth/user/list", {}))
 
 
-@user.command("passwd", cls=GoBoolFlags)
+@user.command("passwd")
 @click.argument("arguments", nargs=-1, metavar="NAME")
 @_INTERACTIVE
 @global_options()

@@ -7,7 +7,7 @@ import time
 import click
 
 from keyraft.ctl.client import unb64
-from keyraft.ctl.context import global_options, state
+from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
 from keyraft.ctl.errors import CtlError
 from keyraft.ctl.gofmt import duration
 from keyraft.ctl.output.base import Health, Status
@@ -48,7 +48,7 @@ def endpoint() -> None:
     """Endpoint related commands."""
 
 
-@endpoint.command("health")
+@endpoint.command("health", context_settings=IGNORES_ARGUMENTS)
 @click.option("--cluster", is_flag=True, help="Check every member's client URLs.")
 @global_options()
 def health(cluster: bool) -> None:
@@ -59,7 +59,7 @@ def health(cluster: bool) -> None:
         raise CtlError("unhealthy cluster")
 
 
-@endpoint.command("status")
+@endpoint.command("status", context_settings=IGNORES_ARGUMENTS)
 @click.option("--cluster", is_flag=True, help="Ask every member's client URLs.")
 @global_options()
 def status(cluster: bool) -> None:
@@ -77,7 +77,7 @@ def status(cluster: bool) -> None:
         raise CtlError("failed to get the status of " + "; ".join(failures))
 
 
-@endpoint.command("hashkv")
+@endpoint.command("hashkv", context_settings=IGNORES_ARGUMENTS)
 @click.option("--cluster", is_flag=True, help="Ask every member's client URLs.")
 @click.option(
     "--rev", default=0, type=int, help="maximum revision to hash (default: all revisions)"

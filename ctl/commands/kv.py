@@ -7,7 +7,7 @@ import sys
 import click
 
 from keyraft.ctl.context import global_options, state, usage
-from keyraft.ctl.errors import CtlError
+from keyraft.ctl.errors import BadArguments, BadFeature, CtlError
 from keyraft.ctl.requests import (
     SORT_ORDERS,
     SORT_TARGETS,
@@ -77,17 +77,14 @@ def put(
     type=click.Choice(("", *SORT_ORDERS), case_sensitive=False),
     help="Order of results.",
 )
-@click.option(
-    "--consistency",
-    default="l",
-    type=click.Choice(["l", "s"]),
-    help="Linearizable (l) or serializable (s).",
-)
+@click.option("--consistency", default="l", help="Linearizable (l) or serializable (s).")
 @global_options()
 def get(arguments: tuple[str, ...], print_value_only: bool, **flags: object) -> None:
     """Get KEY or the keys in [KEY, RANGE_END)."""
     options = GetOptions(**flags)  # type: ignore[arg-type]
     key, end = _key_and_end(arguments, "get", options.prefix or options.from_key)
+    if options.consistency not in ("l", "s"):  # etcdctl: ExitBadFeature, not a usage error
+        raise BadFeature(f'unknown consistency flag "{options.consistency}"')
     context = state()
     try:
         body = range_request(key, end, options)
@@ -96,6 +93,8 @@ def get(arguments: tuple[str, ...], print_value_only: bool, **flags: object) -> 
     response = context.client.call("/v3/kv/range", body)
     if options.count_only:
         response["_count_only"] = True
+    if print_value_only and context.output != "simple":  # checked once answered, as etcdctl
+        raise BadArguments("print-value-only is only for `--write-out=simple`")
     context.printer(value_only=print_value_only).get(response)
 
 

@@ -7,10 +7,16 @@ import time
 import click
 
 from keyraft.ctl.client import GatewayClient, StreamBroken
-from keyraft.ctl.context import global_options, state
-from keyraft.ctl.errors import CtlError, EndpointsUnreachable, ServerError
+from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
+from keyraft.ctl.errors import EXIT_BAD_CONNECTION, CtlError, EndpointsUnreachable, ServerError
 from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.requests import parse_lease_id
+
+
+class LeaseNotFound(CtlError):
+    """keep-alive --once found no lease: etcdctl exits with ExitBadConnection."""
+
+    exit_code = EXIT_BAD_CONNECTION
 
 
 def _lease(text: str) -> int:
@@ -71,7 +77,7 @@ def timetolive(lease_id: str, keys: bool) -> None:
     context.printer().time_to_live(response, keys)
 
 
-@lease.command("list")
+@lease.command("list", context_settings=IGNORES_ARGUMENTS)
 @global_options()
 def list_leases() -> None:
     """List all active leases."""
@@ -94,7 +100,7 @@ def keep_alive(lease_id: str, once: bool) -> None:
             response = renew(context.client, ident)
             if int(response.get("TTL", 0) or 0) <= 0:
                 if once:
-                    raise CtlError("etcdserver: requested lease not found")
+                    raise LeaseNotFound("etcdserver: requested lease not found")
                 click.echo(f"lease {ident:016x} expired or revoked.")
                 return
             printer.keep_alive(response)

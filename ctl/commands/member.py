@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from keyraft.ctl.context import global_options, state
+from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError
 from keyraft.ctl.output.base import number
 
@@ -17,7 +17,7 @@ def member() -> None:
     """Membership related commands."""
 
 
-@member.command("list")
+@member.command("list", context_settings=IGNORES_ARGUMENTS)
 @global_options()
 def member_list() -> None:
     """List the cluster's members."""

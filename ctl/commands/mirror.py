@@ -20,7 +20,7 @@ import click
 
 from keyraft.ctl.client import ClientConfig, GatewayClient, b64, unb64
 from keyraft.ctl.commands.watch import COMPACTED, WatchCompacted, WatchSpec, run_watch
-from keyraft.ctl.context import GoBoolFlags, global_options, state
+from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError, EndpointsUnreachable
 from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.requests import key_range, to_bytes
@@ -109,7 +109,7 @@ def report(mirror: Mirror, stop: threading.Event) -> None:
         print(mirror.synced, flush=True)
 
 
-@click.command("make-mirror", cls=GoBoolFlags)
+@click.command("make-mirror")
 @click.argument("destination", nargs=-1, metavar="<destination>")
 @click.option(
     "--dest-cacert",

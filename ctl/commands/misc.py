@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import os
-from importlib import metadata
 
 import click
 from click.shell_completion import get_completion_class
 
-from keyraft.ctl.context import global_options
+from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options
 
 API_VERSION = "3.4"
 
 
 def client_version() -> str:
+    from importlib import metadata  # ~15 ms: only `version` pays for it
+
     try:
         return metadata.version("keyraft")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
 
 
-@click.command("version")
+@click.command("version", context_settings=IGNORES_ARGUMENTS)
 @global_options()
 def version() -> None:
     """Print the keyraftctl version and the etcd API version it speaks."""

@@ -87,6 +87,8 @@ def status(path: str | None) -> None:
     """Gets backend snapshot status of a given file."""
     if not path:
         raise BadArguments("snapshot status requires exactly one argument")
+    if not os.path.exists(path):  # Go's os.Stat error, as etcdctl reports it
+        raise CtlError(f"stat {path}: no such file or directory")
     state().printer().snapshot_status(orjson.loads(_tool("status", path)))
 
 

@@ -17,7 +17,13 @@ import click
 
 from keyraft.ctl.client import GatewayClient, StreamBroken
 from keyraft.ctl.context import global_options, state
-from keyraft.ctl.errors import CtlError, EndpointsUnreachable, InvalidInput
+from keyraft.ctl.errors import (
+    EXIT_INTERRUPTED,
+    BadArguments,
+    CtlError,
+    EndpointsUnreachable,
+    InvalidInput,
+)
 from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.output import Printer
 from keyraft.ctl.requests import key_range, to_bytes
@@ -25,6 +31,13 @@ from keyraft.ctl.txn_grammar import argify
 
 RETRY_PAUSE = 0.2
 _PRINT_LOCK = threading.Lock()
+FUTURE_REVISION = "etcdserver: mvcc: required revision is a future revision"
+
+
+class WatchCanceled(CtlError):
+    """The server ended the watch; etcdctl exits with ExitInterrupted."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 @dataclass
@@ -42,6 +55,10 @@ class WatchSpec:
         if self.prev_kv:
             body["prev_kv"] = True
         return {"create_request": body}
+
+
+class SkippedLine(CtlError):
+    """A `watch -i` line etcdctl reports as it stands (no `Error:`) and skips."""
 
 
 def _note(message: str) -> None:
@@ -72,7 +89,7 @@ def run_watch(
             time.sleep(RETRY_PAUSE)
 
 
-class WatchCompacted(CtlError):
+class WatchCompacted(WatchCanceled):
     """The server canceled the watch: its start revision is compacted."""
 
 
@@ -81,14 +98,15 @@ COMPACTED = "etcdserver: mvcc: required revision has been compacted"
 
 def _handle(message: dict, next_revision: int, show: Callable[[dict], None]) -> int:
     if message.get("canceled"):
-        reason = message.get("cancel_reason") or ""
+        # etcdctl: says why on stderr, shows the (event-less) answer, then exits 5
+        reason = message.get("cancel_reason") or FUTURE_REVISION
         if message.get("compact_revision"):
-            raise WatchCompacted(f"watch is canceled by the server ({COMPACTED})")
-        raise CtlError(
-            f"watch is canceled by the server ({reason})"
-            if reason
-            else "watch is canceled by the server"
-        )
+            reason = COMPACTED
+        _note(f"watch was canceled ({reason})")
+        with _PRINT_LOCK:
+            show({**message, "events": []})
+        compacted = bool(message.get("compact_revision"))
+        raise (WatchCompacted if compacted else WatchCanceled)("watch is canceled by the server")
     events = message.get("events") or []
     if not events:
         if message.get("created") and not next_revision:
@@ -110,8 +128,12 @@ def _handle(message: dict, next_revision: int, show: Callable[[dict], None]) -> 
 def parse_watch_line(line: str) -> WatchSpec:
     """One `watch KEY [RANGE_END] [--prefix] [--rev N] [--prev-kv]` line of `watch -i`."""
     words = argify(line)
-    if not words or words[0] != "watch":
-        raise InvalidInput(f"Invalid command {line!r} (only support watch)")
+    if not words:
+        raise SkippedLine(f"Invalid command: {line} (watch and progress supported)")
+    if words[0] != "watch":
+        raise SkippedLine(f"Invalid command {line} (only support watch)")
+    if len(words) < 2:
+        raise SkippedLine(f"Invalid command {line} (command type or key is not provided)")
     spec, positional, index = WatchSpec(b""), [], 1
     while index < len(words):
         word = words[index]
@@ -126,10 +148,13 @@ def parse_watch_line(line: str) -> WatchSpec:
                 value, index = words[index], index + 1
             try:
                 spec.rev = int(value)
-            except ValueError:
-                raise InvalidInput(f"invalid revision in {line!r}") from None
+            except ValueError:  # pflag's words; etcdctl exits on a bad flag
+                raise BadArguments(
+                    f'invalid argument "{value}" for "--rev" flag: '
+                    f'strconv.ParseInt: parsing "{value}": invalid syntax'
+                ) from None
         elif word.startswith("--"):
-            raise InvalidInput(f"unknown flag {word} in {line!r}")
+            raise BadArguments(f"unknown flag: {word}")
         else:
             positional.append(word)
     if not positional or len(positional) > 2:
@@ -144,23 +169,28 @@ def _interactive(client_factory: Callable[[], GatewayClient], printer: Printer) 
     """`watch -i`: each stdin line starts another watch; they all print as events come."""
     stop = threading.Event()
     workers: list[threading.Thread] = []
-    for raw in iter(sys.stdin.readline, ""):
-        line = raw.strip()
-        if not line:
-            continue
-        try:
-            spec = parse_watch_line(line)
-        except CtlError as problem:
-            _note(f"Error: {problem}")
-            continue
-        worker = threading.Thread(
-            target=_guarded, args=(client_factory(), spec, printer.watch, stop), daemon=True
-        )
-        worker.start()
-        workers.append(worker)
-    while any(worker.is_alive() for worker in workers):
-        for worker in workers:
-            worker.join(0.5)
+    try:
+        # as etcdctl: the end of stdin (or a last line without newline) ends every watch
+        while (raw := sys.stdin.readline()).endswith("\n"):
+            line = raw[:-1]
+            try:
+                spec = parse_watch_line(line)
+            except SkippedLine as problem:
+                _note(str(problem))
+                continue
+            except BadArguments:
+                raise
+            except CtlError as problem:
+                _note(f"Error: {problem}")
+                continue
+            worker = threading.Thread(
+                target=_guarded, args=(client_factory(), spec, printer.watch, stop), daemon=True
+            )
+            worker.start()
+            workers.append(worker)
+    finally:
+        stop.set()
+    raise InvalidInput("Error reading watch request line: EOF")
 
 
 def _guarded(
@@ -168,6 +198,8 @@ def _guarded(
 ) -> None:
     try:
         run_watch(client, spec, show, stop)
+    except WatchCanceled:
+        pass  # etcdctl -i: that watch alone ends, its reason already said
     except CtlError as problem:
         _note(f"Error: {problem}")
     finally:
@@ -189,9 +221,7 @@ def watch(
     context = state()
     printer = context.printer()
     try:
-        if interactive:
-            if arguments:
-                raise click.UsageError("watch -i takes its keys from stdin, not arguments")
+        if interactive:  # arguments ignored, as etcdctl does: the keys come from stdin
             _interactive(lambda: GatewayClient(context.client.config), printer)
             return
         if not arguments or len(arguments) > 2:

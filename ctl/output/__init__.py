@@ -15,6 +15,12 @@ from keyraft.ctl.output.table import TablePrinter
 FORMATS = ("simple", "json", "fields", "table", "protobuf")  # protobuf: refused
 
 
+class ProtobufPrinter(Printer):
+    """What runs without a server (`snapshot status`): etcdctl has no protobuf for it either."""
+
+    name = "protobuf"
+
+
 def make_printer(kind: str, hex_output: bool = False, value_only: bool = False) -> Printer:
     if kind == "json":
         return JsonPrinter()
@@ -22,6 +28,8 @@ def make_printer(kind: str, hex_output: bool = False, value_only: bool = False) 
         return FieldsPrinter()
     if kind == "table":
         return TablePrinter(hex_output)
+    if kind == "protobuf":
+        return ProtobufPrinter()
     return SimplePrinter(hex_output, value_only)
 
 

@@ -99,7 +99,9 @@ def watch(response: dict) -> dict:
     events = response.get("events")
     return {
         "Header": header(response),
-        "Events": [event(item) for item in events] if events else None,
+        "Events": [event(item) for item in events]
+        if events or response.get("canceled")  # clientv3 gives a canceled answer no nil
+        else None,
         "CompactRevision": int(response.get("compact_revision", 0) or 0),
         "Canceled": bool(response.get("canceled", False)),
         "Created": bool(response.get("created", False)),

@@ -137,7 +137,8 @@ def test_compacted_watch_says_so(etcd: Member) -> None:
     )
     keyraftctl(etcd.client_url, "put", "wc/k", "2")
     assert keyraftctl(etcd.client_url, "compaction", str(revision + 1)).code == 0
-    result = keyraftctl(etcd.client_url, "watch", "wc/k", "--rev", str(revision), timeout=15)
-    assert result.code == 1
-    assert "required revision has been compacted" in result.error
+    arguments = ("watch", "wc/k", "--rev", str(revision))
+    result = keyraftctl(etcd.client_url, *arguments, timeout=15)
+    assert result == etcdctl(etcd.client_url, *arguments, timeout=15)
+    assert result.code == 5 and "required revision has been compacted" in result.error
     assert etcdctl(etcd.client_url, "get", "wc/k").text == "wc/k\n2\n"

@@ -47,7 +47,7 @@ def test_lease_commands_match_etcdctl(etcd: Member) -> None:
     assert keyraftctl(url, "lease", "revoke", lease).text == f"lease {lease} revoked\n"
     assert keyraftctl(url, "get", "lease/k").text == ""
     expired = keyraftctl(url, "lease", "keep-alive", "--once", lease)
-    assert (expired.code, expired.error) == (1, "Error: etcdserver: requested lease not found\n")
+    assert (expired.code, expired.error) == (2, "Error: etcdserver: requested lease not found\n")
 
 
 def test_keep_alive_renews_until_the_lease_is_gone(etcd: Member) -> None:
