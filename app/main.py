@@ -40,7 +40,7 @@ def _urls(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
+def _bool_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     """A Go-style boolean flag: `--auto-tls`, `--auto-tls=true` and `--auto-tls=false`."""
     return click.option(
         name, type=click.BOOL, is_flag=False, flag_value=True, default=False, help=help
@@ -53,6 +53,16 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
 )
 @click.option(
     "--data-dir", default="", help="Path to the data directory [default: <name>.keyraft]."
+)
+@click.option(
+    "--wal-dir",
+    default="",
+    help="Path to a dedicated WAL directory [default: <data-dir>/member/wal].",
+)
+@_bool_flag(
+    "--force-new-cluster",
+    "Force to create a new one member cluster: restart a surviving member alone, keeping "
+    "its data (disaster recovery).",
 )
 @click.option(
     "--listen-client-urls",
@@ -193,8 +203,8 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     type=click.Choice(list(LOG_LEVELS)),
     help="Log level.",
 )
-@_tls_flag("--client-cert-auth", "Enable client cert authentication.")
-@_tls_flag("--auto-tls", "Client TLS using generated certificates.")
+@_bool_flag("--client-cert-auth", "Enable client cert authentication.")
+@_bool_flag("--auto-tls", "Client TLS using generated certificates.")
 @click.option("--cert-file", default="", help="Path to the client server TLS cert file.")
 @click.option("--key-file", default="", help="Path to the client server TLS key file.")
 @click.option(
@@ -202,8 +212,8 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     default="",
     help="Path to the client server TLS trusted CA cert file (client certificates are then required, as in etcd).",
 )
-@_tls_flag("--peer-client-cert-auth", "Enable peer client cert authentication.")
-@_tls_flag(
+@_bool_flag("--peer-client-cert-auth", "Enable peer client cert authentication.")
+@_bool_flag(
     "--peer-auto-tls",
     "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided.",
 )
