@@ -72,11 +72,13 @@ def force_standalone(directory: str, node_id: int, known: ConfState, context: by
         commit = max(hard_state.commit, recovered.snapshot.index)
         committed = [entry for entry in recovered.entries if entry.index <= commit]
         configuration = _configuration(recovered.snapshot.conf_state, committed, known)
-        if node_id in configuration.learners:
-            raise StandaloneError(f"member {node_id:x} is a learner: a learner cannot lead")
         others = sorted((configuration.voters | configuration.learners) - {node_id})
         if not others:
             return []
+        if node_id in configuration.learners:
+            raise StandaloneError(f"member {node_id:x} is a learner: a learner cannot lead")
+        if node_id not in configuration.voters:
+            raise StandaloneError(f"member {node_id:x} is not in its cluster's configuration")
         removals = [
             Entry(
                 hard_state.term,

@@ -59,9 +59,11 @@ def test_nothing_to_do_for_a_new_or_a_lone_member(tmp_path: Path) -> None:
     assert sorted(path.read_bytes() for path in (tmp_path / "alone").glob("*.wal")) == before
 
 
-def test_a_learner_cannot_be_forced_alone(tmp_path: Path) -> None:
+def test_a_learner_or_a_stranger_cannot_be_forced_alone(tmp_path: Path) -> None:
     wal = WriteAheadLog(str(tmp_path))
     wal.save(HardState(2, 0, 1), [data(1)])
     wal.close()
     with pytest.raises(StandaloneError, match="learner"):
         force_standalone(str(tmp_path), 4, ConfState((1, 2), (4,)), b"")
+    with pytest.raises(StandaloneError, match="not in its cluster"):
+        force_standalone(str(tmp_path), 5, ConfState((1, 2), (4,)), b"")
