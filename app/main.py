@@ -64,6 +64,11 @@ def _bool_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     "Force to create a new one member cluster: restart a surviving member alone, keeping "
     "its data (disaster recovery).",
 )
+@_bool_flag(
+    "--enable-pprof",
+    "Serve runtime diagnostics under /debug/pprof/ on the client URLs (task stacks, "
+    "tracemalloc heap, CPU profile).",
+)
 @click.option(
     "--listen-client-urls",
     default="http://localhost:2379",
@@ -312,6 +317,10 @@ def main(**flags: object) -> None:
         configure_logs(config.logger, config.log_outputs, config.log_format, config.log_level)
     except LogConfigError as error:
         raise click.UsageError(str(error)) from None
+    if config.enable_pprof:  # from the start, so that the heap profile sees start-up too
+        from keyraft.app.profiling import start_tracing
+
+        start_tracing()
     for warning in ignored:
         logging.getLogger("keyraft.flags").warning(warning)
     logging.getLogger("keyraft.flags").debug("settings in use: %s", config)

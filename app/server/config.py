@@ -29,6 +29,7 @@ class ServerConfig:
     wal_dir: str = ""  # empty: <data-dir>/member/wal, as etcd
     # Disaster recovery: restart as the only member of its cluster, keeping the data.
     force_new_cluster: bool = False
+    enable_pprof: bool = False  # serve /debug/pprof/* (Python's equivalents)
     listen_client_urls: list[str] = field(default_factory=lambda: ["http://localhost:2379"])
     advertise_client_urls: list[str] = field(default_factory=lambda: ["http://localhost:2379"])
     listen_peer_urls: list[str] = field(default_factory=lambda: ["http://localhost:2380"])

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import httpx
-import yaml
 
 from tests.cluster.conftest import b64, get_value, wait_for
 from tests.support.servers import (
@@ -16,7 +15,6 @@ from tests.support.servers import (
     free_port,
     joining_member,
     keyraft_cluster,
-    keyraft_command,
     keyraft_member,
     start_all,
 )
@@ -77,30 +75,6 @@ def test_a_member_keeps_its_log_in_the_wal_dir_and_restarts_from_it(tmp_path: Pa
         str(tmp_path / "empty") if arg == str(wal_dir) else arg for arg in member.command
     ]
     assert "holds no log" in _exits(moved)
-
-
-def test_the_wal_dir_comes_from_etcd_variables_and_the_config_file_too(tmp_path: Path) -> None:
-    member = keyraft_member(tmp_path)
-    member.env = {"ETCD_WAL_DIR": str(tmp_path / "from-env")}
-    member.start()
-    try:
-        assert _put(member, "a")
-    finally:
-        member.stop()
-    assert sorted((tmp_path / "from-env").glob("*.wal"))
-    config = tmp_path / "etcd.yml"
-    flags = member.command[len(keyraft_command()) :]
-    settings = {
-        flag.removeprefix("--"): value for flag, value in zip(flags[::2], flags[1::2], strict=True)
-    }
-    settings["data-dir"] = str(tmp_path / "second")
-    settings["wal-dir"] = str(tmp_path / "from-file")
-    config.write_text(yaml.safe_dump(settings))
-    member.command = [*keyraft_command(), "--config-file", str(config)]
-    member.env = {}
-    member.start()
-    member.stop()
-    assert sorted((tmp_path / "from-file").glob("*.wal"))
 
 
 def test_force_new_cluster_recovers_a_survivor_of_a_lost_quorum(tmp_path: Path) -> None:
