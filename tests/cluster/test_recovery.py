@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.cluster.conftest import b64, get_value, wait_for
 from tests.support.servers import (
@@ -79,31 +81,66 @@ def test_a_member_keeps_its_log_in_the_wal_dir_and_restarts_from_it(tmp_path: Pa
     assert f"the data dir's log is in {default_wal}: move its files to {wal_dir}" in output
 
 
+def _wait_stopped(member: Member) -> None:
+    """Wait for `member`'s process to exit; else fail with its log and its stacks."""
+    process = member.process
+    assert process is not None
+    try:
+        wait_for(lambda: process.poll() is not None, 60, f"{member.name} to stop")
+    except AssertionError as error:
+        try:
+            url = member.client_url + "/debug/pprof/goroutine?debug=2"
+            stacks = httpx.get(url, timeout=10).text
+        except httpx.HTTPError as failure:
+            stacks = f"(no stacks: {failure})"
+        raise AssertionError(f"{error}; log:\n{member.log_tail(40)}\n{stacks}") from None
+
+
+def _lose_quorum(members: list[Member], writes: int, writers: int = 1) -> list[str]:
+    """Start `members`, write through the first (it answers only once it applied a write,
+    so it holds every acknowledged one), kill -9 the others and stop it: the keys
+    acknowledged, all of them."""
+    survivor, *lost = members
+    start_all(members)
+    keys = [f"w{index:04d}" for index in range(writes)]
+    url = survivor.client_url + "/v3/kv/put"
+    with httpx.Client(timeout=15.0) as client, ThreadPoolExecutor(writers) as pool:
+
+        def put(key: str) -> bool:
+            return client.post(url, json={"key": b64(key), "value": "dg=="}).status_code == 200
+
+        answers = list(pool.map(put, keys))
+    acknowledged = [key for key, ok in zip(keys, answers, strict=True) if ok]
+    assert acknowledged == keys
+    for member in lost:
+        member.kill()
+    # Without a quorum nothing commits: this one stays out of the recovered cluster.
+    assert not _put(survivor, "unacknowledged", timeout=0.5)
+    survivor.stop()
+    return acknowledged
+
+
+def _force_alone(survivor: Member, acknowledged: list[str]) -> None:
+    """Restart `survivor` with --force-new-cluster: alone, with every acknowledged write."""
+    survivor.command += ["--force-new-cluster"]
+    survivor.start()
+    assert _member_names(survivor) == [survivor.name]
+    assert _keys(survivor, "w") == set(acknowledged)
+    assert get_value(survivor, "unacknowledged") is None
+    assert _put(survivor, "after", "1")
+    survivor.stop()
+    survivor.command.remove("--force-new-cluster")
+
+
 def test_force_new_cluster_recovers_a_survivor_of_a_lost_quorum(tmp_path: Path) -> None:
     members = keyraft_cluster(tmp_path, 3, FAST)
-    survivor, *lost = members
+    survivor = members[0]
     everyone = list(members)
     try:
-        start_all(members)
-        # Every write goes through the survivor, which answers only once it applied it.
-        acknowledged = [f"w{index:03d}" for index in range(60) if _put(survivor, f"w{index:03d}")]
-        assert len(acknowledged) == 60
-        for member in lost:
-            member.kill()
-        # Without a quorum nothing commits: this one stays out of the recovered cluster.
-        assert not _put(survivor, "unacknowledged", timeout=0.5)
-        survivor.stop()
-
-        survivor.command += ["--force-new-cluster"]
-        survivor.start()
-        assert _member_names(survivor) == [survivor.name]
-        assert _keys(survivor, "w") == set(acknowledged)
-        assert get_value(survivor, "unacknowledged") is None
-        assert _put(survivor, "after", "1")
-        survivor.stop()
+        acknowledged = _lose_quorum(members, 60)
+        _force_alone(survivor, acknowledged)
 
         # Without the flag it is still its cluster's only member, with everything.
-        survivor.command.remove("--force-new-cluster")
         survivor.start()
         assert _member_names(survivor) == [survivor.name]
         assert _keys(survivor, "w") == set(acknowledged)
@@ -122,6 +159,37 @@ def test_force_new_cluster_recovers_a_survivor_of_a_lost_quorum(tmp_path: Path) 
         assert sorted(_keys(newcomer, "w")) == acknowledged
     finally:
         for member in everyone:
+            member.stop()
+
+
+@pytest.mark.long
+def test_force_new_cluster_after_log_compaction_and_the_lost_members_returning(
+    tmp_path: Path,
+) -> None:
+    """Scaled up: many concurrent writes with the log compacted behind snapshots (the
+    members then come from the snapshot's configuration too); the lost members, started
+    again with their old data, are told they were removed and stop instead of forming a
+    cluster of their own."""
+    members = keyraft_cluster(tmp_path, 3, (*FAST, "--snapshot-count", "100"))
+    survivor, *lost = members
+    try:
+        acknowledged = _lose_quorum(members, 1000, writers=8)
+        _force_alone(survivor, acknowledged)
+        survivor.start()
+        for member in lost:
+            member.command += ["--enable-pprof"]  # its stacks, should it not stop
+            with open(member.log_path, "ab") as log:
+                member.process = subprocess.Popen(
+                    member.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        for member in lost:
+            _wait_stopped(member)
+            assert "permanently removed from the cluster" in member.log_tail(60)
+        assert _member_names(survivor) == [survivor.name]
+        assert _keys(survivor, "w") == set(acknowledged)
+        assert _put(survivor, "again")
+    finally:
+        for member in members:
             member.stop()
 
 
