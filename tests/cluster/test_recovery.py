@@ -38,6 +38,11 @@ def _keys(member: Member, prefix: str) -> set[str]:
     return {base64.b64decode(kv["key"]).decode() for kv in answer.get("kvs", [])}
 
 
+def _identity(member: Member) -> tuple[str, str]:
+    header = member.post("/v3/cluster/member/list", {}).json()["header"]
+    return header["cluster_id"], header["member_id"]
+
+
 def _member_names(member: Member) -> list[str]:
     members = member.post("/v3/cluster/member/list", {}).json()["members"]
     return sorted(entry.get("name", "") for entry in members)
@@ -96,12 +101,15 @@ def _wait_stopped(member: Member) -> None:
         raise AssertionError(f"{error}; log:\n{member.log_tail(40)}\n{stacks}") from None
 
 
-def _lose_quorum(members: list[Member], writes: int, writers: int = 1) -> list[str]:
+def _lose_quorum(
+    members: list[Member], writes: int, writers: int = 1
+) -> tuple[list[str], tuple[str, str]]:
     """Start `members`, write through the first (it answers only once it applied a write,
     so it holds every acknowledged one), kill -9 the others and stop it: the keys
-    acknowledged, all of them."""
+    acknowledged (all of them), and its cluster and member IDs."""
     survivor, *lost = members
     start_all(members)
+    identity = _identity(survivor)
     keys = [f"w{index:04d}" for index in range(writes)]
     url = survivor.client_url + "/v3/kv/put"
     with httpx.Client(timeout=15.0) as client, ThreadPoolExecutor(writers) as pool:
@@ -117,13 +125,15 @@ def _lose_quorum(members: list[Member], writes: int, writers: int = 1) -> list[s
     # Without a quorum nothing commits: this one stays out of the recovered cluster.
     assert not _put(survivor, "unacknowledged", timeout=0.5)
     survivor.stop()
-    return acknowledged
+    return acknowledged, identity
 
 
-def _force_alone(survivor: Member, acknowledged: list[str]) -> None:
-    """Restart `survivor` with --force-new-cluster: alone, with every acknowledged write."""
+def _force_alone(survivor: Member, acknowledged: list[str], identity: tuple[str, str]) -> None:
+    """Restart `survivor` with --force-new-cluster: alone, in the same cluster under the
+    same ID, with every acknowledged write."""
     survivor.command += ["--force-new-cluster"]
     survivor.start()
+    assert _identity(survivor) == identity
     assert _member_names(survivor) == [survivor.name]
     assert _keys(survivor, "w") == set(acknowledged)
     assert get_value(survivor, "unacknowledged") is None
@@ -137,8 +147,8 @@ def test_force_new_cluster_recovers_a_survivor_of_a_lost_quorum(tmp_path: Path) 
     survivor = members[0]
     everyone = list(members)
     try:
-        acknowledged = _lose_quorum(members, 60)
-        _force_alone(survivor, acknowledged)
+        acknowledged, identity = _lose_quorum(members, 60)
+        _force_alone(survivor, acknowledged, identity)
 
         # Without the flag it is still its cluster's only member, with everything.
         survivor.start()
@@ -173,8 +183,8 @@ def test_force_new_cluster_after_log_compaction_and_the_lost_members_returning(
     members = keyraft_cluster(tmp_path, 3, (*FAST, "--snapshot-count", "100"))
     survivor, *lost = members
     try:
-        acknowledged = _lose_quorum(members, 1000, writers=8)
-        _force_alone(survivor, acknowledged)
+        acknowledged, identity = _lose_quorum(members, 1000, writers=8)
+        _force_alone(survivor, acknowledged, identity)
         survivor.start()
         for member in lost:
             member.command += ["--enable-pprof"]  # its stacks, should it not stop
