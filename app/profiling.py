@@ -188,7 +188,7 @@ async def cpu_profile(seconds: float) -> pstats.Stats:
             await asyncio.sleep(seconds)
         finally:
             profiler.disable()
-    return pstats.Stats(profiler)
+    return await asyncio.to_thread(pstats.Stats, profiler)
 
 
 def profile_text(stats: pstats.Stats, top: int) -> str:
