@@ -39,7 +39,6 @@ IGNORED: dict[str, EtcdFlag] = {
     "--pre-vote": EtcdFlag(True, "keyraft's Raft always uses pre-vote"),
     "--enable-v2": EtcdFlag(True, "the v2 API is not served"),
     "--experimental-enable-v2v3": EtcdFlag(False, "the v2 API is not served"),
-    "--enable-pprof": EtcdFlag(True, "no Go profiler: profile with py-spy"),
     "--metrics": EtcdFlag(False, "/metrics always serves the same set"),
     "--log-package-levels": EtcdFlag(False, "use --log-level"),
     "--experimental-enable-lease-checkpoint": EtcdFlag(True, "lease TTLs are kept by the leader"),

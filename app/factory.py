@@ -9,11 +9,21 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from keyraft.app import metrics
+from keyraft.app import metrics, profiling
 from keyraft.app.asgi import KeyraftFront
 from keyraft.app.config import KEYRAFT_VERSION, ServerConfig
 from keyraft.app.openapi_schemas import SECURITY, SECURITY_SCHEMES, components
-from keyraft.app.routes import console, election, lease, meta, probes, snapshot, unary, watch
+from keyraft.app.routes import (
+    console,
+    election,
+    lease,
+    meta,
+    pprof,
+    probes,
+    snapshot,
+    unary,
+    watch,
+)
 from keyraft.app.server.etcdserver import EtcdServer
 
 DESCRIPTION = """keyraft speaks etcd v3's HTTP/JSON gateway API. Keys and values are
@@ -59,6 +69,9 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
     app.include_router(election.router)
     app.include_router(snapshot.router)
     app.include_router(console.router)
+    if server.config.enable_pprof:  # off by default: unknown paths then, as etcd's
+        profiling.start_tracing()
+        app.include_router(pprof.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

@@ -43,7 +43,7 @@ def _urls(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
+def _bool_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     """A Go-style boolean flag: `--auto-tls`, `--auto-tls=true` and `--auto-tls=false`."""
     return click.option(
         name, type=click.BOOL, is_flag=False, flag_value=True, default=False, help=help
@@ -56,6 +56,21 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
 )
 @click.option(
     "--data-dir", default="", help="Path to the data directory [default: <name>.keyraft]."
+)
+@click.option(
+    "--wal-dir",
+    default="",
+    help="Path to a dedicated WAL directory [default: <data-dir>/member/wal].",
+)
+@_bool_flag(
+    "--force-new-cluster",
+    "Force to create a new one member cluster: restart a surviving member alone, keeping "
+    "its data (disaster recovery).",
+)
+@_bool_flag(
+    "--enable-pprof",
+    "Serve runtime diagnostics under /debug/pprof/ on the client URLs (task stacks, "
+    "tracemalloc heap, CPU profile).",
 )
 @click.option(
     "--listen-client-urls",
@@ -196,8 +211,8 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     type=click.Choice(list(LOG_LEVELS)),
     help="Log level.",
 )
-@_tls_flag("--client-cert-auth", "Enable client cert authentication.")
-@_tls_flag("--auto-tls", "Client TLS using generated certificates.")
+@_bool_flag("--client-cert-auth", "Enable client cert authentication.")
+@_bool_flag("--auto-tls", "Client TLS using generated certificates.")
 @click.option("--cert-file", default="", help="Path to the client server TLS cert file.")
 @click.option("--key-file", default="", help="Path to the client server TLS key file.")
 @click.option(
@@ -205,8 +220,8 @@ def _tls_flag(name: str, help: str) -> Callable[[Callable], Callable]:
     default="",
     help="Path to the client server TLS trusted CA cert file (client certificates are then required, as in etcd).",
 )
-@_tls_flag("--peer-client-cert-auth", "Enable peer client cert authentication.")
-@_tls_flag(
+@_bool_flag("--peer-client-cert-auth", "Enable peer client cert authentication.")
+@_bool_flag(
     "--peer-auto-tls",
     "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided.",
 )
@@ -320,6 +335,10 @@ def main(**flags: object) -> None:
         configure_logs(config.logger, config.log_outputs, config.log_format, config.log_level)
     except LogConfigError as error:
         raise click.UsageError(str(error)) from None
+    if config.enable_pprof:  # from the start, so that the heap profile sees start-up too
+        from keyraft.app.profiling import start_tracing
+
+        start_tracing()
     for warning in ignored:
         logging.getLogger("keyraft.flags").warning(warning)
     logging.getLogger("keyraft.flags").debug("settings in use: %s", config)

@@ -26,6 +26,10 @@ class ConfigError(ValueError):
 class ServerConfig:
     name: str = "default"
     data_dir: str = ""
+    wal_dir: str = ""  # empty: <data-dir>/member/wal, as etcd
+    # Disaster recovery: restart as the only member of its cluster, keeping the data.
+    force_new_cluster: bool = False
+    enable_pprof: bool = False  # serve /debug/pprof/* (Python's equivalents)
     listen_client_urls: list[str] = field(default_factory=lambda: ["http://localhost:2379"])
     advertise_client_urls: list[str] = field(default_factory=lambda: ["http://localhost:2379"])
     listen_peer_urls: list[str] = field(default_factory=lambda: ["http://localhost:2380"])
@@ -86,6 +90,15 @@ class ServerConfig:
     @property
     def kv_dir(self) -> str:
         return os.path.join(self.data_dir, "member", "kv")
+
+    @property
+    def default_wal_dir(self) -> str:
+        return os.path.join(self.data_dir, "member", "wal")
+
+    @property
+    def member_wal_dir(self) -> str:
+        """Where the Raft log lives: --wal-dir, else inside the data dir."""
+        return self.wal_dir or self.default_wal_dir
 
     def cluster_members(self) -> dict[str, list[str]]:
         """Parse --initial-cluster (name=url,...) into name -> peer URLs."""

@@ -46,6 +46,7 @@ from keyraft.app.server.peers import (
     peer_transport,
 )
 from keyraft.app.server.reads import SteppedReads
+from keyraft.app.server.recovery import check_wal_dir, force_new_cluster
 from keyraft.app.server.request_size import (
     PROPOSAL_ENCODING_MARGIN,
     PROTOBUF_PER_ENTRY_BYTE,
@@ -127,6 +128,9 @@ class EtcdServer:
             # the face's, the contexts for calls to other members are built here.
             self.client_tls, self.peer_tls = member_tls(config)
             cluster = self._identify(config)
+            check_wal_dir(config, self.state)
+            if config.force_new_cluster:
+                force_new_cluster(config, self.state, cluster.local.id)
         except Exception:
             self.state.backend.close()
             raise
@@ -167,7 +171,7 @@ class EtcdServer:
         self.driver = RaftDriver(
             node_id=self.member.id,
             voters=() if joining else tuple(sorted(cluster.members)),
-            wal_dir=os.path.join(config.data_dir, "member", "wal"),
+            wal_dir=config.member_wal_dir,
             state_machine=self,
             tick_seconds=config.heartbeat_interval_ms / 1000,
             election_ticks=max(2, config.election_timeout_ms // config.heartbeat_interval_ms),

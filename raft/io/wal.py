@@ -165,6 +165,14 @@ def _scan(data: bytes, recovered: Recovered, entries: list[Entry]) -> int:
     return offset
 
 
+def has_log(directory: str) -> bool:
+    """Whether `directory` holds a log (a segment file), without opening it."""
+    try:
+        return any(name.endswith(".wal") for name in os.listdir(directory))
+    except FileNotFoundError:
+        return False
+
+
 def _sync_directory(directory: str) -> None:
     descriptor = os.open(directory, os.O_RDONLY)
     try:

@@ -8,8 +8,11 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
+from keyraft.app.config_file import flags_from_file
+from keyraft.app.main import config_from_flags, main
 from tests.support.servers import ROOT, Member, free_port, keyraft_command, keyraft_member
 
 
@@ -219,3 +222,29 @@ def test_etcd_flags_that_would_weaken_security_or_change_the_cluster_are_refused
         result = run(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wal_dir_force_new_cluster_and_pprof_come_from_flags_variables_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like every flag, from the command line, ETCD_* variables or etcd's config file."""
+
+    def settings(args: list[str]) -> tuple[str, bool, bool]:
+        context = main.make_context("keyraft", args)
+        flags = dict(context.params)
+        if flags["config_file"]:
+            flags = flags_from_file(str(flags["config_file"]), context)
+        config = config_from_flags(flags)
+        return config.member_wal_dir, config.force_new_cluster, config.enable_pprof
+
+    default = settings(["--data-dir", "d"])
+    assert default == (os.path.join("d", "member", "wal"), False, False)
+    given = ["--wal-dir", "/w", "--force-new-cluster", "--enable-pprof=true"]
+    assert settings(given) == ("/w", True, True)
+    monkeypatch.setenv("ETCD_WAL_DIR", "/env")
+    monkeypatch.setenv("ETCD_FORCE_NEW_CLUSTER", "true")
+    monkeypatch.setenv("ETCD_ENABLE_PPROF", "true")
+    assert settings([]) == ("/env", True, True)
+    config = tmp_path / "etcd.yml"
+    config.write_text(yaml.safe_dump({"wal-dir": "/file", "force-new-cluster": True}))
+    assert settings(["--config-file", str(config)]) == ("/file", True, False)
