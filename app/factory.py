@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from keyraft.app import metrics
 from keyraft.app.asgi import KeyraftFront
 from keyraft.app.config import KEYRAFT_VERSION, ServerConfig
-from keyraft.app.openapi_schemas import SECURITY, SECURITY_SCHEMES, components
-from keyraft.app.routes import election, lease, meta, probes, snapshot, unary, watch
+from keyraft.app.openapi_schemas import SECURITY_SCHEMES, components
+from keyraft.app.routes import docs, election, keys, lease, meta, probes, snapshot, unary, watch
 from keyraft.app.server.etcdserver import EtcdServer
 
 DESCRIPTION = """keyraft speaks etcd v3's HTTP/JSON gateway API. Keys and values are
@@ -28,6 +28,14 @@ def _plain(status: int, text: str) -> Response:
     response = Response((text + "\n").encode(), status_code=status, media_type=_TEXT)
     response.headers["x-content-type-options"] = "nosniff"
     return response
+
+
+def _drop_validation_errors(schema: dict) -> None:
+    """FastAPI documents a 422 for routes with parameters; keyraft never answers one (its
+    routes parse their own parameters and refuse them in etcd's shape)."""
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
 
 
 def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
@@ -46,7 +54,7 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
         version=KEYRAFT_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # app.routes.docs serves it from the package
         redoc_url=None,
     )
     app.state.server = server
@@ -58,6 +66,8 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
     app.include_router(watch.router)
     app.include_router(election.router)
     app.include_router(snapshot.router)
+    app.include_router(keys.router)
+    app.include_router(docs.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -79,8 +89,8 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
                 routes=app.routes,
             )
             schema.setdefault("components", {})["schemas"] = components()
+            _drop_validation_errors(schema)
             schema["components"]["securitySchemes"] = SECURITY_SCHEMES
-            schema["security"] = SECURITY
             app.openapi_schema = schema
         return app.openapi_schema
 

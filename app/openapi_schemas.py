@@ -230,10 +230,6 @@ def _responses() -> dict:
                 "events": {"type": "array", "items": ref("mvccpbEvent")},
             },
         ),
-        "etcdserverpbWatchStreamResult": _object(
-            "A line of the watch stream.",
-            {"result": ref("etcdserverpbWatchResponse")},
-        ),
         "etcdserverpbLeaseGrantResponse": _object(
             "The granted lease.",
             {
@@ -255,9 +251,6 @@ def _responses() -> dict:
         "v3electionpbProclaimResponse": _object("The value is announced.", {"header": header}),
         "v3electionpbLeaderResponse": _object(
             "The leader's key-value.", {"header": header, "kv": kv}
-        ),
-        "v3electionpbLeaderStreamResult": _object(
-            "A line of the observe stream.", {"result": ref("v3electionpbLeaderResponse")}
         ),
         "v3electionpbResignResponse": _object("The leader stepped down.", {"header": header}),
         "etcdserverpbLeaseKeepAliveResponse": _object(
@@ -287,6 +280,20 @@ def _responses() -> dict:
             },
         ),
         **_auth_responses(header),
+        **_stream_lines(),
+        **_face_schemas(),
+        "etcdserverpbSnapshotResponse": _object(
+            "A chunk of the backend; the last one's blob is the SHA-256 of all before.",
+            {
+                "header": header,
+                "remaining_bytes": {**UINT64, "description": "bytes left after this chunk"},
+                "blob": BYTES,
+            },
+        ),
+        "runtimeStreamErrorBody": _object(
+            "A gateway stream's error, answered before (or instead of) any result line.",
+            {"error": ref("runtimeStreamError")},
+        ),
         "runtimeStreamError": _object(
             "An error in the middle of a stream.",
             {
@@ -360,8 +367,91 @@ def _auth_responses(header: dict) -> dict:
     }
 
 
-# etcd's swagger: the token travels raw in the Authorization header.
-SECURITY_SCHEMES = {"ApiKey": {"type": "apiKey", "name": "Authorization", "in": "header"}}
+def _stream_lines() -> dict:
+    """The line of each gateway stream: a result, or the error that ends the stream."""
+    lines = {
+        "etcdserverpbWatchStreamResult": "etcdserverpbWatchResponse",
+        "etcdserverpbLeaseKeepAliveStreamResult": "etcdserverpbLeaseKeepAliveResponse",
+        "etcdserverpbSnapshotStreamResult": "etcdserverpbSnapshotResponse",
+        "v3electionpbLeaderStreamResult": "v3electionpbLeaderResponse",
+    }
+    return {
+        line: _object(
+            "One line of the stream: a result, or the error that ends it.",
+            {"result": ref(result), "error": ref("runtimeStreamError")},
+        )
+        for line, result in lines.items()
+    }
+
+
+def _face_schemas() -> dict:
+    """/health, /version, and the plain-text key forms of app.routes.keys."""
+    text = {"type": "string"}
+    return {
+        "etcdHealth": _object(
+            "Whether the member can serve (strings, as etcd writes them).",
+            {"health": {"type": "string", "enum": ["true", "false"]}, "reason": text},
+        ),
+        "etcdVersion": _object(
+            "The server's version and the cluster's minor version.",
+            {
+                "etcdserver": {**text, "example": "3.4.23"},
+                "etcdcluster": {**text, "example": "3.4.0"},
+            },
+        ),
+        "keyraftKeyValue": _object(
+            "A key as text: `value`, or `value_b64` when the value is not UTF-8 (the same "
+            "for `key`).",
+            {
+                "key": text,
+                "key_b64": BYTES,
+                "value": text,
+                "value_b64": BYTES,
+                "create_revision": {"type": "integer", "format": "int64"},
+                "mod_revision": {"type": "integer", "format": "int64"},
+                "version": {"type": "integer", "format": "int64"},
+                "lease": {"type": "integer", "format": "int64"},
+            },
+        ),
+        "keyraftKeyList": _object(
+            "The keys under a prefix, in key order, and the revision they were read at.",
+            {
+                "kvs": {"type": "array", "items": ref("keyraftKeyValue")},
+                "count": {"type": "integer", "format": "int64"},
+                "more": BOOL,
+                "revision": {"type": "integer", "format": "int64"},
+            },
+        ),
+        "keyraftKeyWrite": _object(
+            "The revision of a put or delete, and how many keys a delete removed.",
+            {
+                "revision": {"type": "integer", "format": "int64"},
+                "deleted": {"type": "integer", "format": "int64"},
+            },
+        ),
+    }
+
+
+def stream_response(description: str, line_schema: str) -> dict:
+    """A gateway stream's 200: one JSON object per line, sent as keyraft sends it
+    (`application/json`, chunked), until the stream ends."""
+    return {
+        "description": description + " (a stream: one JSON object per line)",
+        "content": {"application/json": {"schema": ref(line_schema)}},
+    }
+
+
+# etcd's swagger: the token travels raw in the Authorization header. It is applied to the
+# operations etcd reads a token for, and needed only while auth is enabled.
+SECURITY_SCHEMES = {
+    "ApiKey": {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "description": "A token from POST /v3/auth/authenticate, raw or as `Bearer <token>`; "
+        "needed only while auth is enabled.",
+    }
+}
 SECURITY = [{"ApiKey": []}]
 
 
