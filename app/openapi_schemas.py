@@ -452,7 +452,8 @@ SECURITY_SCHEMES = {
         "needed only while auth is enabled.",
     }
 }
-SECURITY = [{"ApiKey": []}]
+# Either the token or nothing: auth may be disabled (as it is by default).
+SECURITY = [{"ApiKey": []}, {}]
 
 
 def components() -> dict:
