@@ -72,7 +72,10 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 405:
-            return _plain(405, "Method Not Allowed")
+            # etcd's gateway sends no Allow header; RFC 9110 asks for one.
+            response = _plain(405, "Method Not Allowed")
+            response.headers.update(error.headers or {})
+            return response
         if error.status_code == 404:
             # The gateway's own 404 under /v3/, Go's mux default elsewhere.
             if request.url.path.startswith("/v3/"):

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from keyraft.app.schema import MESSAGES, Field
 
-INT64 = {"type": "string", "format": "int64", "example": "42"}
-UINT64 = {"type": "string", "format": "uint64", "example": "10276657743932975437"}
+INT64 = {"type": "string", "format": "int64", "pattern": "^-?[0-9]+$", "example": "42"}
+UINT64 = {
+    "type": "string",
+    "format": "uint64",
+    "pattern": "^[0-9]+$",
+    "example": "10276657743932975437",
+}
+UINT32 = {"type": "integer", "format": "uint32", "minimum": 0, "example": 2929687755}
 BYTES = {"type": "string", "format": "byte", "example": "Zm9v"}
 BOOL = {"type": "boolean"}
 
@@ -165,11 +171,11 @@ def _responses() -> dict:
             "Done (etcd's answer carries no header).", {"header": header}
         ),
         "etcdserverpbHashResponse": _object(
-            "The backend's hash.", {"header": header, "hash": UINT64}
+            "The backend's hash (a number: etcd's is a uint32).", {"header": header, "hash": UINT32}
         ),
         "etcdserverpbHashKVResponse": _object(
             "The key-value history's hash, and the compact revision it starts from.",
-            {"header": header, "hash": UINT64, "compact_revision": INT64},
+            {"header": header, "hash": UINT32, "compact_revision": INT64},
         ),
         "etcdserverpbMemberAddResponse": _object(
             "The member added, and every member.",

@@ -13,6 +13,7 @@ import base64
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from keyraft.app import codec, errors
 from keyraft.app.asgi import BodyTooLarge, read_body
@@ -21,8 +22,16 @@ from keyraft.app.keys import prefix_end
 from keyraft.app.openapi_responses import error_responses, query_parameter
 from keyraft.app.openapi_schemas import SECURITY, json_response, ref
 
+
+class KeyConvertor(PathConvertor):
+    """The rest of the path, whatever it holds: a key may contain `/` and newlines."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("key", KeyConvertor())
 router = APIRouter()
-PATH = "/v3/keys/{key:path}"
+PATH = "/v3/keys/{key:key}"
 JSON = "application/json"
 TEXT = "text/plain"
 NOT_FOUND = errors.EtcdError(errors.NOT_FOUND, "keyraft: key not found")

@@ -53,6 +53,12 @@ def test_lease_and_etcd_shaped_errors(member: Member) -> None:
         assert unknown.json()["error"] == "etcdserver: requested lease not found"
         bad = client.get("/v3/keys/leased", params={"rev": "soon"})
         assert bad.status_code == 400 and bad.json()["code"] == 3
+        odd = client.put("/v3/keys/line%0Abreak%2Fslash", content=b"x")
+        assert odd.status_code == 200, odd.text
+        ranged = client.post(
+            "/v3/kv/range", json={"key": base64.b64encode(b"line\nbreak/slash").decode()}
+        )
+        assert ranged.json()["count"] == "1"
         empty = client.get("/v3/keys/")
         assert empty.status_code == 400
         assert empty.json()["message"] == "etcdserver: key is not provided"
