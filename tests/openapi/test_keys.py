@@ -73,3 +73,13 @@ def test_docs_render_from_the_package(member: Member) -> None:
             answer = client.get(asset)
             assert answer.status_code == 200 and len(answer.content) > 100_000
         assert client.get("/docs/assets/index.html").status_code == 404
+
+
+def test_fuzzer_findings_stay_fixed(member: Member) -> None:
+    with httpx.Client(base_url=member.client_url, timeout=15) as client:
+        for verb in ("remove", "update", "promote"):  # ID 0: Raft drops it; etcd finds none
+            answer = client.post(f"/v3/cluster/member/{verb}", json={})
+            assert answer.status_code == 404, answer.text
+            assert answer.json()["message"] == "etcdserver: member not found"
+        refused = client.request("TRACE", "/health")
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET"
