@@ -19,7 +19,10 @@ from keyraft.app.server.etcdserver import EtcdServer
 DESCRIPTION = """keyraft speaks etcd v3's HTTP/JSON gateway API. Keys and values are
 base64-encoded; 64-bit integers are strings in answers (numbers or strings in requests);
 fields at their zero value are omitted. Errors are `{"error", "message", "code"}` with the
-gRPC code, mapped to an HTTP status as etcd's gateway does."""
+gRPC code, mapped to an HTTP status as etcd's gateway does. `/v3beta/...` serves the same
+as `/v3/...`; the gateway paths also take WebSocket upgrades (etcd's websocket proxy).
+While auth is enabled, send the token from `/v3/auth/authenticate` in `Authorization`.
+`/v3/keys/{key}` reads and writes keys and values as plain text (keyraft's own)."""
 
 _TEXT = "text/plain; charset=utf-8"
 
