@@ -26,7 +26,7 @@ from tests.support.servers import Member
 
 STREAMS = r"^/v3/(watch|election/observe|lease/keepalive$|maintenance/snapshot$)"
 WAITS = r"^/v3/(lock/lock|election/campaign)$"
-EXAMPLES_PER_OPERATION = 4
+EXAMPLES_PER_OPERATION = 3
 REQUEST_TIMEOUT_S = 10
 
 
