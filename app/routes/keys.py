@@ -10,6 +10,7 @@ into the etcd JSON request it means and served by the same dispatcher as POST
 from __future__ import annotations
 
 import base64
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -66,6 +67,14 @@ def _number(request: Request, name: str) -> int:
     return int(value)
 
 
+def _key(request: Request, key: str) -> bytes:
+    """The key's bytes as percent-encoded in the request (the decoded path is text, so a
+    key that is not UTF-8 would be lost in it)."""
+    raw = request.scope.get("raw_path") or b""
+    prefix = b"/v3/keys/"
+    return unquote_to_bytes(raw[len(prefix) :]) if raw.startswith(prefix) else key.encode()
+
+
 def _range(key: bytes, prefix: bool) -> dict:
     """etcd's key/range_end for one key, or every key under a prefix ("" = all)."""
     if not prefix:
@@ -117,7 +126,7 @@ def _revision(answer: dict) -> int:
 async def get_key(key: str, request: Request) -> Response:
     try:
         prefix = _flag(request, "prefix")
-        message = {**_range(key.encode(), prefix), "revision": _number(request, "rev")}
+        message = {**_range(_key(request, key), prefix), "revision": _number(request, "rev")}
         message["limit"] = _number(request, "limit")
         answer = await _call(request, "/v3/kv/range", message)
     except errors.EtcdError as error:
@@ -147,7 +156,7 @@ async def put_key(key: str, request: Request) -> Response:
     try:
         lease = _number(request, "lease")
         value = await read_body(request.receive, body_cap(server) * 3 // 4)
-        message = {"key": _b64(key.encode()), "value": _b64(value), "lease": lease}
+        message = {"key": _b64(_key(request, key)), "value": _b64(value), "lease": lease}
         answer = await _call(request, "/v3/kv/put", message)
     except errors.EtcdError as error:
         return _error(error)
@@ -161,7 +170,7 @@ async def put_key(key: str, request: Request) -> Response:
 
 async def delete_key(key: str, request: Request) -> Response:
     try:
-        message = _range(key.encode(), _flag(request, "prefix"))
+        message = _range(_key(request, key), _flag(request, "prefix"))
         answer = await _call(request, "/v3/kv/deleterange", message)
     except errors.EtcdError as error:
         return _error(error)

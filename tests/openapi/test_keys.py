@@ -59,6 +59,11 @@ def test_lease_and_etcd_shaped_errors(member: Member) -> None:
             "/v3/kv/range", json={"key": base64.b64encode(b"line\nbreak/slash").decode()}
         )
         assert ranged.json()["count"] == "1"
+        binary = client.put("/v3/keys/bin%FF%00", content=b"y")
+        assert binary.status_code == 200, binary.text
+        assert client.get("/v3/keys/bin%FF%00").content == b"y"
+        listing = client.get("/v3/keys/bin", params={"prefix": "true"}).json()
+        assert listing["kvs"][0]["key_b64"] == base64.b64encode(b"bin\xff\x00").decode()
         empty = client.get("/v3/keys/")
         assert empty.status_code == 400
         assert empty.json()["message"] == "etcdserver: key is not provided"
