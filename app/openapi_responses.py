@@ -9,7 +9,7 @@ its first line answers `{"error": runtimeStreamError}` with the error's status.
 from __future__ import annotations
 
 from keyraft.app.gateway import Rpc
-from keyraft.app.openapi_schemas import json_response, ref
+from keyraft.app.openapi_primitives import json_response, ref
 
 # Why each status is answered (gRPC code in parentheses).
 CAUSES = {
@@ -99,3 +99,12 @@ def sse_responses(result: str, statuses: set[int]) -> dict:
 
 
 BASE64 = "^[A-Za-z0-9+/]*={0,2}$"
+
+
+def stream_response(description: str, line_schema: str) -> dict:
+    """A gateway stream's 200: one JSON object per line, sent as keyraft sends it
+    (`application/json`, chunked), until the stream ends."""
+    return {
+        "description": description + " (a stream: one JSON object per line)",
+        "content": {"application/json": {"schema": ref(line_schema)}},
+    }

@@ -6,39 +6,17 @@ schemas are written here in etcd's JSON shape: int64 as strings, bytes as base64
 
 from __future__ import annotations
 
+from keyraft.app.openapi_face import face_components
+from keyraft.app.openapi_primitives import (
+    BOOL,
+    BYTES,
+    INT64,
+    UINT32,
+    UINT64,
+    object_schema,
+    ref,
+)
 from keyraft.app.schema import MESSAGES, Field
-
-INT64 = {"type": "string", "format": "int64", "pattern": "^-?[0-9]+$", "example": "42"}
-UINT64 = {
-    "type": "string",
-    "format": "uint64",
-    "pattern": "^[0-9]+$",
-    "example": "10276657743932975437",
-}
-UINT32 = {"type": "integer", "format": "uint32", "minimum": 0, "example": 2929687755}
-BYTES = {"type": "string", "format": "byte", "example": "Zm9v"}
-BOOL = {"type": "boolean"}
-
-
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def json_content(schema: dict, example: object = None) -> dict:
-    media: dict = {"schema": schema}
-    if example is not None:
-        media["example"] = example
-    return {"application/json": media}
-
-
-def request_body(schema_name: str, example: object, required: bool | None = False) -> dict:
-    """An operation's JSON request body (`required` None leaves the key out)."""
-    body = {"content": json_content(ref(schema_name), example)}
-    return body if required is None else {"required": required, **body}
-
-
-def json_response(description: str, schema: dict) -> dict:
-    return {"description": description, "content": json_content(schema)}
 
 
 def _field_schema(item: Field) -> dict:
@@ -71,15 +49,11 @@ def _field_schema(item: Field) -> dict:
     return schema
 
 
-def _object(description: str, properties: dict) -> dict:
-    return {"type": "object", "description": description, "properties": properties}
-
-
 def _responses() -> dict:
     header = ref("etcdserverpbResponseHeader")
     kv = ref("mvccpbKeyValue")
     return {
-        "etcdserverpbResponseHeader": _object(
+        "etcdserverpbResponseHeader": object_schema(
             "Identifies the answering member and the store's revision when it answered.",
             {
                 "cluster_id": {**UINT64, "description": "the cluster's ID"},
@@ -88,7 +62,7 @@ def _responses() -> dict:
                 "raft_term": {**UINT64, "description": "the Raft term"},
             },
         ),
-        "mvccpbKeyValue": _object(
+        "mvccpbKeyValue": object_schema(
             "One version of a key.",
             {
                 "key": {**BYTES, "description": "the key, base64"},
@@ -99,7 +73,7 @@ def _responses() -> dict:
                 "lease": {**INT64, "description": "the attached lease (absent = none)"},
             },
         ),
-        "etcdserverpbRangeResponse": _object(
+        "etcdserverpbRangeResponse": object_schema(
             "Keys found; zero values (no kvs, count 0, more false) are omitted.",
             {
                 "header": header,
@@ -108,11 +82,11 @@ def _responses() -> dict:
                 "count": {**INT64, "description": "keys in the range"},
             },
         ),
-        "etcdserverpbPutResponse": _object(
+        "etcdserverpbPutResponse": object_schema(
             "The write's revision, and the previous pair if asked.",
             {"header": header, "prev_kv": kv},
         ),
-        "etcdserverpbDeleteRangeResponse": _object(
+        "etcdserverpbDeleteRangeResponse": object_schema(
             "How many keys were deleted.",
             {
                 "header": header,
@@ -120,7 +94,7 @@ def _responses() -> dict:
                 "prev_kvs": {"type": "array", "items": kv},
             },
         ),
-        "etcdserverpbResponseOp": _object(
+        "etcdserverpbResponseOp": object_schema(
             "The result of one transaction op; one field is set.",
             {
                 "response_range": ref("etcdserverpbRangeResponse"),
@@ -129,7 +103,7 @@ def _responses() -> dict:
                 "response_txn": ref("etcdserverpbTxnResponse"),
             },
         ),
-        "etcdserverpbTxnResponse": _object(
+        "etcdserverpbTxnResponse": object_schema(
             "Which branch ran, and its ops' results.",
             {
                 "header": header,
@@ -137,8 +111,8 @@ def _responses() -> dict:
                 "responses": {"type": "array", "items": ref("etcdserverpbResponseOp")},
             },
         ),
-        "etcdserverpbCompactionResponse": _object("Compaction done.", {"header": header}),
-        "etcdserverpbStatusResponse": _object(
+        "etcdserverpbCompactionResponse": object_schema("Compaction done.", {"header": header}),
+        "etcdserverpbStatusResponse": object_schema(
             "This member's status.",
             {
                 "header": header,
@@ -153,7 +127,7 @@ def _responses() -> dict:
                 "isLearner": BOOL,
             },
         ),
-        "etcdserverpbMember": _object(
+        "etcdserverpbMember": object_schema(
             "A member of the cluster.",
             {
                 "ID": UINT64,
@@ -163,21 +137,21 @@ def _responses() -> dict:
                 "isLearner": BOOL,
             },
         ),
-        "etcdserverpbMemberListResponse": _object(
+        "etcdserverpbMemberListResponse": object_schema(
             "Every member.",
             {"header": header, "members": {"type": "array", "items": ref("etcdserverpbMember")}},
         ),
-        "etcdserverpbDefragmentResponse": _object(
+        "etcdserverpbDefragmentResponse": object_schema(
             "Done (etcd's answer carries no header).", {"header": header}
         ),
-        "etcdserverpbHashResponse": _object(
+        "etcdserverpbHashResponse": object_schema(
             "The backend's hash (a number: etcd's is a uint32).", {"header": header, "hash": UINT32}
         ),
-        "etcdserverpbHashKVResponse": _object(
+        "etcdserverpbHashKVResponse": object_schema(
             "The key-value history's hash, and the compact revision it starts from.",
             {"header": header, "hash": UINT32, "compact_revision": INT64},
         ),
-        "etcdserverpbMemberAddResponse": _object(
+        "etcdserverpbMemberAddResponse": object_schema(
             "The member added, and every member.",
             {
                 "header": header,
@@ -186,7 +160,7 @@ def _responses() -> dict:
             },
         ),
         **{
-            f"etcdserverpb{name}Response": _object(
+            f"etcdserverpb{name}Response": object_schema(
                 "Every member, after the change.",
                 {
                     "header": header,
@@ -195,24 +169,24 @@ def _responses() -> dict:
             )
             for name in ("MemberRemove", "MemberUpdate", "MemberPromote")
         },
-        "etcdserverpbMoveLeaderResponse": _object(
+        "etcdserverpbMoveLeaderResponse": object_schema(
             "Leadership moved (etcd 3.4 answers an empty object).", {"header": header}
         ),
-        "etcdserverpbAlarmMember": _object(
+        "etcdserverpbAlarmMember": object_schema(
             "An active alarm.",
             {
                 "memberID": UINT64,
                 "alarm": {"type": "string", "enum": ["NONE", "NOSPACE", "CORRUPT"]},
             },
         ),
-        "etcdserverpbAlarmResponse": _object(
+        "etcdserverpbAlarmResponse": object_schema(
             "Active alarms.",
             {
                 "header": header,
                 "alarms": {"type": "array", "items": ref("etcdserverpbAlarmMember")},
             },
         ),
-        "mvccpbEvent": _object(
+        "mvccpbEvent": object_schema(
             "One change: PUT (type omitted) or DELETE, with the new and optionally the previous pair.",
             {
                 "type": {"type": "string", "enum": ["PUT", "DELETE"], "default": "PUT"},
@@ -220,7 +194,7 @@ def _responses() -> dict:
                 "prev_kv": kv,
             },
         ),
-        "etcdserverpbWatchResponse": _object(
+        "etcdserverpbWatchResponse": object_schema(
             "One message of a watch stream.",
             {
                 "header": header,
@@ -236,7 +210,7 @@ def _responses() -> dict:
                 "events": {"type": "array", "items": ref("mvccpbEvent")},
             },
         ),
-        "etcdserverpbLeaseGrantResponse": _object(
+        "etcdserverpbLeaseGrantResponse": object_schema(
             "The granted lease.",
             {
                 "header": header,
@@ -245,21 +219,23 @@ def _responses() -> dict:
                 "error": {"type": "string"},
             },
         ),
-        "etcdserverpbLeaseRevokeResponse": _object("Lease revoked.", {"header": header}),
-        "v3lockpbLockResponse": _object(
+        "etcdserverpbLeaseRevokeResponse": object_schema("Lease revoked.", {"header": header}),
+        "v3lockpbLockResponse": object_schema(
             "The lock is held while this key exists.",
             {"header": header, "key": {**BYTES, "description": "the ownership key, base64"}},
         ),
-        "v3lockpbUnlockResponse": _object("The ownership key is gone.", {"header": header}),
-        "v3electionpbCampaignResponse": _object(
+        "v3lockpbUnlockResponse": object_schema("The ownership key is gone.", {"header": header}),
+        "v3electionpbCampaignResponse": object_schema(
             "The caller leads.", {"header": header, "leader": ref("v3electionpbLeaderKey")}
         ),
-        "v3electionpbProclaimResponse": _object("The value is announced.", {"header": header}),
-        "v3electionpbLeaderResponse": _object(
+        "v3electionpbProclaimResponse": object_schema(
+            "The value is announced.", {"header": header}
+        ),
+        "v3electionpbLeaderResponse": object_schema(
             "The leader's key-value.", {"header": header, "kv": kv}
         ),
-        "v3electionpbResignResponse": _object("The leader stepped down.", {"header": header}),
-        "etcdserverpbLeaseKeepAliveResponse": _object(
+        "v3electionpbResignResponse": object_schema("The leader stepped down.", {"header": header}),
+        "etcdserverpbLeaseKeepAliveResponse": object_schema(
             "One keepalive answer; TTL absent (0) means the lease is gone.",
             {
                 "header": header,
@@ -267,7 +243,7 @@ def _responses() -> dict:
                 "TTL": {**INT64, "description": "the renewed TTL in seconds"},
             },
         ),
-        "etcdserverpbLeaseTimeToLiveResponse": _object(
+        "etcdserverpbLeaseTimeToLiveResponse": object_schema(
             "How long a lease has left; TTL -1 means it does not exist.",
             {
                 "header": header,
@@ -277,8 +253,8 @@ def _responses() -> dict:
                 "keys": {"type": "array", "items": BYTES},
             },
         ),
-        "etcdserverpbLeaseStatus": _object("A lease.", {"ID": INT64}),
-        "etcdserverpbLeaseLeasesResponse": _object(
+        "etcdserverpbLeaseStatus": object_schema("A lease.", {"ID": INT64}),
+        "etcdserverpbLeaseLeasesResponse": object_schema(
             "Every lease.",
             {
                 "header": header,
@@ -286,21 +262,7 @@ def _responses() -> dict:
             },
         ),
         **_auth_responses(header),
-        **_stream_lines(),
-        **_face_schemas(),
-        "etcdserverpbSnapshotResponse": _object(
-            "A chunk of the backend; the last one's blob is the SHA-256 of all before.",
-            {
-                "header": header,
-                "remaining_bytes": {**UINT64, "description": "bytes left after this chunk"},
-                "blob": BYTES,
-            },
-        ),
-        "runtimeStreamErrorBody": _object(
-            "A gateway stream's error, answered before (or instead of) any result line.",
-            {"error": ref("runtimeStreamError")},
-        ),
-        "runtimeStreamError": _object(
+        "runtimeStreamError": object_schema(
             "An error in the middle of a stream.",
             {
                 "grpc_code": {"type": "integer", "format": "int32"},
@@ -309,7 +271,7 @@ def _responses() -> dict:
                 "http_status": {"type": "string"},
             },
         ),
-        "runtimeError": _object(
+        "runtimeError": object_schema(
             "etcd's error body.",
             {
                 "error": {"type": "string", "example": "etcdserver: key is not provided"},
@@ -328,7 +290,7 @@ def _responses() -> dict:
 def _auth_responses(header: dict) -> dict:
     names = {"type": "array", "items": {"type": "string"}}
     done = {
-        verb: _object("Done.", {"header": header})
+        verb: object_schema("Done.", {"header": header})
         for verb in (
             "AuthEnable",
             "AuthDisable",
@@ -345,7 +307,7 @@ def _auth_responses(header: dict) -> dict:
     }
     return {
         **{f"etcdserverpb{verb}Response": schema for verb, schema in done.items()},
-        "etcdserverpbAuthStatusResponse": _object(
+        "etcdserverpbAuthStatusResponse": object_schema(
             "Whether auth is enabled (absent = no), and the auth store's revision.",
             {
                 "header": header,
@@ -353,97 +315,23 @@ def _auth_responses(header: dict) -> dict:
                 "authRevision": {**UINT64, "description": "bumped by every auth change"},
             },
         ),
-        "etcdserverpbAuthenticateResponse": _object(
+        "etcdserverpbAuthenticateResponse": object_schema(
             "A token for the Authorization header of later requests.",
             {"header": header, "token": {"type": "string", "example": "ZkbDqGZmkWoUYRPQ.23"}},
         ),
-        "etcdserverpbAuthUserGetResponse": _object(
+        "etcdserverpbAuthUserGetResponse": object_schema(
             "The user's roles.", {"header": header, "roles": names}
         ),
-        "etcdserverpbAuthUserListResponse": _object(
+        "etcdserverpbAuthUserListResponse": object_schema(
             "Every user, by name.", {"header": header, "users": names}
         ),
-        "etcdserverpbAuthRoleGetResponse": _object(
+        "etcdserverpbAuthRoleGetResponse": object_schema(
             "The role's permissions, sorted by key.",
             {"header": header, "perm": {"type": "array", "items": ref("authpbPermission")}},
         ),
-        "etcdserverpbAuthRoleListResponse": _object(
+        "etcdserverpbAuthRoleListResponse": object_schema(
             "Every role, by name.", {"header": header, "roles": names}
         ),
-    }
-
-
-def _stream_lines() -> dict:
-    """The line of each gateway stream: a result, or the error that ends the stream."""
-    lines = {
-        "etcdserverpbWatchStreamResult": "etcdserverpbWatchResponse",
-        "etcdserverpbLeaseKeepAliveStreamResult": "etcdserverpbLeaseKeepAliveResponse",
-        "etcdserverpbSnapshotStreamResult": "etcdserverpbSnapshotResponse",
-        "v3electionpbLeaderStreamResult": "v3electionpbLeaderResponse",
-    }
-    return {
-        line: _object(
-            "One line of the stream: a result, or the error that ends it.",
-            {"result": ref(result), "error": ref("runtimeStreamError")},
-        )
-        for line, result in lines.items()
-    }
-
-
-def _face_schemas() -> dict:
-    """/health, /version, and the plain-text key forms of app.routes.keys."""
-    text = {"type": "string"}
-    return {
-        "etcdHealth": _object(
-            "Whether the member can serve (strings, as etcd writes them).",
-            {"health": {"type": "string", "enum": ["true", "false"]}, "reason": text},
-        ),
-        "etcdVersion": _object(
-            "The server's version and the cluster's minor version.",
-            {
-                "etcdserver": {**text, "example": "3.4.23"},
-                "etcdcluster": {**text, "example": "3.4.0"},
-            },
-        ),
-        "keyraftKeyValue": _object(
-            "A key as text: `value`, or `value_b64` when the value is not UTF-8 (the same "
-            "for `key`).",
-            {
-                "key": text,
-                "key_b64": BYTES,
-                "value": text,
-                "value_b64": BYTES,
-                "create_revision": {"type": "integer", "format": "int64"},
-                "mod_revision": {"type": "integer", "format": "int64"},
-                "version": {"type": "integer", "format": "int64"},
-                "lease": {"type": "integer", "format": "int64"},
-            },
-        ),
-        "keyraftKeyList": _object(
-            "The keys under a prefix, in key order, and the revision they were read at.",
-            {
-                "kvs": {"type": "array", "items": ref("keyraftKeyValue")},
-                "count": {"type": "integer", "format": "int64"},
-                "more": BOOL,
-                "revision": {"type": "integer", "format": "int64"},
-            },
-        ),
-        "keyraftKeyWrite": _object(
-            "The revision of a put or delete, and how many keys a delete removed.",
-            {
-                "revision": {"type": "integer", "format": "int64"},
-                "deleted": {"type": "integer", "format": "int64"},
-            },
-        ),
-    }
-
-
-def stream_response(description: str, line_schema: str) -> dict:
-    """A gateway stream's 200: one JSON object per line, sent as keyraft sends it
-    (`application/json`, chunked), until the stream ends."""
-    return {
-        "description": description + " (a stream: one JSON object per line)",
-        "content": {"application/json": {"schema": ref(line_schema)}},
     }
 
 
@@ -464,11 +352,12 @@ SECURITY = [{"ApiKey": []}, {}]
 
 def components() -> dict:
     schemas = {
-        name: _object(
+        name: object_schema(
             message.description,
             {item.name: _field_schema(item) for item in message.fields},
         )
         for name, message in MESSAGES.items()
     }
     schemas.update(_responses())
+    schemas.update(face_components())
     return dict(sorted(schemas.items()))

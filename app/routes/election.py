@@ -19,13 +19,15 @@ from sse_starlette.sse import EventSourceResponse
 
 from keyraft.app import codec, errors
 from keyraft.app.gateway import OBSERVE, body_cap, oversized_body, typed_request
+from keyraft.app.openapi_primitives import request_body
 from keyraft.app.openapi_responses import (
     error_responses,
     query_parameter,
     sse_responses,
     stream_errors,
+    stream_response,
 )
-from keyraft.app.openapi_schemas import SECURITY, request_body, stream_response
+from keyraft.app.openapi_schemas import SECURITY
 from keyraft.app.routes.watch import query_bytes
 from keyraft.app.server import election
 from keyraft.app.server.auth.store import AuthInfo

@@ -20,8 +20,9 @@ from keyraft.app import codec, errors
 from keyraft.app.asgi import BodyTooLarge, read_body
 from keyraft.app.gateway import RPCS, body_cap, dispatch, oversized_body
 from keyraft.app.keys import prefix_end
+from keyraft.app.openapi_primitives import json_response, ref
 from keyraft.app.openapi_responses import error_responses, query_parameter
-from keyraft.app.openapi_schemas import SECURITY, json_response, ref
+from keyraft.app.openapi_schemas import SECURITY
 
 
 class KeyConvertor(PathConvertor):

@@ -14,8 +14,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from keyraft.app import codec, errors
-from keyraft.app.openapi_responses import stream_errors
-from keyraft.app.openapi_schemas import SECURITY, request_body, stream_response
+from keyraft.app.openapi_primitives import request_body
+from keyraft.app.openapi_responses import stream_errors, stream_response
+from keyraft.app.openapi_schemas import SECURITY
 from keyraft.app.schema import decode_message
 from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer

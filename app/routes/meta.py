@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from keyraft.app.config import API_VERSION, ETCD_SERVER_VERSION
-from keyraft.app.openapi_schemas import json_response, ref
+from keyraft.app.openapi_primitives import json_response, ref
 
 TEXT = "text/plain; charset=utf-8"
 

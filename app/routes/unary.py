@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request, Response
 
 from keyraft.app.asgi import BodyTooLarge, dispatch_while_connected, read_body
 from keyraft.app.gateway import RPCS, Rpc, body_cap, operation_id, oversized_body
+from keyraft.app.openapi_primitives import json_response, ref, request_body
 from keyraft.app.openapi_responses import error_responses, rpc_statuses
-from keyraft.app.openapi_schemas import SECURITY, json_response, ref, request_body
+from keyraft.app.openapi_schemas import SECURITY
 
 router = APIRouter()
 AUTHENTICATE = "/v3/auth/authenticate"

@@ -24,8 +24,14 @@ from keyraft.app import codec, errors, watch_codec
 from keyraft.app.errors import rpc_reason
 from keyraft.app.gojson import decode_base64
 from keyraft.app.keys import prefix_end
-from keyraft.app.openapi_responses import query_parameter, sse_responses, stream_errors
-from keyraft.app.openapi_schemas import SECURITY, request_body, stream_response
+from keyraft.app.openapi_primitives import request_body
+from keyraft.app.openapi_responses import (
+    query_parameter,
+    sse_responses,
+    stream_errors,
+    stream_response,
+)
+from keyraft.app.openapi_schemas import SECURITY
 from keyraft.app.schema import decode_message
 from keyraft.app.server.apply import range_end
 from keyraft.app.server.errors import ServerError
