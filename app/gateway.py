@@ -502,6 +502,24 @@ OBSERVE = _election_rpc(
 )
 
 
+# etcd's swagger names its operations after the RPC; where that is not the request's name
+# with its package and "Request" taken off, here is etcd's name.
+_OPERATION_IDS = {"etcdserverpbCompactionRequest": "Compact"}
+_ALIASES = ("/v3/kv/lease/",)  # etcd's swagger suffixes these operations with "2"
+
+
+def operation_id(rpc: Rpc) -> str:
+    """etcd's operationId for an RPC (`Range`, `Put`, `UserAdd`, `LeaseRevoke2`, ...)."""
+    name = _OPERATION_IDS.get(rpc.request_schema)
+    if name is None:
+        name = rpc.request_schema.removesuffix("Request")
+        for package in ("etcdserverpb", "v3lockpb", "v3electionpb"):
+            name = name.removeprefix(package)
+        if name.startswith(("AuthUser", "AuthRole")):
+            name = name.removeprefix("Auth")
+    return name + "2" if rpc.path.startswith(_ALIASES) else name
+
+
 def canonical_path(path: str) -> str:
     """etcd 3.4 serves /v3beta/... as /v3/..."""
     if path.startswith("/v3beta/"):

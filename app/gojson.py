@@ -59,6 +59,11 @@ class GoSyntaxError(ValueError):
     """A body Go's JSON decoder would refuse, with Go's message."""
 
 
+_GO_ESCAPES = dict(
+    zip("\a\b\f\n\r\t\v", ("\\a", "\\b", "\\f", "\\n", "\\r", "\\t", "\\v"), strict=True)
+)
+
+
 def quote_char(byte: int) -> str:
     """Go's quoteChar: how encoding/json names an offending character."""
     if byte == ord("'"):
@@ -66,9 +71,13 @@ def quote_char(byte: int) -> str:
     if byte == ord('"'):
         return "'\"'"
     char = chr(byte)
-    if char.isprintable() and byte < 0x80:
+    if char.isprintable():  # Go's IsPrint, of the byte read as the rune of that number
         return f"'{char}'"
-    return "'" + json.dumps(char)[1:-1].replace("\\u00", "\\x") + "'"
+    if char in _GO_ESCAPES:
+        return f"'{_GO_ESCAPES[char]}'"
+    if byte < 0x20 or byte == 0x7F:
+        return f"'\\x{byte:02x}'"
+    return f"'\\u{byte:04x}'"
 
 
 def parse_body(body: bytes, strict: bool = False) -> object:

@@ -6,33 +6,17 @@ schemas are written here in etcd's JSON shape: int64 as strings, bytes as base64
 
 from __future__ import annotations
 
+from keyraft.app.openapi_face import face_components
+from keyraft.app.openapi_primitives import (
+    BOOL,
+    BYTES,
+    INT64,
+    UINT32,
+    UINT64,
+    object_schema,
+    ref,
+)
 from keyraft.app.schema import MESSAGES, Field
-
-INT64 = {"type": "string", "format": "int64", "example": "42"}
-UINT64 = {"type": "string", "format": "uint64", "example": "10276657743932975437"}
-BYTES = {"type": "string", "format": "byte", "example": "Zm9v"}
-BOOL = {"type": "boolean"}
-
-
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def json_content(schema: dict, example: object = None) -> dict:
-    media: dict = {"schema": schema}
-    if example is not None:
-        media["example"] = example
-    return {"application/json": media}
-
-
-def request_body(schema_name: str, example: object, required: bool | None = False) -> dict:
-    """An operation's JSON request body (`required` None leaves the key out)."""
-    body = {"content": json_content(ref(schema_name), example)}
-    return body if required is None else {"required": required, **body}
-
-
-def json_response(description: str, schema: dict) -> dict:
-    return {"description": description, "content": json_content(schema)}
 
 
 def _field_schema(item: Field) -> dict:
@@ -65,15 +49,11 @@ def _field_schema(item: Field) -> dict:
     return schema
 
 
-def _object(description: str, properties: dict) -> dict:
-    return {"type": "object", "description": description, "properties": properties}
-
-
 def _responses() -> dict:
     header = ref("etcdserverpbResponseHeader")
     kv = ref("mvccpbKeyValue")
     return {
-        "etcdserverpbResponseHeader": _object(
+        "etcdserverpbResponseHeader": object_schema(
             "Identifies the answering member and the store's revision when it answered.",
             {
                 "cluster_id": {**UINT64, "description": "the cluster's ID"},
@@ -82,7 +62,7 @@ def _responses() -> dict:
                 "raft_term": {**UINT64, "description": "the Raft term"},
             },
         ),
-        "mvccpbKeyValue": _object(
+        "mvccpbKeyValue": object_schema(
             "One version of a key.",
             {
                 "key": {**BYTES, "description": "the key, base64"},
@@ -93,7 +73,7 @@ def _responses() -> dict:
                 "lease": {**INT64, "description": "the attached lease (absent = none)"},
             },
         ),
-        "etcdserverpbRangeResponse": _object(
+        "etcdserverpbRangeResponse": object_schema(
             "Keys found; zero values (no kvs, count 0, more false) are omitted.",
             {
                 "header": header,
@@ -102,11 +82,11 @@ def _responses() -> dict:
                 "count": {**INT64, "description": "keys in the range"},
             },
         ),
-        "etcdserverpbPutResponse": _object(
+        "etcdserverpbPutResponse": object_schema(
             "The write's revision, and the previous pair if asked.",
             {"header": header, "prev_kv": kv},
         ),
-        "etcdserverpbDeleteRangeResponse": _object(
+        "etcdserverpbDeleteRangeResponse": object_schema(
             "How many keys were deleted.",
             {
                 "header": header,
@@ -114,7 +94,7 @@ def _responses() -> dict:
                 "prev_kvs": {"type": "array", "items": kv},
             },
         ),
-        "etcdserverpbResponseOp": _object(
+        "etcdserverpbResponseOp": object_schema(
             "The result of one transaction op; one field is set.",
             {
                 "response_range": ref("etcdserverpbRangeResponse"),
@@ -123,7 +103,7 @@ def _responses() -> dict:
                 "response_txn": ref("etcdserverpbTxnResponse"),
             },
         ),
-        "etcdserverpbTxnResponse": _object(
+        "etcdserverpbTxnResponse": object_schema(
             "Which branch ran, and its ops' results.",
             {
                 "header": header,
@@ -131,8 +111,8 @@ def _responses() -> dict:
                 "responses": {"type": "array", "items": ref("etcdserverpbResponseOp")},
             },
         ),
-        "etcdserverpbCompactionResponse": _object("Compaction done.", {"header": header}),
-        "etcdserverpbStatusResponse": _object(
+        "etcdserverpbCompactionResponse": object_schema("Compaction done.", {"header": header}),
+        "etcdserverpbStatusResponse": object_schema(
             "This member's status.",
             {
                 "header": header,
@@ -147,7 +127,7 @@ def _responses() -> dict:
                 "isLearner": BOOL,
             },
         ),
-        "etcdserverpbMember": _object(
+        "etcdserverpbMember": object_schema(
             "A member of the cluster.",
             {
                 "ID": UINT64,
@@ -157,21 +137,21 @@ def _responses() -> dict:
                 "isLearner": BOOL,
             },
         ),
-        "etcdserverpbMemberListResponse": _object(
+        "etcdserverpbMemberListResponse": object_schema(
             "Every member.",
             {"header": header, "members": {"type": "array", "items": ref("etcdserverpbMember")}},
         ),
-        "etcdserverpbDefragmentResponse": _object(
+        "etcdserverpbDefragmentResponse": object_schema(
             "Done (etcd's answer carries no header).", {"header": header}
         ),
-        "etcdserverpbHashResponse": _object(
-            "The backend's hash.", {"header": header, "hash": UINT64}
+        "etcdserverpbHashResponse": object_schema(
+            "The backend's hash (a number: etcd's is a uint32).", {"header": header, "hash": UINT32}
         ),
-        "etcdserverpbHashKVResponse": _object(
+        "etcdserverpbHashKVResponse": object_schema(
             "The key-value history's hash, and the compact revision it starts from.",
-            {"header": header, "hash": UINT64, "compact_revision": INT64},
+            {"header": header, "hash": UINT32, "compact_revision": INT64},
         ),
-        "etcdserverpbMemberAddResponse": _object(
+        "etcdserverpbMemberAddResponse": object_schema(
             "The member added, and every member.",
             {
                 "header": header,
@@ -180,7 +160,7 @@ def _responses() -> dict:
             },
         ),
         **{
-            f"etcdserverpb{name}Response": _object(
+            f"etcdserverpb{name}Response": object_schema(
                 "Every member, after the change.",
                 {
                     "header": header,
@@ -189,24 +169,24 @@ def _responses() -> dict:
             )
             for name in ("MemberRemove", "MemberUpdate", "MemberPromote")
         },
-        "etcdserverpbMoveLeaderResponse": _object(
+        "etcdserverpbMoveLeaderResponse": object_schema(
             "Leadership moved (etcd 3.4 answers an empty object).", {"header": header}
         ),
-        "etcdserverpbAlarmMember": _object(
+        "etcdserverpbAlarmMember": object_schema(
             "An active alarm.",
             {
                 "memberID": UINT64,
                 "alarm": {"type": "string", "enum": ["NONE", "NOSPACE", "CORRUPT"]},
             },
         ),
-        "etcdserverpbAlarmResponse": _object(
+        "etcdserverpbAlarmResponse": object_schema(
             "Active alarms.",
             {
                 "header": header,
                 "alarms": {"type": "array", "items": ref("etcdserverpbAlarmMember")},
             },
         ),
-        "mvccpbEvent": _object(
+        "mvccpbEvent": object_schema(
             "One change: PUT (type omitted) or DELETE, with the new and optionally the previous pair.",
             {
                 "type": {"type": "string", "enum": ["PUT", "DELETE"], "default": "PUT"},
@@ -214,7 +194,7 @@ def _responses() -> dict:
                 "prev_kv": kv,
             },
         ),
-        "etcdserverpbWatchResponse": _object(
+        "etcdserverpbWatchResponse": object_schema(
             "One message of a watch stream.",
             {
                 "header": header,
@@ -230,11 +210,7 @@ def _responses() -> dict:
                 "events": {"type": "array", "items": ref("mvccpbEvent")},
             },
         ),
-        "etcdserverpbWatchStreamResult": _object(
-            "A line of the watch stream.",
-            {"result": ref("etcdserverpbWatchResponse")},
-        ),
-        "etcdserverpbLeaseGrantResponse": _object(
+        "etcdserverpbLeaseGrantResponse": object_schema(
             "The granted lease.",
             {
                 "header": header,
@@ -243,24 +219,23 @@ def _responses() -> dict:
                 "error": {"type": "string"},
             },
         ),
-        "etcdserverpbLeaseRevokeResponse": _object("Lease revoked.", {"header": header}),
-        "v3lockpbLockResponse": _object(
+        "etcdserverpbLeaseRevokeResponse": object_schema("Lease revoked.", {"header": header}),
+        "v3lockpbLockResponse": object_schema(
             "The lock is held while this key exists.",
             {"header": header, "key": {**BYTES, "description": "the ownership key, base64"}},
         ),
-        "v3lockpbUnlockResponse": _object("The ownership key is gone.", {"header": header}),
-        "v3electionpbCampaignResponse": _object(
+        "v3lockpbUnlockResponse": object_schema("The ownership key is gone.", {"header": header}),
+        "v3electionpbCampaignResponse": object_schema(
             "The caller leads.", {"header": header, "leader": ref("v3electionpbLeaderKey")}
         ),
-        "v3electionpbProclaimResponse": _object("The value is announced.", {"header": header}),
-        "v3electionpbLeaderResponse": _object(
+        "v3electionpbProclaimResponse": object_schema(
+            "The value is announced.", {"header": header}
+        ),
+        "v3electionpbLeaderResponse": object_schema(
             "The leader's key-value.", {"header": header, "kv": kv}
         ),
-        "v3electionpbLeaderStreamResult": _object(
-            "A line of the observe stream.", {"result": ref("v3electionpbLeaderResponse")}
-        ),
-        "v3electionpbResignResponse": _object("The leader stepped down.", {"header": header}),
-        "etcdserverpbLeaseKeepAliveResponse": _object(
+        "v3electionpbResignResponse": object_schema("The leader stepped down.", {"header": header}),
+        "etcdserverpbLeaseKeepAliveResponse": object_schema(
             "One keepalive answer; TTL absent (0) means the lease is gone.",
             {
                 "header": header,
@@ -268,7 +243,7 @@ def _responses() -> dict:
                 "TTL": {**INT64, "description": "the renewed TTL in seconds"},
             },
         ),
-        "etcdserverpbLeaseTimeToLiveResponse": _object(
+        "etcdserverpbLeaseTimeToLiveResponse": object_schema(
             "How long a lease has left; TTL -1 means it does not exist.",
             {
                 "header": header,
@@ -278,8 +253,8 @@ def _responses() -> dict:
                 "keys": {"type": "array", "items": BYTES},
             },
         ),
-        "etcdserverpbLeaseStatus": _object("A lease.", {"ID": INT64}),
-        "etcdserverpbLeaseLeasesResponse": _object(
+        "etcdserverpbLeaseStatus": object_schema("A lease.", {"ID": INT64}),
+        "etcdserverpbLeaseLeasesResponse": object_schema(
             "Every lease.",
             {
                 "header": header,
@@ -287,7 +262,7 @@ def _responses() -> dict:
             },
         ),
         **_auth_responses(header),
-        "runtimeStreamError": _object(
+        "runtimeStreamError": object_schema(
             "An error in the middle of a stream.",
             {
                 "grpc_code": {"type": "integer", "format": "int32"},
@@ -296,7 +271,7 @@ def _responses() -> dict:
                 "http_status": {"type": "string"},
             },
         ),
-        "runtimeError": _object(
+        "runtimeError": object_schema(
             "etcd's error body.",
             {
                 "error": {"type": "string", "example": "etcdserver: key is not provided"},
@@ -315,7 +290,7 @@ def _responses() -> dict:
 def _auth_responses(header: dict) -> dict:
     names = {"type": "array", "items": {"type": "string"}}
     done = {
-        verb: _object("Done.", {"header": header})
+        verb: object_schema("Done.", {"header": header})
         for verb in (
             "AuthEnable",
             "AuthDisable",
@@ -332,7 +307,7 @@ def _auth_responses(header: dict) -> dict:
     }
     return {
         **{f"etcdserverpb{verb}Response": schema for verb, schema in done.items()},
-        "etcdserverpbAuthStatusResponse": _object(
+        "etcdserverpbAuthStatusResponse": object_schema(
             "Whether auth is enabled (absent = no), and the auth store's revision.",
             {
                 "header": header,
@@ -340,38 +315,49 @@ def _auth_responses(header: dict) -> dict:
                 "authRevision": {**UINT64, "description": "bumped by every auth change"},
             },
         ),
-        "etcdserverpbAuthenticateResponse": _object(
+        "etcdserverpbAuthenticateResponse": object_schema(
             "A token for the Authorization header of later requests.",
             {"header": header, "token": {"type": "string", "example": "ZkbDqGZmkWoUYRPQ.23"}},
         ),
-        "etcdserverpbAuthUserGetResponse": _object(
+        "etcdserverpbAuthUserGetResponse": object_schema(
             "The user's roles.", {"header": header, "roles": names}
         ),
-        "etcdserverpbAuthUserListResponse": _object(
+        "etcdserverpbAuthUserListResponse": object_schema(
             "Every user, by name.", {"header": header, "users": names}
         ),
-        "etcdserverpbAuthRoleGetResponse": _object(
+        "etcdserverpbAuthRoleGetResponse": object_schema(
             "The role's permissions, sorted by key.",
             {"header": header, "perm": {"type": "array", "items": ref("authpbPermission")}},
         ),
-        "etcdserverpbAuthRoleListResponse": _object(
+        "etcdserverpbAuthRoleListResponse": object_schema(
             "Every role, by name.", {"header": header, "roles": names}
         ),
     }
 
 
-# etcd's swagger: the token travels raw in the Authorization header.
-SECURITY_SCHEMES = {"ApiKey": {"type": "apiKey", "name": "Authorization", "in": "header"}}
-SECURITY = [{"ApiKey": []}]
+# etcd's swagger: the token travels raw in the Authorization header. It is applied to the
+# operations etcd reads a token for, and needed only while auth is enabled.
+SECURITY_SCHEMES = {
+    "ApiKey": {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "description": "A token from POST /v3/auth/authenticate, raw or as `Bearer <token>`; "
+        "needed only while auth is enabled.",
+    }
+}
+# Either the token or nothing: auth may be disabled (as it is by default).
+SECURITY = [{"ApiKey": []}, {}]
 
 
 def components() -> dict:
     schemas = {
-        name: _object(
+        name: object_schema(
             message.description,
             {item.name: _field_schema(item) for item in message.fields},
         )
         for name, message in MESSAGES.items()
     }
     schemas.update(_responses())
+    schemas.update(face_components())
     return dict(sorted(schemas.items()))

@@ -19,7 +19,15 @@ from sse_starlette.sse import EventSourceResponse
 
 from keyraft.app import codec, errors
 from keyraft.app.gateway import OBSERVE, body_cap, oversized_body, typed_request
-from keyraft.app.openapi_schemas import json_response, ref, request_body
+from keyraft.app.openapi_primitives import request_body
+from keyraft.app.openapi_responses import (
+    error_responses,
+    query_parameter,
+    sse_responses,
+    stream_errors,
+    stream_response,
+)
+from keyraft.app.openapi_schemas import SECURITY
 from keyraft.app.routes.watch import query_bytes
 from keyraft.app.server import election
 from keyraft.app.server.auth.store import AuthInfo
@@ -89,6 +97,7 @@ stream_route(
     serve_observe,
     name="election_observe_route",
     tags=["Election"],
+    operation_id="Observe",
     summary=OBSERVE.summary,
     description=(
         "The body is one LeaderRequest; the answer is a line for the current leader (once "
@@ -98,12 +107,14 @@ stream_route(
     openapi_extra={
         "requestBody": request_body(OBSERVE.request_schema, {"name": "bXktZWxlY3Rpb24="}),
         "responses": {
-            "200": json_response(
+            "200": stream_response(
                 'One `{"result": LeaderResponse}` per line, as leaders change',
-                ref("v3electionpbLeaderStreamResult"),
+                "v3electionpbLeaderStreamResult",
             ),
-            "default": json_response("etcd's error body", ref("runtimeError")),
+            **error_responses({400}),
+            **stream_errors({429, 503}),
         },
+        "security": SECURITY,
     },
 )
 
@@ -111,7 +122,14 @@ stream_route(
 @router.get(
     "/v3/election/observe/sse",
     tags=["Election"],
+    operation_id="ObserveSSE",
     summary="Follow an election's leader as server-sent events (for EventSource and curl)",
+    response_class=Response,
+    openapi_extra={
+        "parameters": query_parameter("name", "the election's name", "bytes"),
+        "responses": sse_responses("LeaderResponse", {400, 401}),
+        "security": SECURITY,
+    },
     description=(
         "Query parameters: `name` (plain text) or `name_b64` (base64). Each event carries a "
         "LeaderResponse as JSON; its `id` is the revision it reports. With auth on, the "

@@ -14,7 +14,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from keyraft.app import codec, errors
-from keyraft.app.openapi_schemas import json_response, ref, request_body
+from keyraft.app.openapi_primitives import request_body
+from keyraft.app.openapi_responses import stream_errors, stream_response
+from keyraft.app.openapi_schemas import SECURITY
 from keyraft.app.schema import decode_message
 from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
@@ -86,6 +88,7 @@ stream_route(
     serve_keepalive,
     name="keepalive",
     tags=["Lease"],
+    operation_id="LeaseKeepAlive",
     summary="Keep leases alive (a stream of requests, one answer line each)",
     response_class=Response,
     openapi_extra={
@@ -93,16 +96,12 @@ stream_route(
             "etcdserverpbLeaseKeepAliveRequest", {"ID": "7587869204537853190"}
         ),
         "responses": {
-            "200": json_response(
-                'One `{"result": ...}` line per request object',
-                {
-                    "type": "object",
-                    "properties": {
-                        "result": ref("etcdserverpbLeaseKeepAliveResponse"),
-                        "error": ref("runtimeStreamError"),
-                    },
-                },
-            )
+            "200": stream_response(
+                'One `{"result": LeaseKeepAliveResponse}` line per request object',
+                "etcdserverpbLeaseKeepAliveStreamResult",
+            ),
+            **stream_errors({404, 429, 500, 503}),
         },
+        "security": SECURITY,
     },
 )

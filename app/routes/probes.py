@@ -73,14 +73,61 @@ async def run(server: EtcdServer, checks: dict[str, Check], verbose: bool) -> Re
     )
 
 
+def _text(description: str) -> dict:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
 def _route(kind: str) -> None:
-    @router.get(f"/{kind}", tags=["Meta"], summary=f"etcd 3.5's /{kind} probe")
+    verbose = {
+        "name": "verbose",
+        "in": "query",
+        "required": False,
+        "description": "present: list every check's outcome",
+        "allowEmptyValue": True,
+        "schema": {"type": "string"},
+    }
+    responses = {
+        200: _text("`ok` (with `?verbose`, a `[+]check ok` line per check first)"),
+        503: _text("A `[-]check failed: reason` line per failed check"),
+    }
+
+    @router.get(
+        f"/{kind}",
+        tags=["Meta"],
+        operation_id=kind.capitalize(),
+        summary=f"etcd 3.5's /{kind} probe",
+        response_class=Response,
+        responses=responses,
+        openapi_extra={
+            "parameters": [
+                verbose,
+                {
+                    "name": "exclude",
+                    "in": "query",
+                    "required": False,
+                    "description": "a check to skip (repeatable): "
+                    + ", ".join(CHECKS[kind])
+                    + "; an unknown name is ignored, as etcd does",
+                    "schema": {"type": "array", "items": {"type": "string"}},
+                    "explode": True,
+                },
+            ]
+        },
+    )
     async def every(request: Request) -> Response:
         excluded = set(request.query_params.getlist("exclude"))
         checks = {n: c for n, c in CHECKS[kind].items() if n not in excluded}
         return await run(request.app.state.server, checks, "verbose" in request.query_params)
 
-    @router.get(f"/{kind}/{{check}}", tags=["Meta"], summary=f"One check of /{kind}")
+    @router.get(
+        f"/{kind}/{{check}}",
+        tags=["Meta"],
+        operation_id=kind.capitalize() + "Check",
+        summary=f"One check of /{kind}",
+        response_class=Response,
+        responses={**responses, 404: _text("`404 page not found`: no such check")},
+        openapi_extra={"parameters": [verbose]},
+    )
     async def one(check: str, request: Request) -> Response:
         if check not in CHECKS[kind]:
             return Response("404 page not found\n", 404, media_type="text/plain; charset=utf-8")

@@ -18,7 +18,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from keyraft.app import errors
-from keyraft.app.openapi_schemas import json_response, request_body
+from keyraft.app.openapi_primitives import request_body
+from keyraft.app.openapi_responses import stream_errors, stream_response
+from keyraft.app.openapi_schemas import SECURITY
 from keyraft.app.server.errors import ServerError
 from keyraft.app.server.etcdserver import EtcdServer
 from keyraft.app.server.snapshot_file import SHA_BYTES
@@ -70,15 +72,18 @@ stream_route(
     serve_snapshot,
     name="snapshot",
     tags=["Maintenance"],
+    operation_id="Snapshot",
     summary="Stream a point-in-time snapshot of this member's backend (root)",
     response_class=Response,
     openapi_extra={
         "requestBody": request_body("etcdserverpbSnapshotRequest", {}),
         "responses": {
-            "200": json_response(
+            "200": stream_response(
                 '`{"result": {"remaining_bytes", "blob"}}` lines of 32 KiB, then the SHA-256',
-                {"type": "object"},
-            )
+                "etcdserverpbSnapshotStreamResult",
+            ),
+            **stream_errors({401, 500, 503}),
         },
+        "security": SECURITY,
     },
 )

@@ -9,10 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from keyraft.app.asgi import BodyTooLarge, dispatch_while_connected, read_body
-from keyraft.app.gateway import RPCS, Rpc, body_cap, oversized_body
-from keyraft.app.openapi_schemas import json_response, ref, request_body
+from keyraft.app.gateway import RPCS, Rpc, body_cap, operation_id, oversized_body
+from keyraft.app.openapi_primitives import json_response, ref, request_body
+from keyraft.app.openapi_responses import error_responses, rpc_statuses
+from keyraft.app.openapi_schemas import SECURITY
 
 router = APIRouter()
+AUTHENTICATE = "/v3/auth/authenticate"
 
 LEADER_KEY = {
     "name": "bXktZWxlY3Rpb24=",
@@ -105,6 +108,7 @@ for _rpc in RPCS.values():
         methods=["POST"],
         summary=_rpc.summary,
         tags=[_rpc.tag],
+        operation_id=operation_id(_rpc),
         response_class=Response,
         openapi_extra={
             "requestBody": request_body(
@@ -112,7 +116,9 @@ for _rpc in RPCS.values():
             ),
             "responses": {
                 "200": json_response("OK", ref(_rpc.response_schema)),
-                "default": json_response("etcd's error body", ref("runtimeError")),
+                **error_responses(rpc_statuses(_rpc)),
             },
+            # Authenticate reads a token (a bad one is refused) but needs none.
+            **({"security": SECURITY} if _rpc.authed and _rpc.path != AUTHENTICATE else {}),
         },
     )

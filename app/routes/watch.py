@@ -24,7 +24,14 @@ from keyraft.app import codec, errors, watch_codec
 from keyraft.app.errors import rpc_reason
 from keyraft.app.gojson import decode_base64
 from keyraft.app.keys import prefix_end
-from keyraft.app.openapi_schemas import json_response, ref, request_body
+from keyraft.app.openapi_primitives import request_body
+from keyraft.app.openapi_responses import (
+    query_parameter,
+    sse_responses,
+    stream_errors,
+    stream_response,
+)
+from keyraft.app.openapi_schemas import SECURITY
 from keyraft.app.schema import decode_message
 from keyraft.app.server.apply import range_end
 from keyraft.app.server.errors import ServerError
@@ -43,6 +50,7 @@ from keyraft.app.streams import (
 from keyraft.app.tokens import Headers, sse_token, token_of
 
 router = APIRouter()
+FILTERS = "^((NOPUT|NODELETE)(,(NOPUT|NODELETE))*)?$"
 DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 
 
@@ -223,6 +231,7 @@ stream_route(
     serve_watch,
     name="watch_route",
     tags=["Watch"],
+    operation_id="Watch",
     summary="Watch keys (a stream of newline-delimited JSON messages)",
     description=(
         "The body is a stream of WatchRequest objects (create, cancel, progress); the "
@@ -236,11 +245,13 @@ stream_route(
             required=None,
         ),
         "responses": {
-            "200": json_response(
+            "200": stream_response(
                 'One `{"result": WatchResponse}` per line, as events happen',
-                ref("etcdserverpbWatchStreamResult"),
-            )
+                "etcdserverpbWatchStreamResult",
+            ),
+            **stream_errors({429, 500, 503}),
         },
+        "security": SECURITY,
     },
 )
 
@@ -331,7 +342,29 @@ async def sse_events(server: EtcdServer, spec: WatchSpec) -> AsyncIterator[dict]
 @router.get(
     "/v3/watch/sse",
     tags=["Watch"],
+    operation_id="WatchSSE",
     summary="Watch as server-sent events (for EventSource and curl)",
+    response_class=Response,
+    openapi_extra={
+        "parameters": [
+            *query_parameter("key", "the key (or the range's start)", "bytes"),
+            *query_parameter("range_end", "the range's end, exclusive", "bytes"),
+            *query_parameter("prefix", "`true`: every key with `key` as prefix", "boolean"),
+            *query_parameter("from_key", "`true`: every key from `key` on", "boolean"),
+            *query_parameter("start_revision", "the revision to start from", "integer"),
+            *query_parameter("prev_kv", "`true`: events carry the previous pair", "boolean"),
+            *query_parameter("filters", "comma-separated: `NOPUT`, `NODELETE`", pattern=FILTERS),
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "description": "set by a reconnecting EventSource: resume after this revision",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            },
+        ],
+        "responses": sse_responses("WatchResponse", {400, 401, 403}),
+        "security": SECURITY,
+    },
     description=(
         "Query parameters: `key` (plain text) or `key_b64` (base64); `range_end` / "
         "`range_end_b64`, or `prefix=true`, or `from_key=true`; `start_revision`; "

@@ -262,6 +262,8 @@ class ClusterService:
         a copy applied twice is refused by the second apply's checks, and only the
         first outcome reaches the waiter."""
         server = self.server
+        if member_id == 0:  # Raft refuses the proposal; etcd finds no such member
+            raise errors.MemberNotFound
         request_id = server.new_request_id()
         context = encode_change(change._replace(request_id=request_id))
         waiting = server.waits.register(request_id)

@@ -103,3 +103,10 @@ def test_fast_paths_agree_with_byte_by_byte_scanning(value: bytes, data: st.Data
 def test_large_malformed_bodies_are_refused_with_gos_message(body: bytes) -> None:
     with pytest.raises(gojson.GoSyntaxError, match="^invalid character 'x'"):
         gojson.parse_body(body)
+
+
+def test_offending_bytes_are_named_as_go_names_them() -> None:
+    # Measured on etcd 3.4.23: Go quotes the byte read as the rune of that number.
+    named = {0xF1: "'ñ'", 0xC3: "'Ã'", 0x07: "'\\a'", 0x01: "'\\x01'", 0x7F: "'\\x7f'"}
+    named |= {0x85: "'\\u0085'", 0xA0: "'\\u00a0'", 0xAD: "'\\u00ad'", 0x27: "'\\''"}
+    assert {byte: gojson.quote_char(byte) for byte in named} == named
