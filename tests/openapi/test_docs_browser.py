@@ -1,31 +1,23 @@
 """/docs renders its operation list in a real headless Chromium with no request to any
 other host (the page works on a cluster without internet). A screenshot is kept under
-test-artifacts/ (KEYRAFT_ARTIFACTS overrides the folder)."""
+test-artifacts/."""
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
 from tests.api.test_openapi import DOCUMENT
+from tests.support.browser import ARTIFACTS, launch, sync_api
 from tests.support.servers import Member
-from tests.watch.test_browser import CHROMIUM, FLAGS
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(os.environ.get("KEYRAFT_ARTIFACTS", ROOT / "test-artifacts"))
 
 
 def test_docs_render_offline_in_chromium(member: Member) -> None:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    assert Path(CHROMIUM).exists(), "Chromium is required: run `make test-deps`"
+    playwright_api = sync_api()
     operations = sum(len(item) for item in json.loads(DOCUMENT.read_text())["paths"].values())
     requested: list[str] = []
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 2000})
             page.on("request", lambda request: requested.append(request.url))
