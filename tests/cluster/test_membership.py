@@ -15,6 +15,7 @@ from tests.cluster.conftest import b64, wait_for
 from tests.support.servers import (
     Member,
     free_port,
+    initial_cluster,
     joining_member,
     keyraft_member,
     start_all,
@@ -77,12 +78,7 @@ def _call(member: Member, path: str, body: dict, until_not: str = "") -> dict:
 
 
 def _initial_cluster(answer: dict, name: str) -> str:
-    new = answer["member"]["ID"]
-    return ",".join(
-        f"{name if m['ID'] == new else m.get('name', '')}={url}"
-        for m in answer["members"]
-        for url in m["peerURLs"]
-    )
+    return initial_cluster(answer["members"], answer["member"]["ID"], name)
 
 
 def _status(member: Member) -> dict:
