@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import shutil
 import signal
 import time
@@ -75,7 +76,12 @@ class Cluster:
             "--initial-cluster-state", state,
         ]  # fmt: skip
         if self.kind == "keyraft":
-            command = [*keyraft_command(), *common, "--log-level", "warn"]
+            command = [
+                *keyraft_command(),
+                *common,
+                "--log-level",
+                os.environ.get("CHAOS_LOG_LEVEL", "warn"),
+            ]
         else:
             etcd = shutil.which("etcd") or "etcd"
             command = [etcd, *common, "--log-level", "error", "--logger", "zap"]

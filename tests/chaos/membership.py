@@ -103,33 +103,49 @@ def promote(cluster: Cluster, member_id: int) -> None:
     reconfigure(cluster, "/v3/cluster/member/promote", {"ID": member_id}, settled)
 
 
-def remove_member(cluster: Cluster, member: Member) -> None:
-    """Remove `member` and wait until its process exits: a removed member must stop by
-    itself. Clients pick it until the removal is answered (it may be the leader, which
-    the request goes to); then it moves to `departed`, to be stopped at the end."""
+def remove_member(cluster: Cluster, member: Member, cut: bool = False) -> None:
+    """Remove `member` and wait until its process (if any) exits: a removed member must
+    stop by itself. A member that is up stays among those clients pick until the removal
+    is answered (it may be the leader, whom the request goes to); one `cut` off by the
+    proxy is left out at once, and the cut is healed once it is removed: it must learn of
+    its removal from its peers. It ends in `departed`, to be stopped at the end."""
     member_id = cluster.ids[member.name]
+    if cut:
+        _depart(cluster, member)
     reconfigure(
         cluster,
         "/v3/cluster/member/remove",
         {"ID": member_id},
         lambda listed: _entry(listed, member_id) is None,
     )
-    cluster.members = [m for m in cluster.members if m is not member]
-    cluster.departed = [*cluster.departed, member]
+    _depart(cluster, member)
+    if cut:
+        cluster.proxy.heal()
     process = member.process
     deadline = time.monotonic() + EXIT_TIMEOUT_S
+    removed_at = time.strftime("%H:%M:%S")
     while process is not None and process.poll() is None:
         if time.monotonic() > deadline:
             raise RuntimeError(
-                f"{member.name} still runs {EXIT_TIMEOUT_S:g}s after its removal; its log ends:"
+                f"{member.name} still runs {EXIT_TIMEOUT_S:g}s after its removal (answered at"
+                f" {removed_at}); its log ends:"
                 f"\n{member.log_tail(40)}"
             )
         time.sleep(0.1)
     member.stop()
 
 
-def replace_member(cluster: Cluster, member: Member, learner: bool = False) -> Member:
+def _depart(cluster: Cluster, member: Member) -> None:
+    if member in cluster.departed:
+        return
+    cluster.members = [m for m in cluster.members if m is not member]
+    cluster.departed = [*cluster.departed, member]
+
+
+def replace_member(
+    cluster: Cluster, member: Member, learner: bool = False, cut: bool = False
+) -> Member:
     """etcd's way to replace a member: remove it, wipe its data, add a new one."""
-    remove_member(cluster, member)
+    remove_member(cluster, member, cut)
     shutil.rmtree(member.data_dir, ignore_errors=True)
     return add_member(cluster, learner)

@@ -151,7 +151,9 @@ class Nemesis:
 
     def _membership(self, fault: Fault, hold: float, stop: threading.Event) -> None:
         """Add, remove or replace a member, keeping 3 to 5, often while another member
-        is killed or cut off (the change then waits for strict reconfig's health check)."""
+        is killed or cut off (the change then waits for strict reconfig's health check).
+        The member to remove is sometimes killed first (a failed member replaced) or cut
+        off (it must learn of its removal once the cut heals)."""
         size = len(self.cluster.members)
         actions = ["replace"]
         actions += ["add"] if size < MAX_MEMBERS else []
@@ -159,25 +161,33 @@ class Nemesis:
         action = self.rng.choice(actions)
         victim = None if action == "add" else self._victim()
         learner = self.rng.random() < 0.5
+        state = self.rng.choice(["up", "up", "killed", "cut"]) if victim else "up"
+        if victim is not None and state == "killed":
+            victim.kill()  # etcd's recipe for a failed member: remove it, add a new one
+        elif victim is not None and state == "cut":
+            others = [member.name for member in self.cluster.members if member is not victim]
+            self.cluster.proxy.partition([victim.name], others)
         side = self._side_fault(victim, hold, stop)
+        fault.note = "" if state == "up" else f"{state}, "
+        fault.targets = [victim.name] if victim else []
         try:
-            fault.note = self._change(action, victim, learner)
+            fault.note += self._change(action, victim, learner, cut=state == "cut")
         finally:
             if side is not None:
                 side.join()
         fault.targets = [name for name in (victim and victim.name, fault.note.split()[-1]) if name]
 
-    def _change(self, action: str, victim: Member | None, learner: bool) -> str:
+    def _change(self, action: str, victim: Member | None, learner: bool, cut: bool = False) -> str:
         """Carry out one change; the note ends with the name of the member it affected."""
         as_learner = " as a learner, promoted," if learner else ""
         if action == "remove":
             assert victim is not None
             leading = " (the leader)" if victim is self.cluster.leader() else ""
-            membership.remove_member(self.cluster, victim)
+            membership.remove_member(self.cluster, victim, cut)
             return f"removed{leading} {victim.name}"
         if action == "replace":
             assert victim is not None
-            new = membership.replace_member(self.cluster, victim, learner)
+            new = membership.replace_member(self.cluster, victim, learner, cut)
             return f"replaced {victim.name}, wiped,{as_learner} by {new.name}"
         new = membership.add_member(self.cluster, learner)
         return f"added{as_learner} {new.name}"
