@@ -142,9 +142,13 @@ class Nemesis:
                 if len(self.cluster.members) < size:
                     fault.note = self._change("add", None, learner)
                     learner = not learner
+                elif leader_removed:
+                    victim = self._victim(prefer_leader=0.0)
+                    leading = victim is self.cluster.leader()
+                    fault.note = self._change("remove", victim, False, leading)
                 else:
-                    victim = self._victim(prefer_leader=0.0 if leader_removed else 1.0)
-                    fault.note = self._change("remove", victim, False)
+                    victim = self.cluster.wait_leader()
+                    fault.note = self._change("remove", victim, False, leading=True)
                     leader_removed = True
                 fault.targets = [fault.note.split()[-1]]
                 fault.end = self.now()
@@ -160,6 +164,7 @@ class Nemesis:
         actions += ["remove"] if size > MIN_MEMBERS else []
         action = self.rng.choice(actions)
         victim = None if action == "add" else self._victim()
+        leading = victim is not None and victim is self.cluster.leader()
         learner = self.rng.random() < 0.5
         state = self.rng.choice(["up", "up", "killed", "cut"]) if victim else "up"
         if victim is not None and state == "killed":
@@ -171,24 +176,32 @@ class Nemesis:
         fault.note = "" if state == "up" else f"{state}, "
         fault.targets = [victim.name] if victim else []
         try:
-            fault.note += self._change(action, victim, learner, cut=state == "cut")
+            fault.note += self._change(action, victim, learner, leading, cut=state == "cut")
         finally:
             if side is not None:
                 side.join()
         fault.targets = [name for name in (victim and victim.name, fault.note.split()[-1]) if name]
 
-    def _change(self, action: str, victim: Member | None, learner: bool, cut: bool = False) -> str:
-        """Carry out one change; the note ends with the name of the member it affected."""
+    def _change(
+        self,
+        action: str,
+        victim: Member | None,
+        learner: bool,
+        leading: bool = False,
+        cut: bool = False,
+    ) -> str:
+        """Carry out one change (`leading`: the victim led when chosen); the note ends with
+        the name of the member it affected."""
         as_learner = " as a learner, promoted," if learner else ""
         if action == "remove":
             assert victim is not None
-            leading = " (the leader)" if victim is self.cluster.leader() else ""
             membership.remove_member(self.cluster, victim, cut)
-            return f"removed{leading} {victim.name}"
+            return f"removed{' (the leader)' if leading else ''} {victim.name}"
         if action == "replace":
             assert victim is not None
             new = membership.replace_member(self.cluster, victim, learner, cut)
-            return f"replaced {victim.name}, wiped,{as_learner} by {new.name}"
+            led = " (the leader)" if leading else ""
+            return f"replaced{led} {victim.name}, wiped,{as_learner} by {new.name}"
         new = membership.add_member(self.cluster, learner)
         return f"added{as_learner} {new.name}"
 
