@@ -9,6 +9,7 @@ NAME ?= default
 DURATION ?= 300
 NODES ?= 3
 SEED ?= 1
+FAULTS ?=
 
 .PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft soak cluster clean
 
@@ -60,9 +61,10 @@ cluster: $(STAMP)
 	$(PY) deploy/local_cluster.py --size 3
 
 # A longer fault-injection run with the linearizability checker (the default test run has
-# a 60 s one): make chaos SEED=7 DURATION=600 NODES=5
+# a 60 s one): make chaos SEED=7 DURATION=600 NODES=5 [FAULTS=membership,kill,partition]
 chaos: $(STAMP) etcd
-	$(PY) -m tests.chaos.run --seed $(SEED) --duration $(DURATION) --nodes $(NODES)
+	$(PY) -m tests.chaos.run --seed $(SEED) --duration $(DURATION) --nodes $(NODES) \
+		$(if $(FAULTS),--faults $(FAULTS))
 
 simulate: $(STAMP)
 	$(PY) -m tests.raft.simulate --seeds $(SEEDS)

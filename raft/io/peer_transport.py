@@ -87,9 +87,11 @@ class _Peer:
         """One streaming POST, written straight to the socket (an HTTP client library
         cost the leader ~8% of its CPU in per-chunk layers). The receiver answers only
         to refuse the stream or when it ends, so any answer or EOF ends this one."""
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, ssl=self.tls), CONNECT_TIMEOUT_S
-        )
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives as
+        # the connect completes, and the peer task then outlived `stop` (a removed member
+        # that kept reconnecting never exited).
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
         answer = asyncio.create_task(reader.readline())
         pump = asyncio.create_task(self._pump(writer))
         try:
@@ -129,7 +131,8 @@ class _Peer:
             self.sent_bytes += len(data)
             writer.write(b"%x\r\n%b\r\n" % (len(data), data))
             if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_S)
+                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                    await writer.drain()
 
 
 class PeerTransport:

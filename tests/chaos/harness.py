@@ -1,19 +1,23 @@
-"""A 3- or 5-member cluster behind the peer proxy, of keyraft or of real etcd.
+"""A cluster behind the peer proxy, of keyraft or of real etcd, whose members can change.
 
 Every member advertises a proxy port as its peer URL, so all Raft traffic crosses the
 proxy and can be partitioned. Real etcd takes the same flags, which makes it a check of
 the harness itself: a run against etcd that fails points at the harness, not at keyraft.
+Members added at runtime (`tests.chaos.membership`) get a proxied peer URL too.
 Everything started here is stopped by PID in `stop`, which is safe to call on failure.
+`members` is only ever replaced by a new list, never changed in place, so client threads
+can pick from it while the membership changes.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -38,6 +42,51 @@ class Cluster:
     members: list[Member]
     proxy: PeerProxy
     workdir: Path
+    # Members removed at runtime: stopped with the rest, whatever state they are in.
+    departed: list[Member] = field(default_factory=list)
+    ids: dict[str, int] = field(default_factory=dict)  # member IDs by name
+    named: int = 0
+
+    def next_name(self) -> str:
+        """A name no member of this cluster has had (a replacement gets a new one)."""
+        self.named += 1
+        return f"{'kr' if self.kind == 'keyraft' else 'etcd'}{self.named}"
+
+    def proxied_peer(self, name: str) -> tuple[int, str]:
+        """A listen port for member `name` and the proxied peer URL it advertises."""
+        listen = free_port()
+        return listen, f"http://127.0.0.1:{self.proxy.listen(name, listen)}"
+
+    def member(
+        self, name: str, listen: int, advertised: str, initial: str, state: str = "new"
+    ) -> Member:
+        """A member (not started) listening on `listen` behind the proxy's `advertised`;
+        state "existing" joins a running cluster that has already added it."""
+        client_url = f"http://127.0.0.1:{free_port()}"
+        data_dir = self.workdir / f"{name}.{self.kind}"
+        common = [
+            "--name", name,
+            "--data-dir", str(data_dir),
+            "--listen-client-urls", client_url,
+            "--advertise-client-urls", client_url,
+            "--listen-peer-urls", f"http://127.0.0.1:{listen}",
+            "--initial-advertise-peer-urls", advertised,
+            "--initial-cluster", initial,
+            "--initial-cluster-token", f"chaos-{self.kind}",
+            "--initial-cluster-state", state,
+        ]  # fmt: skip
+        if self.kind == "keyraft":
+            command = [
+                *keyraft_command(),
+                *common,
+                "--log-level",
+                os.environ.get("CHAOS_LOG_LEVEL", "warn"),
+            ]
+        else:
+            etcd = shutil.which("etcd") or "etcd"
+            command = [etcd, *common, "--log-level", "error", "--logger", "zap"]
+        log_path = self.workdir / f"{name}.log"
+        return Member(name, self.kind, command, data_dir, client_url, log_path)
 
     def by_name(self, name: str) -> Member:
         return next(member for member in self.members if member.name == name)
@@ -65,7 +114,11 @@ class Cluster:
                 raise TimeoutError("the member list never named every member")
             time.sleep(0.1)
         for entry in listed:
-            self.proxy.identify(int(entry["ID"]), entry["name"])
+            self.identify(int(entry["ID"]), entry["name"])
+
+    def identify(self, member_id: int, name: str) -> None:
+        self.ids[name] = member_id
+        self.proxy.identify(member_id, name)
 
     def status(self, member: Member, timeout: float = 1.0) -> dict | None:
         try:
@@ -103,7 +156,7 @@ class Cluster:
         """Heal, resume and stop every member by PID; close the proxy. Never raises."""
         with contextlib.suppress(Exception):
             self.proxy.heal()
-        for member in self.members:
+        for member in [*self.members, *self.departed]:
             if member.process is not None and member.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     member.process.send_signal(signal.SIGCONT)
@@ -118,33 +171,12 @@ def make_cluster(workdir: Path, size: int, kind: str = "keyraft") -> Cluster:
     if kind not in KINDS:
         raise ValueError(f"unknown server kind {kind!r}")
     workdir.mkdir(parents=True, exist_ok=True)
-    proxy = PeerProxy()
-    prefix = "kr" if kind == "keyraft" else "etcd"
-    names = [f"{prefix}{index + 1}" for index in range(size)]
-    listen = {name: free_port() for name in names}
-    advertised = {name: f"http://127.0.0.1:{proxy.listen(name, listen[name])}" for name in names}
-    initial = ",".join(f"{name}={advertised[name]}" for name in names)
-    members = []
-    for name in names:
-        client_url = f"http://127.0.0.1:{free_port()}"
-        data_dir = workdir / f"{name}.{kind}"
-        common = [
-            "--name", name,
-            "--data-dir", str(data_dir),
-            "--listen-client-urls", client_url,
-            "--advertise-client-urls", client_url,
-            "--listen-peer-urls", f"http://127.0.0.1:{listen[name]}",
-            "--initial-advertise-peer-urls", advertised[name],
-            "--initial-cluster", initial,
-            "--initial-cluster-token", f"chaos-{kind}",
-        ]  # fmt: skip
-        if kind == "keyraft":
-            command = [*keyraft_command(), *common, "--log-level", "warn"]
-        else:
-            etcd = shutil.which("etcd") or "etcd"
-            command = [etcd, *common, "--log-level", "error", "--logger", "zap"]
-        members.append(Member(name, kind, command, data_dir, client_url, workdir / f"{name}.log"))
-    return Cluster(kind, members, proxy, workdir)
+    cluster = Cluster(kind, [], PeerProxy(), workdir)
+    names = [cluster.next_name() for _ in range(size)]
+    ports = {name: cluster.proxied_peer(name) for name in names}
+    initial = ",".join(f"{name}={ports[name][1]}" for name in names)
+    cluster.members = [cluster.member(name, *ports[name], initial) for name in names]
+    return cluster
 
 
 def wal_files(member: Member) -> list[Path]:

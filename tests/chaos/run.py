@@ -1,6 +1,8 @@
 """One chaos run: cluster, clients, nemesis, heal, checks, report.
 
     python -m tests.chaos.run --seed 7 --duration 60 --nodes 5 [--kind etcd]
+    python -m tests.chaos.run --seed 7 --duration 25 --faults membership,kill,partition
+    python -m tests.chaos.run --seed 7 --nodes 1 --resize 3,5,3 --faults ''  # grow, shrink
 
 The seed fixes the fault schedule and every client's choices; the report names it so a
 failing run can be repeated (timing still varies, so a repeat is likely, not certain,
@@ -21,9 +23,11 @@ from pathlib import Path
 from tests.chaos.checker import Result, Verdict, check
 from tests.chaos.harness import KINDS, Cluster, make_cluster
 from tests.chaos.history import History, revision_regressions, timeline
-from tests.chaos.nemesis import FAULT_KINDS, Fault, Nemesis
+from tests.chaos.nemesis import FAULT_KINDS, KNOWN_KINDS, Fault, Nemesis
 from tests.chaos.verify import final_reads, lost_writes, wait_converged
 from tests.chaos.workload import run_clients
+
+SETTLE_S = 2.0
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Config:
     faults: tuple[str, ...] = FAULT_KINDS
     serializable: bool = False
     workdir: Path | None = None
+    resize: tuple[int, ...] = ()  # sizes to change to, one member at a time, before faults
 
     def command_line(self) -> str:
         """The command that repeats this run's schedule."""
@@ -46,7 +51,9 @@ class Config:
             f"--kind {self.kind} --clients {self.clients} --keys {self.keys}",
         ]
         if self.faults != FAULT_KINDS:
-            words.append(f"--faults {','.join(self.faults)}")
+            words.append(f"--faults '{','.join(self.faults)}'")
+        if self.resize:
+            words.append(f"--resize {','.join(map(str, self.resize))}")
         if self.serializable:
             words.append("--serializable")
         return " ".join(words)
@@ -62,6 +69,7 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)
     history: History | None = None
     timeline: list[int] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)  # at the end
 
     @property
     def ok(self) -> bool:
@@ -76,6 +84,7 @@ class Report:
             + (", serializable reads" if config.serializable else ""),
             "ops: " + ", ".join(f"{name} {count}" for name, count in self.counts.items()),
             "completed per 5 s: " + " ".join(str(count) for count in self.timeline),
+            "members at the end: " + ",".join(self.members),
             f"faults ({len(self.faults)}):",
             *("  " + fault.describe() for fault in self.faults),
         ]
@@ -111,19 +120,18 @@ def run(config: Config) -> Report:
         threads = run_clients(
             cluster, history, keys, config.clients, config.seed, stop, config.serializable
         )
-        nemesis = Nemesis(cluster, config.seed, kinds=config.faults)
+        nemesis = Nemesis(cluster, config.seed, kinds=config.faults, plan=config.resize)
         nemesis.run(config.duration, stop=threading.Event())
-        # The nemesis stops early enough to heal; clients run on to the deadline, so
-        # the history also covers the healed cluster.
-        remaining = config.duration - nemesis.now()
-        if remaining > 0:
-            stop.wait(remaining)
+        # The nemesis stops early enough to heal; clients run on to the deadline (and a
+        # little past a resize that outlasted it), so the history covers the healed cluster.
+        stop.wait(max(config.duration - nemesis.now(), SETTLE_S))
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
         report.faults = nemesis.faults
         report.problems.extend(nemesis.errors)
         report.seconds["traffic"] = time.monotonic() - started - report.seconds["start"]
+        report.members = [member.name for member in cluster.members]
         _after_healing(cluster, history, keys, report)
     except Exception as error:  # noqa: BLE001 - a cluster that never recovers is a finding
         report.problems.append(f"run aborted: {type(error).__name__}: {error}")
@@ -154,19 +162,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.chaos.run", description=__doc__)
     parser.add_argument("--seed", type=int, default=None, help="default: a random seed")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of traffic")
-    parser.add_argument("--nodes", type=int, default=3, choices=(3, 5))
+    parser.add_argument("--nodes", type=int, default=3, choices=(1, 3, 5))
     parser.add_argument("--kind", default="keyraft", choices=KINDS)
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--keys", type=int, default=4)
     parser.add_argument("--faults", default=",".join(FAULT_KINDS), help="comma-separated")
     parser.add_argument("--serializable", action="store_true", help="stale reads allowed")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--resize", default="", help="sizes to go through first, e.g. 3,5,3")
     flags = parser.parse_args(argv)
     seed = flags.seed if flags.seed is not None else random.SystemRandom().randrange(10**6)
     faults = tuple(kind for kind in flags.faults.split(",") if kind)
-    unknown = set(faults) - set(FAULT_KINDS)
+    unknown = set(faults) - set(KNOWN_KINDS)
     if unknown:
-        parser.error(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        parser.error(f"unknown fault kinds {sorted(unknown)}; known: {KNOWN_KINDS}")
+    try:
+        resize = tuple(int(size) for size in flags.resize.split(",") if size)
+    except ValueError:
+        parser.error(f"--resize wants sizes like 3,5,3, not {flags.resize!r}")
     config = Config(
         seed,
         flags.duration,
@@ -177,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         faults,
         flags.serializable,
         flags.workdir,
+        resize,
     )
     print(f"seed {seed}", flush=True)
     report = run(config)

@@ -1,7 +1,7 @@
 """Concurrent clients: gets, puts of unique values and CAS on a few hot keys.
 
 Each client is sequential (one request in flight, as the checker assumes) and sends each
-request to a random member. How an answer is recorded:
+request to a random member of the current list (the cluster's membership may change). How an answer is recorded:
 - 200: a determinate result;
 - connection refused: the request reached no member, so it is left out of the history;
 - anything else (timeout, reset, 503): a write is indeterminate, a read is left out

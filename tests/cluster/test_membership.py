@@ -15,6 +15,7 @@ from tests.cluster.conftest import b64, wait_for
 from tests.support.servers import (
     Member,
     free_port,
+    initial_cluster,
     joining_member,
     keyraft_member,
     start_all,
@@ -79,12 +80,7 @@ def _call(
 
 
 def _initial_cluster(answer: dict, name: str) -> str:
-    new = answer["member"]["ID"]
-    return ",".join(
-        f"{name if m['ID'] == new else m.get('name', '')}={url}"
-        for m in answer["members"]
-        for url in m["peerURLs"]
-    )
+    return initial_cluster(answer["members"], answer["member"]["ID"], name)
 
 
 def _status(member: Member) -> dict:

@@ -138,3 +138,53 @@ def test_a_dead_peer_never_blocks_and_a_restarted_one_is_reached_again() -> None
             await transport.stop()
 
     asyncio.run(scenario())
+
+
+def _gated(open_connection: Callable, connected: asyncio.Event, gate: asyncio.Event) -> Callable:
+    """`open_connection` that connects, says so, and returns only once `gate` opens."""
+
+    async def gated(*args: object, **kwargs: object) -> object:
+        streams = await open_connection(*args, **kwargs)
+        connected.set()
+        await gate.wait()
+        return streams
+
+    return gated
+
+
+@pytest.mark.timeout(120)
+def test_stop_ends_a_peer_whose_connect_completes_as_it_is_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Python 3.11, `asyncio.wait_for` returns the result, and swallows the
+    cancellation, when what it awaits completes in the loop turn the task is cancelled in.
+    A peer's connect under wait_for then went on streaming and `stop`, awaiting it, never
+    returned: a removed member that reconnected every 100 ms to peers refusing it never
+    exited. Every turn between the connect completing and `stop` is tried."""
+    real_open = asyncio.open_connection
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            for turns in range(8):
+                gate, connected = asyncio.Event(), asyncio.Event()
+                monkeypatch.setattr(asyncio, "open_connection", _gated(real_open, connected, gate))
+                transport = make_transport(port, [])
+                transport.start()
+                await connected.wait()
+                gate.set()
+                for _ in range(turns):
+                    await asyncio.sleep(0)
+                stopping = asyncio.ensure_future(transport.stop())
+                done, _ = await asyncio.wait({stopping}, timeout=5)
+                if not done:
+                    for peer in transport._peers.values():
+                        assert peer.task is not None
+                        peer.task.cancel()
+                    await asyncio.wait({stopping}, timeout=5)
+                assert done, f"stop() hung when cancelled {turns} turns after the connect"
+        finally:
+            server.close()
+
+    asyncio.run(scenario())

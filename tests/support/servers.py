@@ -236,6 +236,17 @@ def joining_member(
     )
 
 
+def initial_cluster(members: list[dict], new_id: object, name: str) -> str:
+    """The --initial-cluster a member added as `new_id` starts with, from the member list
+    a `member add` answered (etcdctl prints the same): the new member under `name`, the
+    others under their own names."""
+    return ",".join(
+        f"{name if m['ID'] == new_id else m.get('name', '')}={url}"
+        for m in members
+        for url in m["peerURLs"]
+    )
+
+
 def keyraft_cluster(
     workdir: Path,
     size: int,
