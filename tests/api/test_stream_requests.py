@@ -135,9 +135,8 @@ def test_a_keepalive_request_split_inside_a_character(tmp_path: Path, fast_path:
                 stream = Channel(front, "/v3/lease/keepalive", chunks)
                 assert await stream.status() == 500
                 answer = json.loads((await stream.message())["body"])
-                assert (
-                    answer["message"] == "invalid character '\\xc3' looking for beginning of value"
-                )
+                # etcd 3.4.23 (measured): Go names the byte 0xc3 as the rune U+00C3
+                assert answer["message"] == "invalid character 'Ã' looking for beginning of value"
                 await asyncio.wait_for(stream.task, 10)
 
     asyncio.run(scenario())

@@ -27,10 +27,19 @@ ROOT = Path(__file__).resolve().parents[2]
 _RUNNING: set[subprocess.Popen] = set()
 
 
+def _worker_ports(ports: range) -> range:
+    """This test process's share of `ports`: under pytest-xdist each worker picks from its
+    own slice, so two workers never hand out the same port."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+    return ports[index::count]
+
+
 # Ports below the kernel's ephemeral range (32768-60999 by default): a port the kernel
 # handed out for bind(0) can be taken again as the source port of any outgoing
 # connection before the server it was meant for binds it ("Address already in use").
-_PORT_RANGE = range(20000, 32768)
+_PORT_RANGE = _worker_ports(range(20000, 32768))
 _handed_out: set[int] = set()
 
 
@@ -289,7 +298,8 @@ def etcd_available() -> bool:
 # A test run stopped by SIGTERM (a CI timeout, a killed job) unwinds as on Ctrl-C, so every
 # `finally` and the hook below still stop the servers it started.
 if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(ValueError):  # only the main thread may set it
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @atexit.register
