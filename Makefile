@@ -40,7 +40,8 @@ test-deps: $(STAMP) etcd chromium
 test: test-deps
 	$(VENV)/bin/ruff check app raft storage ctl tests bench deploy
 	$(VENV)/bin/ruff format --check app raft storage ctl tests bench deploy
-	$(PY) -m pytest -q --durations=15 -m "not long" tests
+	$(PY) -m pytest -q --durations=15 -n 3 --dist loadfile -m "not long and not solo" tests
+	$(PY) -m pytest -q --durations=5 -m "solo and not long" tests
 
 # The scaled-up runs (longer chaos, more restarts, more watchers) that `make test` leaves out.
 test-long: test-deps
