@@ -1,17 +1,37 @@
-// The cluster's members, the leader, and this member's health, raft index and db size.
-// The page may reach only its own origin (its Content-Security-Policy says so), so the
-// status columns are filled for the member serving the console.
+// The cluster's members, the leader, and each member's health, raft index and db size,
+// asked of the member itself at its client URL (the page's Content-Security-Policy lets
+// it reach this member and the client URLs of its cluster, nothing else).
 
 import {call} from './api.js';
 import {hexId, showSize} from './bytes.js';
 import {el, every, replace} from './dom.js';
 
-async function health() {
+const STATUS_TIMEOUT_MS = 2000;
+
+async function health(base = '', signal = undefined) {
   try {
-    const response = await fetch('/health');
+    const response = await fetch(`${base}/health`, {signal});
     return (await response.json()).health === 'true' ? 'healthy' : 'unhealthy';
   } catch {
     return 'unreachable';
+  }
+}
+
+// Another member's status and health, at its first client URL (no token: etcd reads none
+// for either); a member that does not answer in time is shown unreachable.
+async function statusAt(url) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), STATUS_TIMEOUT_MS);
+  try {
+    const [response, healthy] = await Promise.all([
+      fetch(`${url}/v3/maintenance/status`, {method: 'POST', body: '{}', signal: controller.signal}),
+      health(url, controller.signal),
+    ]);
+    return {status: response.ok ? await response.json() : null, healthy};
+  } catch {
+    return {status: null, healthy: 'unreachable'};
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -26,7 +46,7 @@ export class MembersView {
       node,
       el('div', {class: 'toolbar'}, this.summary, el('button', {type: 'button', onclick: () => this.refresh()}, 'Refresh')),
       el('table', {class: 'grid'}, el('thead', {}, el('tr', {}, columns.map((name) => el('th', {}, name)))), this.rows),
-      el('p', {class: 'hint'}, 'Status columns show the member serving this page; the console talks to its own origin only.'),
+      el('p', {class: 'hint'}, 'Each member answers for itself at its first client URL.'),
     );
   }
 
@@ -49,19 +69,25 @@ export class MembersView {
       const self = status.header.member_id;
       this.summary.textContent = `cluster ${hexId(list.header.cluster_id)} · ${list.members.length} member(s) · ` +
         `leader ${status.leader ? hexId(status.leader) : 'none'} · revision ${status.header.revision}`;
-      replace(this.rows, list.members.map((member) => {
+      const answers = await Promise.all(list.members.map((member) => {
+        const url = (member.clientURLs || [])[0];
+        if (member.ID === self) return {status, healthy};
+        return url ? statusAt(url.replace(/\/$/, '')) : {status: null, healthy: 'not started'};
+      }));
+      replace(this.rows, list.members.map((member, index) => {
         const here = member.ID === self;
+        const {status: own, healthy: state} = answers[index];
         const role = [member.ID === status.leader ? 'leader' : member.isLearner ? 'learner' : 'follower'];
         if (here) role.push('(this member)');
         return el('tr', {class: member.ID === status.leader ? 'leader' : '', 'data-member': member.name || hexId(member.ID)},
           el('td', {}, member.name || '(not started)'),
           el('td', {}, el('code', {}, hexId(member.ID))),
           el('td', {class: 'role'}, role.join(' ')),
-          el('td', {}, here ? healthy : '—'),
-          el('td', {}, here ? status.raftIndex : '—'),
-          el('td', {}, here ? status.raftTerm : '—'),
-          el('td', {}, here ? showSize(status.dbSize) : '—'),
-          el('td', {}, here ? status.version : '—'),
+          el('td', {}, state),
+          el('td', {}, own ? own.raftIndex : '—'),
+          el('td', {}, own ? own.raftTerm : '—'),
+          el('td', {}, own ? showSize(own.dbSize) : '—'),
+          el('td', {}, own ? own.version : '—'),
           el('td', {}, (member.peerURLs || []).join(', ')),
           el('td', {}, (member.clientURLs || []).join(', ')));
       }));

@@ -2,7 +2,8 @@
 
 The console is plain ES modules and CSS (no build step, nothing from another host); it
 talks to the same JSON API as any client. Its responses carry a strict
-Content-Security-Policy (this origin only, no inline script or style), so a value shown
+Content-Security-Policy (this origin and its cluster's client URLs only, no inline script
+or style), so a value shown
 in the page can never run as code; `no-cache` with an ETag keeps an upgraded member from
 serving a stale script while a reload costs only a 304.
 """
@@ -10,8 +11,10 @@ serving a stale script while a reload costs only a 304.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException
@@ -26,8 +29,25 @@ CONTENT_TYPES = {
 }
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "connect-src 'self'{members}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# An origin as a member publishes it (scheme, host, port): anything else stays out of
+# the policy, so no URL can add a directive to it.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d+)?|https?://\[[0-9A-Fa-f:.]+\](:\d+)?")
+
+
+def policy(request: Request) -> str:
+    """The console's policy: its own origin, and the client URLs of its cluster's members
+    (the members view asks each member for its own status)."""
+    server = getattr(request.app.state, "server", None)
+    origins = set()
+    for member in server.members_json() if server is not None else ():
+        for url in member.get("clientURLs", ()):
+            parts = urlsplit(url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if ORIGIN.fullmatch(origin):
+                origins.add(origin)
+    return POLICY.format(members="".join(f" {origin}" for origin in sorted(origins)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +79,7 @@ def serve(request: Request, name: str) -> Response:
     headers = {
         "Cache-Control": "no-cache",
         "ETag": asset.etag,
-        "Content-Security-Policy": POLICY,
+        "Content-Security-Policy": policy(request),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",

@@ -12,7 +12,7 @@ import pytest
 
 from keyraft.app.config import ServerConfig
 from keyraft.app.factory import create_app
-from keyraft.app.routes.console import ASSETS, FOLDER
+from keyraft.app.routes.console import ASSETS, FOLDER, policy
 from tests.support.servers import ROOT
 
 
@@ -40,7 +40,11 @@ def test_the_console_is_served_at_the_root_with_a_strict_policy(tmp_path: Path) 
     for response in (page, script, style):
         policy = response.headers["content-security-policy"]
         assert "default-src 'none'" in policy and "connect-src 'self'" in policy
-        assert "unsafe" not in policy and "http" not in policy
+        assert "unsafe" not in policy
+        # Besides its own origin, the page may reach only its cluster's client URLs.
+        connect = next(part for part in policy.split("; ") if part.startswith("connect-src"))
+        assert connect == "connect-src 'self' http://localhost:2379"
+        assert "http" not in policy.replace(connect, "")
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["etag"]
@@ -90,3 +94,22 @@ def test_the_page_has_no_inline_script_or_style() -> None:
     page = ASSETS["index.html"].body.decode()
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)
     assert "<style" not in page and " style=" not in page
+
+
+def test_a_member_url_cannot_add_to_the_policy() -> None:
+    """Only well-formed origins of the members' client URLs join connect-src."""
+
+    class Server:
+        @staticmethod
+        def members_json() -> list[dict]:
+            return [
+                {"clientURLs": ["https://10.0.0.1:2379/", "http://[::1]:2379"]},
+                {"clientURLs": ["http://evil; script-src *", "unix://x", "http://a b"]},
+            ]
+
+    class Request:
+        app = type("App", (), {"state": type("State", (), {"server": Server()})()})()
+
+    found = policy(Request())  # type: ignore[arg-type]
+    assert "connect-src 'self' http://[::1]:2379 https://10.0.0.1:2379;" in found
+    assert "evil" not in found and "unix" not in found and "a b" not in found
