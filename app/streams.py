@@ -21,6 +21,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from sse_starlette.sse import AppStatus
 from starlette.types import Receive, Scope, Send
 
 from keyraft.app import codec, errors
@@ -175,6 +176,12 @@ class LineWriter:
                 if not self.started:
                     await self._start(200)
                 await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+# Event streams end through `while_serving` when the member stops, completing their
+# answer; sse-starlette's own exit watcher would race it and cut them mid-answer (its
+# cancel leaves the chunked body unfinished), so it is turned off.
+AppStatus.disable_automatic_graceful_drain()
 
 
 async def while_serving(server: EtcdServer, events: AsyncIterator[T]) -> AsyncIterator[T]:
