@@ -45,14 +45,16 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--cacert",), {"default": None, "help": "Verify TLS servers with this CA bundle."}),
     (("--cert",), {"default": None, "help": "Identify this client with this TLS certificate."}),
     (("--key",), {"default": None, "help": "TLS key of --cert."}),
-    (("--insecure-transport",), {"type": click.BOOL, "is_flag": False, "flag_value": True, "default": True, "help": "Disable transport security for endpoints without a scheme, unless TLS files are given."}),
+    # Plain flags (etcdctl's pflag booleans never take the next word as a value); `=false`
+    # becomes the `--no-` form (ctl/pflag.py).
+    (("--insecure-transport/--no-insecure-transport",), {"is_flag": True, "default": True, "help": "Disable transport security for endpoints without a scheme, unless TLS files are given."}),
     (("--insecure-skip-tls-verify",), {"is_flag": True, "default": False, "help": "Skip server certificate verification (testing only)."}),
     (("--keepalive-time",), {"default": "2s", "help": "Accepted as etcdctl's (HTTP connections are kept alive by the client)."}),
     (("--keepalive-timeout",), {"default": "6s", "help": "Accepted as etcdctl's (HTTP connections are kept alive by the client)."}),
     (("--debug",), {"is_flag": True, "default": False, "help": "Print the settings in use and each HTTP request to stderr."}),
     (("-d", "--discovery-srv"), {"default": "", "help": "Domain name to query for SRV records (not supported: give --endpoints)."}),
     (("--discovery-srv-name",), {"default": "", "help": "Service name to query with --discovery-srv (not supported)."}),
-    (("--insecure-discovery",), {"type": click.BOOL, "is_flag": False, "flag_value": True, "default": True, "help": "Accept SRV records that describe insecure endpoints (not supported)."}),
+    (("--insecure-discovery/--no-insecure-discovery",), {"is_flag": True, "default": True, "help": "Accept SRV records that describe insecure endpoints (not supported)."}),
     (("--user",), {"default": None, "help": "username[:password] for authentication (prompt if password is not supplied)."}),
     (("--password",), {"default": None, "help": "Password for authentication (--user then holds no password)."}),
 ]  # fmt: skip

@@ -139,3 +139,20 @@ def test_etcdctls_other_global_flags(etcd: Member) -> None:
     assert protobuf.code == 4 and "protobuf not supported as output format" in protobuf.error
     discovery = keyraftctl(url, "--discovery-srv", "example.com", "get", "k")
     assert discovery.code == 1 and "DNS SRV discovery is not supported" in discovery.error
+
+
+def test_boolean_global_flags_never_take_the_next_word(etcd: Member) -> None:
+    """As pflag's booleans: `--insecure-transport get k` is the flag, then the command
+    (it took `get` as the flag's value); `=false` and `=true` still say which."""
+    address = etcd.client_url.removeprefix("http://")
+    for flags in (
+        ("--insecure-transport",),
+        ("--insecure-transport=true",),
+        ("--insecure-discovery",),
+    ):
+        ours = keyraftctl(address, *flags, "get", "k", "-w", "json")
+        theirs = etcdctl(address, *flags, "get", "k", "-w", "json")
+        assert (ours.code, ours.error) == (theirs.code, theirs.error) == (0, ""), flags
+    # without transport security off, a scheme-less endpoint is dialed with TLS
+    refused = keyraftctl(address, "--insecure-transport=false", "get", "k")
+    assert refused.code != 0 and f"https://{address}" in refused.error
