@@ -535,6 +535,7 @@ async def _serve(
 ) -> None:
     import uvicorn
 
+    from keyraft.app.collector import settle_after_startup
     from keyraft.app.connections import ClientLimits
     from keyraft.app.factory import create_app
     from keyraft.app.server.corruption import DataInconsistency
@@ -583,6 +584,8 @@ async def _serve(
         from keyraft.app.metrics import metrics_app
 
         companions.append((_quiet(peer_server_config(metrics_app(_server), None)), metrics_sockets))
+    frozen = settle_after_startup()
+    log.debug("%d objects frozen out of garbage collection", frozen)
     log.info(
         "serving client requests on %s (data dir %s)",
         ", ".join(config.listen_client_urls),
