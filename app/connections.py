@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from keyraft.app import codec, errors
-from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS, SERVER_HEADER
+from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS, SERVER_HEADER, KeyraftFront
+from keyraft.app.lean import LeanUnary, lean_rpcs
 
 TOO_MANY_CONNECTIONS = "keyraft: too many client connections"
 
@@ -130,16 +131,25 @@ def client_common_name(transport: asyncio.BaseTransport) -> str:
     return ""
 
 
-def guarded_protocol(limits: ClientLimits, cors: bool = True) -> type[HttpToolsProtocol]:
+def guarded_protocol(
+    limits: ClientLimits, cors: bool = True, lean_front: KeyraftFront | None = None
+) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with keyraft's header timeout, cap and keepalive;
-    `cors`: every origin is allowed (the refusal carries etcd's CORS headers)."""
+    `cors`: every origin is allowed (the refusal carries etcd's CORS headers). With
+    `lean_front`, the hot unary RPCs are answered without ASGI (see `app.lean`)."""
     refused_answer = refusal(cors)
+    paths, front = lean_rpcs(), lean_front
 
-    class GuardedProtocol(HttpToolsProtocol):
+    class GuardedProtocol(LeanUnary):
+        lean_paths = paths
+        lean_front = front
         _header_timer: asyncio.TimerHandle | None = None
         _awaiting_headers = True
         _refused = False
         _common_name = ""
+
+        def lean_allowed(self) -> bool:
+            return not self._common_name  # the front checks a certificate's name
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)

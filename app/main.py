@@ -452,6 +452,13 @@ def peer_server_config(app, context: ssl.SSLContext | None) -> uvicorn.Config:
     )
 
 
+def _lean(front: KeyraftFront, config: ServerConfig) -> KeyraftFront | None:
+    """The front when its unary RPCs may be answered without ASGI (app.lean): not under
+    --cors or --host-whitelist lists (checked per request), nor with debug access logs."""
+    plain = front.fast_path and front.cors is None and front.hosts is None
+    return front if plain and config.log_level != "debug" else None
+
+
 def client_server_config(
     front: KeyraftFront,
     config: ServerConfig,
@@ -478,7 +485,7 @@ def client_server_config(
         timeout_keep_alive=limits.idle_timeout_s,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         loop="uvloop",
-        http=guarded_protocol(limits, allows_all(config.cors)),
+        http=guarded_protocol(limits, allows_all(config.cors), _lean(front, config)),
         **_tls(context),
     )
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import pytest
@@ -30,8 +31,11 @@ DEADLINE_S = 15.0  # generous bound for "was disconnected", far above the 1 s li
 
 
 @contextlib.contextmanager
-def member(tmp_path: Path, limits: ClientLimits) -> Iterator[str]:
-    """A single-member keyraft served by uvicorn with `limits`, in a thread."""
+def member(
+    tmp_path: Path, limits: ClientLimits, lean: bool = True, max_request_bytes: int = 1572864
+) -> Iterator[str]:
+    """A single-member keyraft served by uvicorn with `limits`, in a thread; without
+    `lean`, every request goes through ASGI (app.lean off)."""
     client_url = f"http://127.0.0.1:{free_port()}"
     peer_url = f"http://127.0.0.1:{free_port()}"
     config = ServerConfig(
@@ -42,6 +46,7 @@ def member(tmp_path: Path, limits: ClientLimits) -> Iterator[str]:
         listen_peer_urls=[peer_url],
         initial_advertise_peer_urls=[peer_url],
         log_level="warn",
+        max_request_bytes=max_request_bytes,
     )
     validate(config)
     listener = socket.create_server(("127.0.0.1", int(client_url.rsplit(":", 1)[1])))
@@ -49,7 +54,8 @@ def member(tmp_path: Path, limits: ClientLimits) -> Iterator[str]:
 
     async def serve() -> None:
         front, _server = create_app(config)
-        servers.append(uvicorn.Server(client_server_config(front, config, limits)))
+        with mock.patch("keyraft.app.main._lean", lambda front, config: front if lean else None):
+            servers.append(uvicorn.Server(client_server_config(front, config, limits)))
         await servers[0].serve(sockets=[listener])
 
     thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
