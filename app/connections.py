@@ -143,7 +143,10 @@ def guarded_protocol(
     class GuardedProtocol(LeanUnary):
         lean_paths = paths
         lean_front = front
-        _header_timer: asyncio.TimerHandle | None = None
+        # When the connection is closed unless it progresses: its request's headers are
+        # due (`_header_deadline`), or it has been idle since its last response.
+        _deadline: float | None = None
+        _header_deadline = True
         _awaiting_headers = True
         _refused = False
         _common_name = ""
@@ -157,20 +160,18 @@ def guarded_protocol(
             _keep_alive(transport)
             self._common_name = client_common_name(transport)
             self._refused = len(self.connections) > limits.max_connections
-            self._arm_header_timer()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._cancel_header_timer()
-            super().connection_lost(exc)
+            self._deadline = self.loop.time() + limits.header_timeout_s
+            _sweep_from(self)
 
         def data_received(self, data: bytes) -> None:
-            if self._awaiting_headers and self._header_timer is None:
-                self._arm_header_timer()
+            if self._awaiting_headers and not self._header_deadline:
+                self._deadline = self.loop.time() + limits.header_timeout_s
+                self._header_deadline = True
             super().data_received(data)
 
         def on_headers_complete(self) -> None:
             self._awaiting_headers = False
-            self._cancel_header_timer()
+            self._deadline = None
             if self._refused:
                 if not self.transport.is_closing():
                     self.transport.write(refused_answer)
@@ -203,21 +204,40 @@ def guarded_protocol(
                 super().shutdown()
 
         def on_response_complete(self) -> None:
+            """uvicorn's, without its keep-alive timer (a timer armed and canceled per
+            request): the sweep closes a connection idle past its deadline."""
             self._awaiting_headers = True  # the next request's headers, when bytes come
-            super().on_response_complete()
+            self._header_deadline = False
+            self.server_state.total_requests += 1
+            if self.transport.is_closing():
+                return
+            self.flow.resume_reading()
+            if self.pipeline:
+                cycle, app = self.pipeline.pop()
+                self._start_asgi_task(cycle, app)
+            else:
+                self._deadline = self.loop.time() + limits.idle_timeout_s
 
-        def _arm_header_timer(self) -> None:
-            self._cancel_header_timer()
-            self._header_timer = self.loop.call_later(limits.header_timeout_s, self._headers_late)
+    sweeping: set[asyncio.AbstractEventLoop] = set()
+    every_s = min(1.0, limits.header_timeout_s / 4, limits.idle_timeout_s / 4)
 
-        def _cancel_header_timer(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
+    def _sweep_from(protocol: GuardedProtocol) -> None:
+        """Start the sweep of this server's connections on its loop, once."""
+        if protocol.loop not in sweeping:
+            sweeping.add(protocol.loop)
+            protocol.loop.call_later(every_s, _sweep, protocol.loop, protocol.connections)
 
-        def _headers_late(self) -> None:
-            self._header_timer = None
-            if self._awaiting_headers and not self.transport.is_closing():
-                self.transport.close()
+    def _sweep(loop: asyncio.AbstractEventLoop, connections: set) -> None:
+        """Close the connections past their deadline: headers not whole in time, or idle
+        too long after a response. One timer a server, not two a request."""
+        now = loop.time()
+        for protocol in list(connections):
+            deadline = getattr(protocol, "_deadline", None)
+            if deadline is not None and now >= deadline and not protocol.transport.is_closing():
+                protocol.transport.close()
+        if connections:
+            loop.call_later(every_s, _sweep, loop, connections)
+        else:
+            sweeping.discard(loop)
 
     return GuardedProtocol
