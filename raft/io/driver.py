@@ -36,6 +36,7 @@ from ..messages import (
 from ..node import RawNode, Ready
 from ..storage import MemoryStorage
 from .clock import Clock, SystemClock
+from .disk_thread import DiskThread
 from .state_machine import MembershipStateMachine, RaftEvents, StateMachine
 from .transport import Transport
 from .wal import WriteAheadLog
@@ -100,6 +101,7 @@ class RaftDriver:
         self.max_message_bytes = max_message_bytes
         self.catch_up_entries = catch_up_entries
         self.wal = WriteAheadLog(wal_dir)
+        self._disk = DiskThread("raft-disk")
         recovered = self.wal.recovered
         if recovered.repaired_bytes:
             log.warning("repaired the log: dropped %d torn bytes", recovered.repaired_bytes)
@@ -115,6 +117,8 @@ class RaftDriver:
         storage.append(recovered.entries)
         storage.set_hard_state(recovered.hard_state)
         self.storage = storage
+        # The last log index durably written (what a crash would leave).
+        self._durable_index = storage.last_index()
         self.conf_state = recovered.snapshot.conf_state if not fresh else ConfState(voters)
         applied = min(state_machine.applied_index(), recovered.hard_state.commit)
         applied = max(applied, recovered.snapshot.index)
@@ -169,7 +173,8 @@ class RaftDriver:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.wal.close()
+        await self._disk.run(self.wal.close)  # after any write still under way
+        await self._disk.close()
 
     def idle(self) -> bool:
         """Nothing in hand or pending: no Ready being handled, no wake-up or proposal queued.
@@ -286,24 +291,39 @@ class RaftDriver:
         send_first = self.node.raft.role == StateRole.LEADER
         if send_first and ready.messages and self.transport is not None:
             self.transport.send(ready.messages)
+        committed = ready.committed_entries
+        if committed and self._durable_already(committed[-1].index, ready.entries):
+            # Committed entries this member already holds durably are applied (and their
+            # clients answered) while the new ones are written, as etcd applies while it
+            # saves: otherwise every answer waits for the next batch's fsync too.
+            self._apply(committed)
+            committed = []
         if ready.entries or ready.hard_state is not None:
             synced = ready.must_sync or bool(ready.entries)
             started = time.perf_counter()
-            await asyncio.to_thread(self.wal.save, ready.hard_state, ready.entries, synced)
+            await self._disk.run(self.wal.save, ready.hard_state, ready.entries, synced)
             if synced:
                 self.observe_wal_sync(time.perf_counter() - started)
             self.storage.append(ready.entries)
+            if ready.entries:
+                self._durable_index = ready.entries[-1].index
             if ready.hard_state is not None:
                 self.storage.set_hard_state(ready.hard_state)
         if not send_first and ready.messages and self.transport is not None:
             self.transport.send(ready.messages)
-        if ready.committed_entries:
-            self._apply(ready.committed_entries)
+        if committed:
+            self._apply(committed)
         if ready.read_states:
             self.events.on_read_states(ready.read_states)
         self.node.advance(ready)
         if self.applied - self.last_snapshot_index >= self.snapshot_count:
             await self._snapshot()
+
+    def _durable_already(self, index: int, unsaved: list[Entry]) -> bool:
+        """Whether the local log durably holds entries up to `index` as they are now:
+        saved before, and none of them being rewritten by `unsaved` (a follower's
+        conflicting tail is replaced from its first index on)."""
+        return index <= self._durable_index and (not unsaved or index < unsaved[0].index)
 
     def _apply(self, entries: list[Entry]) -> None:
         normal: list[Entry] = []
@@ -321,7 +341,7 @@ class RaftDriver:
 
     async def _make_durable(self) -> None:
         started = time.perf_counter()
-        await asyncio.to_thread(self.state_machine.make_durable)
+        await self._disk.run(self.state_machine.make_durable)
         self.observe_backend_sync(time.perf_counter() - started)
 
     def _apply_conf_change(self, entry: Entry) -> None:
@@ -371,7 +391,8 @@ class RaftDriver:
         if snapshot.data:
             self._adopt_members()
         hard_state = self.storage.hard_state
-        await asyncio.to_thread(self.wal.rewrite, snapshot, hard_state, [])
+        await self._disk.run(self.wal.rewrite, snapshot, hard_state, [])
+        self._durable_index = snapshot.index
         self.applied = max(self.applied, snapshot.index)
         self.last_snapshot_index = snapshot.index
 
@@ -386,7 +407,7 @@ class RaftDriver:
         snapshot = self.storage.create_snapshot(compact_to, self.conf_state, b"")
         self.storage.compact(compact_to)
         kept = self.storage.entries(compact_to + 1, self.storage.last_index() + 1)
-        await asyncio.to_thread(self.wal.rewrite, snapshot, self.storage.hard_state, kept)
+        await self._disk.run(self.wal.rewrite, snapshot, self.storage.hard_state, kept)
         log.info("snapshot at %d, log compacted to %d", applied, compact_to)
 
 

@@ -36,7 +36,7 @@ ELECTION_TICKS = 10
 
 @dataclass(slots=True, frozen=True)
 class Event:
-    kind: str  # "persisted", "rewritten", "send", "apply", "restore"
+    kind: str  # "saving", "persisted", "rewritten", "send", "apply", "restore"
     node_id: int
     detail: Any
 
@@ -220,6 +220,7 @@ def _record_wal(driver: RaftDriver, journal: list[Event]) -> None:
     def recording_save(
         hard_state: HardState | None, entries: list[Entry], sync: bool = True
     ) -> None:
+        journal.append(Event("saving", node_id, [e.index for e in entries]))
         save(hard_state, entries, sync)
         journal.append(Event("persisted", node_id, (hard_state, [e.index for e in entries])))
 

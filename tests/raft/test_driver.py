@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+import threading
+import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,62 @@ def test_acks_and_votes_leave_only_after_they_are_durable(tmp_path: Path) -> Non
         assert leader_sent_early, "the leader should overlap sending with its own write"
 
     run(scenario())
+
+
+def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
+    tmp_path: Path,
+) -> None:
+    """Committed entries the leader already holds on disk are applied (their clients
+    answered) without waiting for the write of newer entries, as etcd overlaps apply
+    and save; nothing is applied before it is durable on a quorum."""
+
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=3)
+        cluster.start_all()
+        gates: list[threading.Event] = []
+        try:
+            leader = await cluster.elect()
+            driver, machine = cluster.drivers[leader], cluster.machines[leader]
+            save = driver.wal.save
+
+            def gated_save(*args: Any) -> None:
+                gate = threading.Event()
+                gates.append(gate)
+                assert gate.wait(10), "the test never opened the gate"
+                save(*args)
+
+            driver.wal.save = gated_save  # type: ignore[method-assign]
+            driver.propose([b"b"])
+            await _until(lambda: len(gates) == 1)  # b sent, its write held
+            followers = [m for n, m in cluster.machines.items() if n != leader]
+            await _until(lambda: driver.node.raft.log.committed >= _last(cluster, leader))
+            driver.propose([b"c"])  # queued behind the held write
+            gates[0].set()
+            await _until(lambda: len(gates) == 2)  # c's write held; b is committed, durable
+            await _until(lambda: machine.values[-1:] == ["b"])  # applied meanwhile
+            gates[1].set()
+            driver.wal.save = save  # type: ignore[method-assign]
+            await cluster.tick_until(
+                lambda: all(m.values[-2:] == ["b", "c"] for m in [machine, *followers])
+            )
+        finally:
+            for gate in gates:
+                gate.set()
+            await cluster.stop_all()
+        check_apply_after_durable_quorum(cluster.journal, quorum=2)
+
+    run(scenario())
+
+
+def _last(cluster: DriverCluster, node_id: int) -> int:
+    return cluster.drivers[node_id].node.raft.log.last_index()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.001)
 
 
 def check_persist_before_promise(journal: list[Event]) -> None:
