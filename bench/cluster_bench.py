@@ -18,9 +18,9 @@ import threading
 
 import httpx
 
-from bench.clusters import cpu_seconds, measure_both, print_ratios, resident_mib, started
+from bench.clusters import cpu_seconds, measure_both, print_ratios, resident_mib
 from bench.kv_bench import wrk
-from tests.support.servers import Member, find_leader
+from tests.support.servers import Member, find_leader, started
 
 
 def _throughput(
