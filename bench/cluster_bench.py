@@ -12,13 +12,11 @@ members after --puts puts.
 from __future__ import annotations
 
 import argparse
-import base64
 import concurrent.futures
-import threading
 
 import httpx
 
-from bench.clusters import cpu_seconds, measure_both, print_ratios, resident_mib
+from bench.clusters import cpu_seconds, measure_both, print_ratios, put_many, resident_mib
 from bench.kv_bench import wrk
 from tests.support.servers import Member, find_leader, started
 
@@ -52,32 +50,6 @@ def _throughput(
     return {**results, **cpu_per_request}
 
 
-def _put_many(url: str, puts: int, threads: int = 32) -> None:
-    """`puts` puts of 256-byte values, one client per thread (a shared httpx client's
-    pool was seen failing with EBADF under 32 threads)."""
-    value = base64.b64encode(b"v" * 256).decode()
-    local = threading.local()
-    clients: list[httpx.Client] = []
-
-    def put(index: int) -> None:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(timeout=30)
-            clients.append(local.client)
-        response = local.client.post(
-            url + "/v3/kv/put",
-            json={"key": base64.b64encode(b"mem/%010d" % index).decode(), "value": value},
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"put {index} to {url}: {response.status_code} {response.text}")
-
-    try:
-        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-            list(pool.map(put, range(puts)))
-    finally:
-        for client in clients:
-            client.close()
-
-
 def measure(members: list[Member], duration: int, connections: int, puts: int) -> dict[str, float]:
     with started(members):
         leader = find_leader(members)
@@ -85,7 +57,7 @@ def measure(members: list[Member], duration: int, connections: int, puts: int) -
         results: dict[str, float] = {}
         if duration > 0:
             results.update(_throughput(members, leader, duration, connections))
-        _put_many(leader.client_url, puts)
+        put_many(leader.client_url, puts)
         results["peak RSS MiB (sum)"] = sum(resident_mib(m, "VmHWM") for m in members)
         return results
 
