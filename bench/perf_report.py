@@ -129,10 +129,11 @@ class Report:
         return rows
 
     def print_summary(self) -> None:
-        print(
-            f"\nMedians over {self.rounds} round(s) of {self.duration} s, "
-            f"{self.connections} connections; CPU is the servers' (all members) per request."
-        )
+        if self.samples:
+            print(
+                f"\nMedians over {self.rounds} round(s) of {self.duration} s, {self.connections} "
+                "connections; CPU is the servers' (all members) per request."
+            )
         header = (
             f"{'workload':<20}{'etcd/s':>9}{'keyraft/s':>10}{'ratio':>7}"
             f"{'etcd p99':>10}{'kr p99':>9}{'ratio':>7}{'etcd CPU':>10}{'kr CPU':>9}{'ratio':>7}  verdict"
@@ -171,11 +172,17 @@ class Report:
         print("\n" + self.markdown())
 
     def markdown(self) -> str:
-        lines = ["| figure | etcd | keyraft | keyraft/etcd | verdict |", "|---|---:|---:|---:|---|"]
+        lines = [
+            f"keyraft vs etcd 3.4, same machine, same run; workloads: median of {self.rounds} "
+            f"round(s) of {self.duration} s at {self.connections} connections.",
+            "",
+            "| figure | etcd | keyraft | keyraft/etcd | verdict |",
+            "|---|---:|---:|---:|---|",
+        ]
         for row in self.workload_rows() + self.scale_rows() + self.figures:
             lines.append(
                 f"| {row.figure} | {_figure(row.etcd)} | {_figure(row.keyraft)} | "
-                f"{row.ratio:.2f} | {row.note} |"
+                f"{_ratio(row.ratio)} | {row.note} |"
             )
         return "\n".join(lines)
 
@@ -187,6 +194,10 @@ def _medians(
         statistics.median(float(value(s)) for s in etcd),
         statistics.median(float(value(s)) for s in keyraft),
     )
+
+
+def _ratio(ratio: float) -> str:
+    return "-" if ratio != ratio else f"{ratio:.2f}"  # NaN: nothing to compare with
 
 
 def _line(sample: Sample) -> str:
