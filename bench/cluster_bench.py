@@ -12,41 +12,33 @@ members after --puts puts.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 
 import httpx
 
-from bench.clusters import cpu_seconds, measure_both, print_ratios, put_many, resident_mib
-from bench.kv_bench import wrk
+from bench.clusters import measure_both, print_ratios, put_many, resident_mib
+from bench.workloads import WORKLOADS_BY_NAME, Cluster, measured
 from tests.support.servers import Member, find_leader, started
+
+# This bench's names for the shared workloads (bench.perf runs them, and more, in rounds).
+NAMES = {
+    "put (leader)": "put-leader",
+    "put (all members)": "put-all",
+    "range (follower)": "range-follower",
+    "range (serializable)": "range-serializable",
+}
 
 
 def _throughput(
     members: list[Member], leader: Member, duration: int, connections: int
 ) -> dict[str, float]:
-    follower = next(m for m in members if m is not leader)
-    share = max(1, connections // len(members))
-
-    def spread(script: str) -> float:
-        with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
-            return sum(pool.map(lambda m: wrk(m.client_url, script, duration, share), members))
-
-    workloads = {
-        "put (leader)": lambda: wrk(leader.client_url, "put.lua", duration, connections),
-        "put (all members)": lambda: spread("put.lua"),
-        "range (follower)": lambda: wrk(follower.client_url, "range.lua", duration, connections),
-        "range (serializable)": lambda: wrk(
-            follower.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
-        ),
-    }
+    cluster = Cluster(members, leader)
     results: dict[str, float] = {}
     cpu_per_request: dict[str, float] = {}
-    for name, run in workloads.items():
-        before = cpu_seconds(members)
-        results[name] = run()
-        used = cpu_seconds(members) - before
+    for name, workload in NAMES.items():
+        sample = measured(members, WORKLOADS_BY_NAME[workload].run, cluster, duration, connections)
+        results[name] = float(sample.result)
         # Throughput swings with the machine's neighbours; CPU per request much less.
-        cpu_per_request[f"{name} CPU us/req"] = 1e6 * used / (results[name] * duration)
+        cpu_per_request[f"{name} CPU us/req"] = sample.cpu_us
     return {**results, **cpu_per_request}
 
 

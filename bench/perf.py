@@ -16,102 +16,25 @@ from __future__ import annotations
 
 import argparse
 import base64
-import concurrent.futures
 import contextlib
 import resource
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from bench import cluster_bench, watch_bench
-from bench.clusters import cpu_seconds, measure_both, put_many
+from bench.clusters import measure_both, put_many
 from bench.kv_bench import wrk
-from bench.perf_report import Report, Sample
-from bench.wrk_output import WrkResult, combined
-from tests.support.servers import Member, etcd_cluster, find_leader, keyraft_cluster, started
+from bench.perf_report import Report
+from bench.workloads import MIX_KEYS, WORKLOADS, Cluster, Workload, measured
+from tests.support.servers import etcd_cluster, find_leader, keyraft_cluster, started
 
 KINDS = ("etcd", "keyraft")
-MIX_KEYS = 1000  # the fixed key set mix.lua reads and writes
 SCALE_CONNECTIONS = (16, 64, 256, 1024)
 SCALE_VALUES = (1024, 10 * 1024, 100 * 1024)
 SECTIONS = ("scale", "memory", "watch")
-
-
-@dataclass(frozen=True)
-class Cluster:
-    kind: str
-    members: list[Member]
-    leader: Member
-
-    @property
-    def follower(self) -> Member:
-        return next((m for m in self.members if m is not self.leader), self.leader)
-
-
-Run = Callable[[Cluster, int, int], WrkResult]
-
-
-def _spread(script: str) -> Run:
-    """`script` against every member at once, the connections shared among them."""
-
-    def run(cluster: Cluster, duration: int, connections: int) -> WrkResult:
-        share = max(1, connections // len(cluster.members))
-        with concurrent.futures.ThreadPoolExecutor(len(cluster.members)) as pool:
-            return combined(
-                list(
-                    pool.map(lambda m: wrk(m.client_url, script, duration, share), cluster.members)
-                )
-            )
-
-    return run
-
-
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    size: int
-    description: str
-    run: Run
-
-
-WORKLOADS = (
-    Workload(
-        "put-leader", 3, "put, 3 members, to the leader",
-        lambda c, d, n: wrk(c.leader.client_url, "put.lua", d, n),
-    ),
-    Workload("put-all", 3, "put, 3 members, spread over all", _spread("put.lua")),
-    Workload(
-        "range-follower", 3, "linearizable range, 3 members, on a follower",
-        lambda c, d, n: wrk(c.follower.client_url, "range.lua", d, n),
-    ),
-    Workload(
-        "range-serializable", 3, "serializable range, 3 members, on a follower",
-        lambda c, d, n: wrk(c.follower.client_url, "range.lua", d, n, {"BENCH_SERIALIZABLE": "1"}),
-    ),
-    Workload(
-        "mix", 3, "90% range / 10% put, 3 members, on the leader",
-        lambda c, d, n: wrk(c.leader.client_url, "mix.lua", d, n, {"BENCH_KEYS": str(MIX_KEYS)}),
-    ),
-    Workload(
-        "put-single", 1, "put, 1 member",
-        lambda c, d, n: wrk(c.leader.client_url, "put.lua", d, n),
-    ),
-    Workload(
-        "range-single", 1, "linearizable range, 1 member",
-        lambda c, d, n: wrk(c.leader.client_url, "range.lua", d, n),
-    ),
-)  # fmt: skip
-
-
-def measured(members: list[Member], run: Callable[..., WrkResult], *arguments: object) -> Sample:
-    """`run(*arguments)`, a wrk run, with the CPU `members` spent on it per request."""
-    before = cpu_seconds(members)
-    result = run(*arguments)
-    used = cpu_seconds(members) - before
-    return Sample(result, 1e6 * used / max(1, result.requests))
 
 
 def _value_key(size: int) -> str:
@@ -148,7 +71,7 @@ def _clusters(size: int, scale: bool) -> Iterator[dict[str, Cluster]]:
         clusters = {}
         for kind in KINDS:
             stack.enter_context(started(members[kind]))
-            clusters[kind] = Cluster(kind, members[kind], find_leader(members[kind]))
+            clusters[kind] = Cluster(members[kind], find_leader(members[kind]))
             _prepare(clusters[kind], scale)
         yield clusters
 

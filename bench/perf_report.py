@@ -7,17 +7,9 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.wrk_output import WrkResult
+from bench.workloads import Sample
 
 THROUGHPUT_GOAL = 1.5  # keyraft's requests/s over etcd's, in every round
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One wrk run and the CPU the servers (all members) spent per request in it."""
-
-    result: WrkResult
-    cpu_us: float
 
 
 @dataclass(frozen=True, slots=True)
