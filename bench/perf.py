@@ -148,40 +148,47 @@ def main() -> None:
         choices=[w.name for w in WORKLOADS] + list(SECTIONS),
         help="run only these workloads and sections",
     )
-    parser.add_argument("--scale", dest="scale", action="store_true", default=True)
+    parser.add_argument(
+        "--scale", dest="scale", action="store_true", default=None, help="(default unless --only)"
+    )
     parser.add_argument("--no-scale", dest="scale", action="store_false")
     parser.add_argument("--puts", type=int, default=100_000, help="puts before reading memory")
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--watch-puts", type=int, default=200)
     args = parser.parse_args()
     chosen = set(args.only or [w.name for w in WORKLOADS] + list(SECTIONS))
-    scale = args.scale and "scale" in chosen
+    scale = "scale" in chosen if args.scale is None else args.scale
     _raise_open_files()
     report = Report(args.rounds, args.duration, args.connections)
-    for size in (3, 1):
-        workloads = [w for w in WORKLOADS if w.size == size and w.name in chosen]
-        if not workloads and not (size == 3 and scale):
-            continue
-        with _clusters(size, scale and size == 3) as clusters:
-            _throughput(clusters, workloads, args, report)
-            if size == 3 and scale:
-                _scale(clusters, args, report)
     for workload in WORKLOADS:
         report.describe(workload.name, workload.description)
+    for size in (3, 1):
+        workloads = [w for w in WORKLOADS if w.size == size and w.name in chosen]
+        with_scale = scale and size == 3
+        if workloads or with_scale:
+            with (
+                report.section(f"{size}-member workloads"),
+                _clusters(size, with_scale) as clusters,
+            ):
+                _throughput(clusters, workloads, args, report)
+                if with_scale:
+                    _scale(clusters, args, report)
     if "memory" in chosen:
-        etcd, keyraft = measure_both(
-            "perf-memory-",
-            lambda members: cluster_bench.measure(members, 0, args.connections, args.puts),
-        )
-        report.add_figure(
-            f"peak RSS MiB, 3 members summed, after {args.puts:,} puts of 256 B", etcd, keyraft
-        )
+        with report.section("memory"):
+            etcd, keyraft = measure_both(
+                "perf-memory-",
+                lambda members: cluster_bench.measure(members, 0, args.connections, args.puts),
+            )
+            report.add_figure(
+                f"peak RSS MiB, 3 members summed, after {args.puts:,} puts of 256 B", etcd, keyraft
+            )
     if "watch" in chosen:
-        etcd, keyraft = measure_both(
-            "perf-watch-",
-            lambda members: watch_bench.measure(members, args.watchers, args.watch_puts),
-        )
-        report.add_watch(args.watchers, args.watch_puts, etcd, keyraft)
+        with report.section("watch"):
+            etcd, keyraft = measure_both(
+                "perf-watch-",
+                lambda members: watch_bench.measure(members, args.watchers, args.watch_puts),
+            )
+            report.add_watch(args.watchers, args.watch_puts, etcd, keyraft)
     report.print_summary()
 
 

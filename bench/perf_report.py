@@ -3,8 +3,9 @@ tables for reading, then one markdown table of every figure for pasting into not
 
 from __future__ import annotations
 
+import contextlib
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from bench.workloads import Sample
@@ -56,6 +57,18 @@ class Report:
     scale: dict[str, dict[str, dict[str, Sample]]] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     figures: list[Row] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """A part of the run whose failure is reported at the end instead of losing the
+        figures the other parts gathered."""
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 - reported with the figures
+            message = f"{name} failed: {type(error).__name__}: {error}"
+            self.failures.append(message.splitlines()[0][:300])
+            print(message, flush=True)
 
     def add_sample(self, workload: str, kind: str, round_number: int, sample: Sample) -> None:
         self.samples.setdefault(workload, {}).setdefault(kind, []).append(sample)
@@ -92,17 +105,23 @@ class Report:
             )
         )
 
+    def paired(self) -> Iterator[tuple[str, list[Sample], list[Sample]]]:
+        """Each workload's etcd and keyraft samples, of the rounds both finished."""
+        for workload, kinds in self.samples.items():
+            count = min(len(kinds.get("etcd", [])), len(kinds.get("keyraft", [])))
+            if count:
+                yield workload, kinds["etcd"][:count], kinds["keyraft"][:count]
+
     def workload_rows(self) -> list[Row]:
         rows = []
-        for workload, kinds in self.samples.items():
-            etcd, keyraft = kinds["etcd"], kinds["keyraft"]
+        for workload, etcd, keyraft in self.paired():
             ratios = "/".join(
                 f"{k.result / e.result:.2f}" for e, k in zip(etcd, keyraft, strict=True)
             )
             name = workload
             rows += [
                 Row(f"{name}: req/s", *_medians(etcd, keyraft, lambda s: s.result),
-                    f"{verdict(etcd, keyraft)} (rounds {ratios})"),
+                    f"{verdict(etcd, keyraft)} (rounds {ratios}){_errors(etcd, keyraft)}"),
                 Row(f"{name}: p99 ms", *_medians(etcd, keyraft, lambda s: s.result.p99_ms)),
                 Row(f"{name}: p50 ms", *_medians(etcd, keyraft, lambda s: s.result.p50_ms)),
                 Row(f"{name}: server CPU us/req", *_medians(etcd, keyraft, lambda s: s.cpu_us)),
@@ -112,10 +131,15 @@ class Report:
     def scale_rows(self) -> list[Row]:
         rows = []
         for table, points in self.scale.items():
-            for point, kinds in points.items():
+            for point, kinds in _complete(points):
                 etcd, keyraft = kinds["etcd"], kinds["keyraft"]
                 rows += [
-                    Row(f"{table}: {point}: req/s", etcd.result, keyraft.result),
+                    Row(
+                        f"{table}: {point}: req/s",
+                        etcd.result,
+                        keyraft.result,
+                        _errors([etcd], [keyraft]),
+                    ),
                     Row(f"{table}: {point}: p99 ms", etcd.result.p99_ms, keyraft.result.p99_ms),
                 ]
         return rows
@@ -134,8 +158,7 @@ class Report:
             print(f"  {workload}: {self.descriptions.get(workload, '')}")
         if self.samples:
             print(header)
-        for workload, kinds in self.samples.items():
-            etcd, keyraft = kinds["etcd"], kinds["keyraft"]
+        for workload, etcd, keyraft in self.paired():
             rate = _medians(etcd, keyraft, lambda s: s.result)
             p99 = _medians(etcd, keyraft, lambda s: s.result.p99_ms)
             cpu = _medians(etcd, keyraft, lambda s: s.cpu_us)
@@ -149,7 +172,7 @@ class Report:
             print(
                 f"{'':<10}{'etcd/s':>9}{'keyraft/s':>10}{'ratio':>7}{'etcd p99':>10}{'kr p99':>9}{'ratio':>7}"
             )
-            for point, kinds in points.items():
+            for point, kinds in _complete(points):
                 etcd, keyraft = kinds["etcd"].result, kinds["keyraft"].result
                 print(
                     f"{point:<10}{etcd:>9.0f}{keyraft:>10.0f}{keyraft / etcd:>7.2f}"
@@ -176,6 +199,7 @@ class Report:
                 f"| {row.figure} | {_figure(row.etcd)} | {_figure(row.keyraft)} | "
                 f"{_ratio(row.ratio)} | {row.note} |"
             )
+        lines += [f"\n{failure}" for failure in self.failures]
         return "\n".join(lines)
 
 
@@ -186,6 +210,17 @@ def _medians(
         statistics.median(float(value(s)) for s in etcd),
         statistics.median(float(value(s)) for s in keyraft),
     )
+
+
+def _complete(points: dict[str, dict[str, Sample]]) -> list[tuple[str, dict[str, Sample]]]:
+    """The scale points measured on both (a failure may leave one without keyraft)."""
+    return [(point, kinds) for point, kinds in points.items() if len(kinds) == 2]
+
+
+def _errors(etcd: list[Sample], keyraft: list[Sample]) -> str:
+    """Socket errors (timeouts mostly: wrk leaves those out of its latencies), if any."""
+    counts = [sum(s.result.socket_errors for s in samples) for samples in (etcd, keyraft)]
+    return f"; socket errors etcd {counts[0]}, keyraft {counts[1]}" if any(counts) else ""
 
 
 def _ratio(ratio: float) -> str:

@@ -1,10 +1,13 @@
-"""bench.wrk_output reads wrk's --latency report: rate, p50/p99 in ms whatever unit wrk
-chose, requests and socket errors (no servers: sample outputs)."""
+"""The bench figures, from sample outputs (no servers): bench.wrk_output reads wrk's
+--latency report (rate, p50/p99 in ms whatever unit wrk chose, requests, socket errors);
+bench.perf_report's verdict and its markdown table of every figure."""
 
 from __future__ import annotations
 
 import pytest
 
+from bench.perf_report import Report, verdict
+from bench.workloads import Sample
 from bench.wrk_output import WrkResult, combined, latency_ms, parse_wrk
 
 SAMPLE = """Running 1s test @ http://127.0.0.1:28777/
@@ -68,3 +71,35 @@ def test_result_is_still_a_rate() -> None:
     assert f"{two / one:.1f}" == "3.0"
     both = combined([one, two])
     assert (float(both), both.p50_ms, both.p99_ms, both.requests) == (400.0, 2.0, 5.0, 4000)
+
+
+def _sample(rate: float, p99: float, cpu: float = 100.0, socket_errors: int = 0) -> Sample:
+    return Sample(WrkResult(rate, p99 / 2, p99, int(rate * 10), socket_errors), cpu)
+
+
+def test_verdict_met_only_when_every_round_and_the_p99_are() -> None:
+    etcd = [_sample(1000, 20), _sample(1000, 20), _sample(1000, 20)]
+    assert verdict(etcd, [_sample(1600, 10), _sample(1500, 30), _sample(2000, 10)]) == "met"
+    missed = verdict(etcd, [_sample(1600, 10), _sample(1400, 30), _sample(2000, 10)])
+    assert missed == "missed: throughput < 1.5x in round 2 (min 1.40x)"
+    assert "p99 30.0 > 20.0 ms" in verdict(etcd, [_sample(2000, 30)] * 3)
+
+
+def test_report_pairs_rounds_both_finished_and_ends_with_markdown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = Report(rounds=2, duration=10, connections=64)
+    report.add_sample("put-leader", "etcd", 1, _sample(1000, 20))
+    report.add_sample("put-leader", "keyraft", 1, _sample(1600, 10, socket_errors=3))
+    report.add_sample("put-leader", "etcd", 2, _sample(1000, 20))  # keyraft's run failed
+    report.add_scale("put by connections", "16", "etcd", _sample(500, 5))
+    with report.section("scale"):
+        raise RuntimeError("wrk failed: boom")
+    report.add_figure("peak RSS MiB", {"peak RSS MiB (sum)": 200.0}, {"peak RSS MiB (sum)": 300.0})
+    report.print_summary()
+    output = capsys.readouterr().out
+    table = output[output.index("| figure |") :]
+    assert "| put-leader: req/s | 1000 | 1600 | 1.60 | met (rounds 1.60); socket errors" in table
+    assert "| peak RSS MiB | 200 | 300 | 1.50 |  |" in table
+    assert "put by connections" not in table  # measured on etcd only
+    assert table.rstrip().endswith("scale failed: RuntimeError: wrk failed: boom")
