@@ -93,17 +93,9 @@ class Report:
         prefix = f"watch, {watchers} watchers on 3 members, {puts} puts"
         for name in ("p50 ms (ack)", "p99 ms (ack)", "p50 ms (request)", "p99 ms (request)"):
             self.figures.append(Row(f"{prefix}: {name}", etcd[name], keyraft[name]))
-        missing = Row(
-            f"{prefix}: missing events", etcd["missing events"], keyraft["missing events"]
-        )
-        self.figures.append(
-            Row(
-                missing.figure,
-                missing.etcd,
-                missing.keyraft,
-                "ok" if not missing.keyraft else "EVENTS LOST",
-            )
-        )
+        missing = etcd["missing events"], keyraft["missing events"]
+        note = "EVENTS LOST" if missing[1] else "ok"
+        self.figures.append(Row(f"{prefix}: missing events", *missing, note))
 
     def paired(self) -> Iterator[tuple[str, list[Sample], list[Sample]]]:
         """Each workload's etcd and keyraft samples, of the rounds both finished."""
@@ -182,7 +174,7 @@ class Report:
             print()
             for row in self.figures:
                 print(
-                    f"{row.figure:<70}{_figure(row.etcd):>9}{_figure(row.keyraft):>9}{row.ratio:>7.2f}  {row.note}"
+                    f"{row.figure:<70}{_figure(row.etcd):>9}{_figure(row.keyraft):>9}{_ratio(row.ratio):>7}  {row.note}"
                 )
         print("\n" + self.markdown())
 
