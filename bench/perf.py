@@ -175,6 +175,7 @@ def main() -> None:
                     _scale(clusters, args, report)
     if "memory" in chosen:
         with report.section("memory"):
+            print(f"memory: {args.puts:,} puts on fresh clusters, etcd then keyraft", flush=True)
             etcd, keyraft = measure_both(
                 "perf-memory-",
                 lambda members: cluster_bench.measure(members, 0, args.connections, args.puts),
@@ -184,6 +185,7 @@ def main() -> None:
             )
     if "watch" in chosen:
         with report.section("watch"):
+            print(f"watch: {args.watchers} watchers on 3 members, etcd then keyraft", flush=True)
             etcd, keyraft = measure_both(
                 "perf-watch-",
                 lambda members: watch_bench.measure(members, args.watchers, args.watch_puts),
