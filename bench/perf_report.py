@@ -130,7 +130,7 @@ class Report:
                         f"{table}: {point}: req/s",
                         etcd.result,
                         keyraft.result,
-                        _errors([etcd], [keyraft]),
+                        _errors([etcd], [keyraft]).removeprefix("; "),
                     ),
                     Row(f"{table}: {point}: p99 ms", etcd.result.p99_ms, keyraft.result.p99_ms),
                 ]
