@@ -11,7 +11,7 @@ NODES ?= 3
 SEED ?= 1
 FAULTS ?=
 
-.PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-lease bench-watch bench-raft soak cluster clean
+.PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-perf bench-lease bench-watch bench-raft soak cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,12 @@ bench: $(STAMP) etcd
 bench-cluster: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.cluster_bench
+
+# keyraft vs etcd for issue #18: workloads interleaved per round, scale tables, memory,
+# watch; ends with a markdown table. ~15+ minutes: make bench-perf ARGS="--only mix --rounds 1"
+bench-perf: $(STAMP) etcd
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.perf $(ARGS)
 
 bench-watch: $(STAMP) etcd
 	$(PY) -m bench.watch_bench

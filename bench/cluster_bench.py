@@ -12,70 +12,34 @@ members after --puts puts.
 from __future__ import annotations
 
 import argparse
-import base64
-import concurrent.futures
-import threading
 
 import httpx
 
-from bench.clusters import cpu_seconds, measure_both, print_ratios, resident_mib, started
-from bench.kv_bench import wrk
-from tests.support.servers import Member, find_leader
+from bench.clusters import measure_both, print_ratios, put_many, resident_mib
+from bench.workloads import WORKLOADS_BY_NAME, Cluster, measured
+from tests.support.servers import Member, find_leader, started
+
+# This bench's names for the shared workloads (bench.perf runs them, and more, in rounds).
+NAMES = {
+    "put (leader)": "put-leader",
+    "put (all members)": "put-all",
+    "range (follower)": "range-follower",
+    "range (serializable)": "range-serializable",
+}
 
 
 def _throughput(
     members: list[Member], leader: Member, duration: int, connections: int
 ) -> dict[str, float]:
-    follower = next(m for m in members if m is not leader)
-    share = max(1, connections // len(members))
-
-    def spread(script: str) -> float:
-        with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
-            return sum(pool.map(lambda m: wrk(m.client_url, script, duration, share), members))
-
-    workloads = {
-        "put (leader)": lambda: wrk(leader.client_url, "put.lua", duration, connections),
-        "put (all members)": lambda: spread("put.lua"),
-        "range (follower)": lambda: wrk(follower.client_url, "range.lua", duration, connections),
-        "range (serializable)": lambda: wrk(
-            follower.client_url, "range.lua", duration, connections, {"BENCH_SERIALIZABLE": "1"}
-        ),
-    }
+    cluster = Cluster(members, leader)
     results: dict[str, float] = {}
     cpu_per_request: dict[str, float] = {}
-    for name, run in workloads.items():
-        before = cpu_seconds(members)
-        results[name] = run()
-        used = cpu_seconds(members) - before
+    for name, workload in NAMES.items():
+        sample = measured(members, WORKLOADS_BY_NAME[workload].run, cluster, duration, connections)
+        results[name] = float(sample.result)
         # Throughput swings with the machine's neighbours; CPU per request much less.
-        cpu_per_request[f"{name} CPU us/req"] = 1e6 * used / (results[name] * duration)
+        cpu_per_request[f"{name} CPU us/req"] = sample.cpu_us
     return {**results, **cpu_per_request}
-
-
-def _put_many(url: str, puts: int, threads: int = 32) -> None:
-    """`puts` puts of 256-byte values, one client per thread (a shared httpx client's
-    pool was seen failing with EBADF under 32 threads)."""
-    value = base64.b64encode(b"v" * 256).decode()
-    local = threading.local()
-    clients: list[httpx.Client] = []
-
-    def put(index: int) -> None:
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(timeout=30)
-            clients.append(local.client)
-        response = local.client.post(
-            url + "/v3/kv/put",
-            json={"key": base64.b64encode(b"mem/%010d" % index).decode(), "value": value},
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"put {index} to {url}: {response.status_code} {response.text}")
-
-    try:
-        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-            list(pool.map(put, range(puts)))
-    finally:
-        for client in clients:
-            client.close()
 
 
 def measure(members: list[Member], duration: int, connections: int, puts: int) -> dict[str, float]:
@@ -85,7 +49,7 @@ def measure(members: list[Member], duration: int, connections: int, puts: int) -
         results: dict[str, float] = {}
         if duration > 0:
             results.update(_throughput(members, leader, duration, connections))
-        _put_many(leader.client_url, puts)
+        put_many(leader.client_url, puts)
         results["peak RSS MiB (sum)"] = sum(resident_mib(m, "VmHWM") for m in members)
         return results
 

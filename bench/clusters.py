@@ -3,10 +3,15 @@ printing keyraft/etcd ratios."""
 
 from __future__ import annotations
 
+import base64
+import concurrent.futures
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
+
+import httpx
 
 from tests.support.servers import Member, etcd_cluster, keyraft_cluster
 
@@ -29,6 +34,34 @@ def resident_mib(member: Member, field: str = "VmRSS") -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} for process {member.pid}")
+
+
+def put_many(
+    url: str, puts: int, threads: int = 32, key_format: bytes = b"mem/%010d", value_size: int = 256
+) -> None:
+    """`puts` puts of `value_size`-byte values to keys `key_format % index`, one client per
+    thread (a shared httpx client's pool was seen failing with EBADF under 32 threads)."""
+    value = base64.b64encode(b"v" * value_size).decode()
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def put(index: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=30)
+            clients.append(local.client)
+        response = local.client.post(
+            url + "/v3/kv/put",
+            json={"key": base64.b64encode(key_format % index).decode(), "value": value},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"put {index} to {url}: {response.status_code} {response.text}")
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            list(pool.map(put, range(puts)))
+    finally:
+        for client in clients:
+            client.close()
 
 
 def measure_both(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -20,12 +19,17 @@ from pathlib import Path
 
 import httpx
 
+from bench.wrk_output import WrkResult, parse_wrk
 from tests.support.servers import Member, etcd_member, keyraft_member
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 
 
-def wrk(url: str, script: str, duration: int, connections: int, env: dict | None = None) -> float:
+def wrk(
+    url: str, script: str, duration: int, connections: int, env: dict | None = None
+) -> WrkResult:
+    """One wrk run of `script` against `url`: requests/s with p50/p99 latency beside it.
+    Raises when wrk fails or any answer was not 200 (the scripts report those)."""
     result = subprocess.run(
         [
             shutil.which("wrk") or "wrk",
@@ -42,13 +46,14 @@ def wrk(url: str, script: str, duration: int, connections: int, env: dict | None
         timeout=duration + 60,
         env={**os.environ, **(env or {})},
     )
-    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if not match:
-        raise RuntimeError(f"wrk failed: {result.stdout}\n{result.stderr}")
+    try:
+        measured = parse_wrk(result.stdout)
+    except ValueError:
+        raise RuntimeError(f"wrk failed: {result.stdout}\n{result.stderr}") from None
     errors = result.stderr.count("unexpected status")
     if errors:
         raise RuntimeError(f"{errors} non-200 answers: {result.stderr[:500]}")
-    return float(match.group(1))
+    return measured
 
 
 AUTH_SETUP = (

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.clusters import resident_mib, started
+from bench.clusters import resident_mib
 from bench.kv_bench import wrk
-from tests.support.servers import Member, find_leader, keyraft_cluster
+from tests.support.servers import Member, find_leader, keyraft_cluster, started
 
 KINDS = ("rocks .log", "rocks .sst", "rocks meta", "raft wal", "other")
 MIB = 1024 * 1024

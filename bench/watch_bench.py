@@ -1,11 +1,13 @@
 """Watch event delivery, keyraft vs real etcd, same machine, same run.
 
-    python -m bench.watch_bench [--puts 200]
+    python -m bench.watch_bench [--puts 200] [--members 1] [--watchers 100 1000]
 
-For 100 and 1,000 watchers on one key prefix: latency from a put's request being sent to
-each watcher receiving its event (p50, p99: never negative, and it counts the write), the
-same from the put's acknowledgement (negative when events reach watchers before the
-writer hears back), and resident memory per idle watcher.
+For each count of watchers on one key prefix, spread evenly over the members (puts go to
+the leader): latency from a put's request being sent to each watcher receiving its event
+(p50, p99: never negative, and it counts the write), the same from the put's
+acknowledgement (negative when events reach watchers before the writer hears back),
+resident memory per idle watcher (summed over the members), and how many (watcher, put)
+events never arrived (must be 0).
 """
 
 from __future__ import annotations
@@ -14,45 +16,63 @@ import argparse
 import asyncio
 import base64
 import statistics
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 
-from tests.support.servers import Member, etcd_member, keyraft_member
+from bench.clusters import measure_both, resident_mib
+from tests.support.servers import Member, find_leader, started
 from tests.support.watch_client import open_watch, read_messages
 
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+WATCH_BODY = b'{"create_request":{"key":"%s","range_end":"%s"}}' % (
+    base64.b64encode(b"wb/"),
+    base64.b64encode(b"wb0"),
+)
 
 
-async def _measure(member: Member, watchers: int, puts: int) -> dict[str, float]:
-    host, port = member.client_url.removeprefix("http://").split(":")
-    body = b'{"create_request":{"key":"%s","range_end":"%s"}}' % (
-        base64.b64encode(b"wb/"),
-        base64.b64encode(b"wb0"),
-    )
-    before = _rss_kib(member.pid)
-    streams = [await open_watch(host, int(port), body) for _ in range(watchers)]
-    await asyncio.sleep(1.0)  # let the server settle before reading its memory
-    per_watcher = (_rss_kib(member.pid) - before) / watchers
+async def _until(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll `condition()` until it holds or `timeout` seconds passed."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline and not condition():
+        await asyncio.sleep(0.05)
+
+
+async def _measure(
+    members: list[Member], leader: Member, watchers: int, puts: int
+) -> dict[str, float]:
+    before = sum(resident_mib(member) for member in members)
+    streams = []
+    for index in range(watchers):
+        host, port = members[index % len(members)].client_url.removeprefix("http://").split(":")
+        streams.append(await open_watch(host, int(port), WATCH_BODY))
+    created = [False] * watchers
+    received: list[set[int]] = [set() for _ in range(watchers)]
     arrivals: dict[int, list[float]] = {}
 
-    def on_message(message: dict) -> bool:
-        now = time.perf_counter()
-        for event in message["result"].get("events", []):
-            arrivals.setdefault(int(event["kv"]["mod_revision"]), []).append(now)
-        return True
+    def on_message_of(watcher: int) -> Callable[[dict], bool]:
+        def on_message(message: dict) -> bool:
+            now = time.perf_counter()
+            created[watcher] = created[watcher] or bool(message["result"].get("created"))
+            for event in message["result"].get("events", []):
+                revision = int(event["kv"]["mod_revision"])
+                if revision not in received[watcher]:
+                    received[watcher].add(revision)
+                    arrivals.setdefault(revision, []).append(now)
+            return True
 
-    readers = [asyncio.create_task(read_messages(reader, on_message)) for reader, _w in streams]
+        return on_message
+
+    readers = [
+        asyncio.create_task(read_messages(reader, on_message_of(index)))
+        for index, (reader, _writer) in enumerate(streams)
+    ]
+    await _until(lambda: all(created), 60)
+    await asyncio.sleep(1.0)  # let the servers settle before reading their memory
+    per_watcher = (sum(resident_mib(member) for member in members) - before) * 1024 / watchers
     acknowledged: dict[int, float] = {}
     sent: dict[int, float] = {}
-    async with httpx.AsyncClient(base_url=member.client_url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=leader.client_url, timeout=30) as client:
         for index in range(puts):
             sent_at = time.perf_counter()
             answer = await client.post(
@@ -63,11 +83,7 @@ async def _measure(member: Member, watchers: int, puts: int) -> dict[str, float]
             acknowledged[revision] = time.perf_counter()
             sent[revision] = sent_at
             await asyncio.sleep(0.005)
-    deadline = time.perf_counter() + 30
-    while time.perf_counter() < deadline and any(
-        len(arrivals.get(r, [])) < watchers for r in acknowledged
-    ):
-        await asyncio.sleep(0.05)
+    await _until(lambda: all(len(arrivals.get(r, [])) >= watchers for r in acknowledged), 30)
     for task in readers:
         task.cancel()
     for _reader, writer in streams:
@@ -76,11 +92,16 @@ async def _measure(member: Member, watchers: int, puts: int) -> dict[str, float]
     from_ack = _latencies(arrivals, acknowledged)
     return {
         "p50 ms (request)": statistics.median(from_request),
-        "p99 ms (request)": from_request[int(len(from_request) * 0.99) - 1],
+        "p99 ms (request)": _p99(from_request),
         "p50 ms (ack)": statistics.median(from_ack),
-        "p99 ms (ack)": from_ack[int(len(from_ack) * 0.99) - 1],
+        "p99 ms (ack)": _p99(from_ack),
         "KiB/idle watcher": per_watcher,
+        "missing events": sum(len(set(acknowledged) - got) for got in received),
     }
+
+
+def _p99(ordered: list[float]) -> float:
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
 def _latencies(arrivals: dict[int, list[float]], since: dict[int, float]) -> list[float]:
@@ -93,28 +114,33 @@ def _latencies(arrivals: dict[int, list[float]], since: dict[int, float]) -> lis
     )
 
 
+def measure(members: list[Member], watchers: int, puts: int) -> dict[str, float]:
+    """Start the cluster, measure `watchers` watchers over its members, stop it."""
+    with started(members):
+        return asyncio.run(_measure(members, find_leader(members), watchers, puts))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--puts", type=int, default=200)
+    parser.add_argument("--members", type=int, default=1, help="cluster size")
+    parser.add_argument("--watchers", type=int, nargs="+", default=[100, 1000])
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="watch-bench-") as directory:
-        for watchers in (100, 1000):
-            results = {}
-            for kind, factory in (("etcd", etcd_member), ("keyraft", keyraft_member)):
-                workdir = Path(directory) / f"{kind}{watchers}"
-                workdir.mkdir()
-                member = factory(workdir)
-                member.start()
-                try:
-                    results[kind] = asyncio.run(_measure(member, watchers, args.puts))
-                finally:
-                    member.stop()
-            rows.append((watchers, results))
+    rows = [
+        (
+            watchers,
+            measure_both(
+                "watch-bench-",
+                lambda members, w=watchers: measure(members, w, args.puts),
+                args.members,
+            ),
+        )
+        for watchers in args.watchers
+    ]
     print(f"{'watchers':>8} {'metric':<20}{'etcd':>10}{'keyraft':>10}{'ratio':>8}")
-    for watchers, results in rows:
-        for metric in results["etcd"]:
-            etcd, keyraft = results["etcd"][metric], results["keyraft"][metric]
+    for watchers, (etcd_results, keyraft_results) in rows:
+        for metric, etcd in etcd_results.items():
+            keyraft = keyraft_results[metric]
             ratio = keyraft / etcd if etcd else float("nan")
             print(f"{watchers:>8} {metric:<20}{etcd:>10.2f}{keyraft:>10.2f}{ratio:>8.2f}")
 

@@ -1,17 +1,14 @@
--- Linearizable (default) or serializable single-key range on one existing key.
+-- Linearizable (default) or serializable (BENCH_SERIALIZABLE=1) single-key range on one
+-- existing key: BENCH_KEY, "bench/key" by default. The request is built once, on first
+-- use (wrk knows the Host header only then).
+local common = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
+local key = os.getenv("BENCH_KEY") or "bench/key"
 local serializable = os.getenv("BENCH_SERIALIZABLE") == "1"
-local body = '{"key":"YmVuY2gva2V5"' .. (serializable and ',"serializable":true' or "") .. '}'
-
--- With BENCH_TOKEN set, it goes in the Authorization header (auth enabled).
-local headers = { ["Content-Type"] = "application/json" }
-if os.getenv("BENCH_TOKEN") then headers["Authorization"] = os.getenv("BENCH_TOKEN") end
+local body
 
 function request()
-  return wrk.format("POST", "/v3/kv/range", headers, body)
+  body = body or common.range(key, serializable)
+  return body
 end
 
-function response(status, headers, body)
-  if status ~= 200 then
-    io.stderr:write("unexpected status " .. status .. "\n")
-  end
-end
+response = common.response
