@@ -262,10 +262,8 @@ class Applier:
                 return
             if op.lease and not self.lease_exists(op.lease):
                 raise errors.LeaseNotFound
-            if op.ignore_value or op.ignore_lease:
-                history = txn.history(op.key)
-                if history is None or not history.live:
-                    raise errors.KeyNotFound
+            if (op.ignore_value or op.ignore_lease) and not txn.is_live(op.key):
+                raise errors.KeyNotFound
 
         self._walk(request, path, visit)
 

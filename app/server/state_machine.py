@@ -329,12 +329,7 @@ class StateMachine:
         self.applied_index = decode_int(backend.get("meta", META_CONSISTENT_INDEX), 0)
 
     def _restore_leases(self) -> None:
-        live = (
-            (key, history.lease)
-            for key, history in self.store.index.scan(b"", None, True)
-            if history.live and history.lease
-        )
-        self.lessor.restore(self.backend, live)
+        self.lessor.restore(self.backend, self.store.index.live_leases())
 
     def close(self) -> None:
         self.backend.sync()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from keyraft.storage.backend import Backend, RocksBatch
 from keyraft.storage.errors import CompactedError, FutureRevisionError, ReadOvertakenError
-from keyraft.storage.mvcc.key_index import KeyHistory, KeyIndex
+from keyraft.storage.mvcc.key_index import KeyIndex, is_live, latest, visible_at
 from keyraft.storage.mvcc.record import KeyValue, decode_record, encode_record
 from keyraft.storage.mvcc.revision import decode_revision, encode_revision, revision_prefix
 
@@ -158,7 +158,7 @@ class MVCCStore:
         revision = self.check_revision(options.revision, current)
         visible: list[tuple[int, int]] = []
         for _key, history in self.index.scan(key, end or None, end == b""):
-            found = history.visible_at(revision)
+            found = visible_at(history, revision)
             if found is not None:
                 visible.append(found)
         count = len(visible)
@@ -198,7 +198,7 @@ class MVCCStore:
         while True:
             scan = self.index.scan(resume, end or None, to_end, after)
             for scanned, (found, history) in enumerate(scan, start=1):
-                hit = history.visible_at(revision)
+                hit = visible_at(history, revision)
                 if hit is not None:
                     visible.append(hit)
                 if scanned == SCAN_STEP_KEYS:
@@ -388,14 +388,16 @@ class WriteTxn:
         """`range` for a range op's answer: many records are left to read later."""
         return self.store.range(key, end, options, self.revision, self._pending, defer=True)
 
-    def history(self, key: bytes) -> KeyHistory | None:
-        return self.store.index.get(key)
+    def is_live(self, key: bytes) -> bool:
+        """Whether `key` exists now (this transaction's own changes included)."""
+        history = self.store.index.get(key)
+        return history is not None and is_live(history)
 
     def put(self, key: bytes, value: bytes, lease: int) -> int:
         main, sub = self.begin_revision + 1, len(self.changes)
         previous = self._live_revision(key)
-        history = self.store.index.record_put(key, main, sub, lease)
-        kv = KeyValue(key, history.create_revision, main, history.version, value, lease)
+        created, version = self.store.index.record_put(key, main, sub, lease)
+        kv = KeyValue(key, created, main, version, value, lease)
         record = encode_record(kv)
         revision_key = encode_revision(main, sub)
         self._pending.records[revision_key] = record
@@ -405,9 +407,9 @@ class WriteTxn:
 
     def _live_revision(self, key: bytes) -> tuple[int, int] | None:
         history = self.store.index.get(key)
-        if history is None or not history.live:
+        if history is None or not is_live(history):
             return None
-        return history.latest()
+        return latest(history)
 
     def delete_range(self, key: bytes, end: bytes | None) -> tuple[int, int]:
         """Delete live keys in the range; return (deleted count, header revision)."""
@@ -415,7 +417,7 @@ class WriteTxn:
         doomed = [
             found
             for found, history in self.store.index.scan(key, end or None, end == b"")
-            if history.live
+            if is_live(history)
         ]
         for found in doomed:
             sub = len(self.changes)
