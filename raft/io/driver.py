@@ -29,6 +29,7 @@ from ..messages import (
     Entry,
     EntryType,
     Message,
+    MessageType,
     Snapshot,
     SoftState,
     StateRole,
@@ -41,6 +42,9 @@ from .state_machine import MembershipStateMachine, RaftEvents, StateMachine
 from .transport import Transport
 from .wal import WriteAheadLog
 
+_PROMISE_FREE = frozenset(
+    {MessageType.HEARTBEAT_RESPONSE, MessageType.PROPOSE, MessageType.READ_INDEX}
+)
 __all__ = ["RaftDriver", "RaftEvents", "StateMachine"]  # the protocols, for older imports
 
 log = logging.getLogger("keyraft.raft")
@@ -287,10 +291,15 @@ class RaftDriver:
         # does): acks for these entries come back to a later Ready, handled only after
         # this write completes, so nothing is applied, answered or announced as committed
         # before a quorum including the leader holds it durably. Everyone else persists
-        # first: a vote or an append ack is a promise.
-        send_first = self.node.raft.role == StateRole.LEADER
-        if send_first and ready.messages and self.transport is not None:
-            self.transport.send(ready.messages)
+        # first what it promises: a vote or an append ack.
+        late = ready.messages
+        if ready.messages and self.transport is not None:
+            if self.node.raft.role == StateRole.LEADER:
+                early, late = ready.messages, []
+            else:
+                early, late = self._promise_free(ready)
+            if early:
+                self.transport.send(early)
         committed = ready.committed_entries
         if committed and self._durable_already(committed[-1].index, ready.entries):
             # Committed entries this member already holds durably are applied (and their
@@ -309,8 +318,8 @@ class RaftDriver:
                 self._durable_index = ready.entries[-1].index
             if ready.hard_state is not None:
                 self.storage.set_hard_state(ready.hard_state)
-        if not send_first and ready.messages and self.transport is not None:
-            self.transport.send(ready.messages)
+        if late and self.transport is not None:
+            self.transport.send(late)
         if committed:
             self._apply(committed)
         if ready.read_states:
@@ -318,6 +327,23 @@ class RaftDriver:
         self.node.advance(ready)
         if self.applied - self.last_snapshot_index >= self.snapshot_count:
             await self._snapshot()
+
+    def _promise_free(self, ready: Ready) -> tuple[list[Message], list[Message]]:
+        """A follower's messages that promise nothing about its disk (heartbeat answers,
+        requests it forwards: proposals, read indexes), and the rest. The first go before
+        the write, the rest after: under writes, a read round and a forwarded put waited
+        for a follower's fsync they do not need. All wait if this Ready changes the term
+        or the vote, which every message carries."""
+        hard_state = ready.hard_state
+        persisted = self.storage.hard_state
+        if hard_state is not None and (
+            hard_state.term != persisted.term or hard_state.vote != persisted.vote
+        ):
+            return [], ready.messages
+        early = [m for m in ready.messages if m.type in _PROMISE_FREE]
+        if not early:
+            return [], ready.messages
+        return early, [m for m in ready.messages if m.type not in _PROMISE_FREE]
 
     def _durable_already(self, index: int, unsaved: list[Entry]) -> bool:
         """Whether the local log durably holds entries up to `index` as they are now:
