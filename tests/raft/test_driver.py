@@ -139,6 +139,55 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
     run(scenario())
 
 
+def test_followers_answer_a_read_round_while_their_write_is_held(tmp_path: Path) -> None:
+    """A heartbeat answer promises nothing about a follower's disk: it leaves before the
+    follower's write of entries that came with it, so a leader's read round does not wait
+    for a follower's fsync. Acks of those entries still wait for the write."""
+
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=4)
+        cluster.start_all()
+        held: list[int] = []
+        release = threading.Event()
+        try:
+            leader = await cluster.elect()
+            await cluster.replicate(["a"])
+            for node_id, driver in cluster.drivers.items():
+                if node_id != leader:
+                    driver.wal.save = _held(driver.wal.save, held, release)  # type: ignore[method-assign]
+            before = len(cluster.journal)
+            cluster.drivers[leader].propose([b"b"])  # an append and a heartbeat, together
+            assert cluster.drivers[leader].read_index(b"read-1")
+            await _until(lambda: len(held) == 2)  # both followers' writes held
+            await _until(
+                lambda: [s.context for s in cluster.machines[leader].read_states] == [b"read-1"]
+            )
+            assert not any(  # the entries themselves are not acknowledged yet
+                e.kind == "send" and e.detail.type == MessageType.APPEND_RESPONSE
+                for e in cluster.journal[before:]
+                if e.node_id != leader
+            )
+        finally:
+            release.set()
+            await cluster.stop_all()
+        check_persist_before_promise(cluster.journal)
+
+    run(scenario())
+
+
+def _held(
+    save: Callable[..., None], held: list[int], release: threading.Event
+) -> Callable[..., None]:
+    """`save`, counting itself in `held` and waiting for `release` first."""
+
+    def held_save(*args: Any) -> None:
+        held.append(1)
+        release.wait(10)
+        save(*args)
+
+    return held_save
+
+
 def _last(cluster: DriverCluster, node_id: int) -> int:
     return cluster.drivers[node_id].node.raft.log.last_index()
 
