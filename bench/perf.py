@@ -95,36 +95,31 @@ def _throughput(
 def _scale(clusters: dict[str, Cluster], args: argparse.Namespace, report: Report) -> None:
     """One run per point, etcd then keyraft: puts to the leader by client count, then
     linearizable ranges of one key on the leader by value size."""
-    for connections in SCALE_CONNECTIONS:
+
+    def point(table: str, label: str, script: str, connections: int, env: dict) -> None:
         for kind in KINDS:
-            leader = clusters[kind].leader
+            cluster = clusters[kind]
             sample = measured(
-                clusters[kind].members,
+                cluster.members,
                 wrk,
-                leader.client_url,
-                "put.lua",
+                cluster.leader.client_url,
+                script,
                 args.duration,
                 connections,
+                env,
             )
-            report.add_scale("put, 3 members, by connections", str(connections), kind, sample)
+            report.add_scale(table, label, kind, sample)
+
+    for connections in SCALE_CONNECTIONS:
+        point("put, 3 members, by connections", str(connections), "put.lua", connections, {})
     for size in SCALE_VALUES:
-        for kind in KINDS:
-            leader = clusters[kind].leader
-            sample = measured(
-                clusters[kind].members,
-                wrk,
-                leader.client_url,
-                "range.lua",
-                args.duration,
-                args.connections,
-                {"BENCH_KEY": _value_key(size)},
-            )
-            report.add_scale(
-                f"range, 3 members, {args.connections} connections, by value size",
-                f"{size // 1024} KiB",
-                kind,
-                sample,
-            )
+        point(
+            f"range, 3 members, {args.connections} connections, by value size",
+            f"{size // 1024} KiB",
+            "range.lua",
+            args.connections,
+            {"BENCH_KEY": _value_key(size)},
+        )
 
 
 def _raise_open_files() -> None:

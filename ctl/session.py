@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from keyraft.ctl.client import GatewayClient
 from keyraft.ctl.commands.lease import renew
 from keyraft.ctl.errors import CtlError
+from keyraft.ctl.threads import start_background
 
 
 class Session:
@@ -26,8 +27,7 @@ class Session:
         self.done = threading.Event()
         self.expired = False
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._keep_alive, daemon=True)
-        self._thread.start()
+        self._thread = start_background(self._keep_alive)
 
     def _keep_alive(self) -> None:
         while not self._closed.wait(max(self.ttl / 3.0, 0.5)):

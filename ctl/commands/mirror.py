@@ -24,6 +24,7 @@ from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError, EndpointsUnreachable
 from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.requests import key_range, to_bytes
+from keyraft.ctl.threads import start_background
 
 SYNC_PAGE = 1000  # keys per range while copying the base (etcd's syncer batch)
 REPORT_EVERY_S = 30.0
@@ -180,7 +181,7 @@ def make_mirror(
             source_prefix,
             lambda key: key.replace(source_prefix, target_prefix, 1),
         )
-        threading.Thread(target=report, args=(mirror, threading.Event()), daemon=True).start()
+        start_background(report, mirror, threading.Event())
         mirror.follow(mirror.copy_base() + 1)
     finally:
         client.close()

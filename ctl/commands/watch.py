@@ -27,6 +27,7 @@ from keyraft.ctl.errors import (
 from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.output import Printer
 from keyraft.ctl.requests import key_range, to_bytes
+from keyraft.ctl.threads import start_background
 from keyraft.ctl.txn_grammar import argify
 
 RETRY_PAUSE = 0.2
@@ -183,10 +184,7 @@ def _interactive(client_factory: Callable[[], GatewayClient], printer: Printer) 
             except CtlError as problem:
                 _note(f"Error: {problem}")
                 continue
-            worker = threading.Thread(
-                target=_guarded, args=(client_factory(), spec, printer.watch, stop), daemon=True
-            )
-            worker.start()
+            worker = start_background(_guarded, client_factory(), spec, printer.watch, stop)
             workers.append(worker)
     finally:
         stop.set()
