@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TypeVar
 
 from keyraft.ctl.client import GatewayClient
 from keyraft.ctl.commands.lease import renew
 from keyraft.ctl.errors import CtlError
 from keyraft.ctl.threads import start_background
+
+T = TypeVar("T")
 
 
 class Session:
@@ -54,11 +57,29 @@ class Session:
             self.client.call("/v3/lease/revoke", {"ID": self.lease})
 
 
-@contextlib.contextmanager
-def canceled_on_interrupt() -> Iterator[None]:
-    """Ctrl-C while waiting for a lock or leadership: the request is dropped (the server
-    takes the caller's key out of the queue) and, as etcdctl, the command fails."""
+def wait_canceling_on_interrupt(call: Callable[[], T]) -> T:
+    """`call()` (a lock or campaign request, answered when the caller's turn comes), ended
+    by Ctrl-C: as etcdctl, the command then fails with "context canceled" (the session's
+    revoke takes the caller's key out of the queue). The request runs on a background
+    thread while the main thread waits in short steps: interrupting a blocked HTTP read
+    could leave the client stuck unwinding, and the command never ended (seen in CI)."""
+    outcome: list = []
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as problem:  # noqa: BLE001 - handed to the main thread
+            outcome.append((False, problem))
+        finished.set()
+
+    start_background(run)
     try:
-        yield
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         raise CtlError("context canceled") from None
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value

@@ -15,7 +15,7 @@ from keyraft.ctl.client import StreamBroken, b64
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError
 from keyraft.ctl.interrupt import exit_on_interrupt
-from keyraft.ctl.session import Session, canceled_on_interrupt
+from keyraft.ctl.session import Session, wait_canceling_on_interrupt
 
 USAGE = "elect takes one election name argument and an optional proposal argument"
 SESSION_TTL = 60  # etcdctl's session: clientv3/concurrency's default TTL
@@ -44,9 +44,10 @@ def campaign(name: str, proposal: str) -> None:
     client = context.client
     session = Session(client, SESSION_TTL)
     try:
-        with canceled_on_interrupt():
-            body = {"name": b64(name), "lease": session.lease, "value": b64(proposal)}
-            leader = client.call("/v3/election/campaign", body, waits=True)["leader"]
+        body = {"name": b64(name), "lease": session.lease, "value": b64(proposal)}
+        leader = wait_canceling_on_interrupt(
+            lambda: client.call("/v3/election/campaign", body, waits=True)
+        )["leader"]
         context.printer().get(client.call("/v3/kv/range", {"key": leader["key"]}))
         sys.stdout.flush()
         session.until_interrupted()

@@ -17,7 +17,7 @@ import click
 from keyraft.ctl.client import b64, unb64
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError
-from keyraft.ctl.session import Session, canceled_on_interrupt
+from keyraft.ctl.session import Session, wait_canceling_on_interrupt
 
 USAGE = "lock takes a lock name argument and an optional command to execute"
 
@@ -35,10 +35,11 @@ def lock(lockname: str | None, command: tuple[str, ...], ttl: int) -> None:
     client = context.client
     session = Session(client, ttl)
     try:
-        with canceled_on_interrupt():
-            answer = client.call(
+        answer = wait_canceling_on_interrupt(
+            lambda: client.call(
                 "/v3/lock/lock", {"name": b64(lockname), "lease": session.lease}, waits=True
             )
+        )
         if command:
             revision = answer["header"]["revision"]
             status = run_holding(command, unb64(answer["key"]).decode(errors="replace"), revision)
