@@ -432,8 +432,7 @@ class RaftDriver:
             return
         snapshot = self.storage.create_snapshot(compact_to, self.conf_state, b"")
         self.storage.compact(compact_to)
-        kept = self.storage.entries(compact_to + 1, self.storage.last_index() + 1)
-        await self._disk.run(self.wal.rewrite, snapshot, self.storage.hard_state, kept)
+        await self._disk.run(self.wal.compact, snapshot, self.storage.hard_state)
         log.info("snapshot at %d, log compacted to %d", applied, compact_to)
 
 

@@ -7,8 +7,11 @@ the first record that is cut short or fails its checksum marks a torn write: the
 is truncated there and later segments are dropped (nothing after a bad record can be
 trusted). Record payloads use the core's codec (entries, hard state, snapshot metadata).
 
-After a snapshot the log is rewritten compactly: a new segment starts with the snapshot
-metadata, the hard state and the entries after the snapshot, then older segments go.
+After a snapshot of the state machine the log is compacted without copying anything: a
+new segment starts with the snapshot metadata and the hard state, and the oldest segments,
+whose entries the snapshot covers, are deleted (etcd purges whole segments the same way).
+Installing a snapshot from the leader rewrites the log instead: a new segment holds the
+snapshot metadata, the hard state and the given entries, and every older segment goes.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Recovered:
     hard_state: HardState = field(default_factory=HardState)
     entries: list[Entry] = field(default_factory=list)
     repaired_bytes: int = 0
+    highest: dict[int, int] = field(default_factory=dict)  # segment -> highest entry index
 
 
 def _record(kind: int, payload: bytes) -> bytes:
@@ -57,6 +61,9 @@ class WriteAheadLog:
         self._file = open(self._path(self._sequence), "ab")  # noqa: SIM115 - held open
         self._size = self._file.tell()
         _sync_directory(directory)
+        # The highest entry index ever written to each segment: a segment goes once a
+        # snapshot covers it and every segment before it.
+        self._highest: dict[int, int] = self.recovered.highest
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -70,6 +77,9 @@ class WriteAheadLog:
         data = b"".join(parts)
         self._file.write(data)
         self._size += len(data)
+        if entries:
+            highest = self._highest.get(self._sequence, 0)
+            self._highest[self._sequence] = max(highest, entries[-1].index)
         if sync:
             self._file.flush()
             os.fdatasync(self._file.fileno())
@@ -80,6 +90,35 @@ class WriteAheadLog:
         """Start a fresh segment holding only what follows `snapshot`, drop the rest."""
         old = self._segments()
         self._file.close()
+        self._start_segment(snapshot, hard_state, entries)
+        for sequence in old:
+            os.remove(self._path(sequence))
+            self._highest.pop(sequence, None)
+        _sync_directory(self.directory)
+
+    def compact(self, snapshot: Snapshot, hard_state: HardState) -> None:
+        """Record that the state machine holds everything up to `snapshot.index`: a new
+        segment starts with the snapshot metadata, and the oldest segments go while all
+        their entries are at or below it. The entries after it stay where they are, so
+        this costs two small writes whatever the log holds (rewriting the kept entries
+        stalled every member for 50-80 ms each 10,000 writes)."""
+        old = self._segments()
+        self._file.flush()
+        os.fdatasync(self._file.fileno())  # what came before must not be lost behind it
+        self._file.close()
+        self._start_segment(snapshot, hard_state, [])
+        for sequence in old:
+            if self._highest.get(sequence, 0) > snapshot.index:
+                break  # kept, and with it every later one: recovery reads them in order
+            os.remove(self._path(sequence))
+            self._highest.pop(sequence, None)
+        _sync_directory(self.directory)
+
+    def _start_segment(
+        self, snapshot: Snapshot, hard_state: HardState, entries: list[Entry]
+    ) -> None:
+        """Make the next segment, beginning with `snapshot`'s metadata, `hard_state` and
+        `entries`, whole on disk before it has its name, and append to it from then on."""
         self._sequence += 1
         temporary = self._path(self._sequence) + ".tmp"
         with open(temporary, "wb") as handle:
@@ -92,9 +131,8 @@ class WriteAheadLog:
             os.fsync(handle.fileno())
         os.replace(temporary, self._path(self._sequence))
         _sync_directory(self.directory)
-        for sequence in old:
-            os.remove(self._path(sequence))
-        _sync_directory(self.directory)
+        if entries:
+            self._highest[self._sequence] = entries[-1].index
         self._file = open(self._path(self._sequence), "ab")  # noqa: SIM115
         self._size = self._file.tell()
 
@@ -125,7 +163,8 @@ class WriteAheadLog:
             path = self._path(sequence)
             with open(path, "rb") as handle:
                 data = handle.read()
-            good = _scan(data, recovered, entries)
+            good, highest = _scan(data, recovered, entries)
+            recovered.highest[sequence] = highest
             if good < len(data):
                 recovered.repaired_bytes += len(data) - good
                 with open(path, "r+b") as handle:
@@ -139,20 +178,22 @@ class WriteAheadLog:
         return recovered
 
 
-def _scan(data: bytes, recovered: Recovered, entries: list[Entry]) -> int:
-    """Apply records from `data`; return the offset after the last good one."""
-    offset = 0
+def _scan(data: bytes, recovered: Recovered, entries: list[Entry]) -> tuple[int, int]:
+    """Apply records from `data`; return the offset after the last good one and the
+    highest entry index among them."""
+    offset = highest = 0
     while offset + _RECORD.size <= len(data):
         length, checksum, kind = _RECORD.unpack_from(data, offset)
         start = offset + _RECORD.size
         payload = data[start : start + length]
         if len(payload) < length or zlib.crc32(bytes((kind,)) + payload) != checksum:
-            return offset
+            return offset, highest
         if kind == ENTRY:
             entry = decode_entry(payload)
             while entries and entries[-1].index >= entry.index:
                 entries.pop()
             entries.append(entry)
+            highest = max(highest, entry.index)
         elif kind == HARD_STATE:
             recovered.hard_state = decode_hard_state(payload)
         elif kind == SNAPSHOT:
@@ -160,9 +201,9 @@ def _scan(data: bytes, recovered: Recovered, entries: list[Entry]) -> int:
             if snapshot.index >= recovered.snapshot.index:
                 recovered.snapshot = snapshot
         else:
-            return offset
+            return offset, highest
         offset = start + length
-    return offset
+    return offset, highest
 
 
 def has_log(directory: str) -> bool:

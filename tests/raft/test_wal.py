@@ -95,3 +95,43 @@ def test_a_rewrite_keeps_the_snapshot_and_what_follows(tmp_path: Path) -> None:
     assert recovered.snapshot == Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)))
     assert recovered.entries == [entry(4), entry(5)]
     assert len(list(tmp_path.glob("*.wal"))) == 1
+
+
+def test_a_compaction_keeps_later_entries_in_place_and_drops_covered_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wal_module, "SEGMENT_BYTES", 1)  # every save starts a new segment
+    wal = WriteAheadLog(str(tmp_path))
+    for index in range(1, 7):
+        wal.save(HardState(term=1, vote=1, commit=index), [entry(index)])
+    segments = sorted(tmp_path.glob("*.wal"))
+    snapshot = Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)), data=b"not stored")
+    wal.compact(snapshot, HardState(term=1, vote=1, commit=6))
+    # The segments of entries 1-3 are gone; those of 4-6 are kept as they were.
+    assert [path for path in segments if path.exists()] == segments[3:]
+    wal.save(None, [entry(7)])
+    wal.close()
+    recovered = WriteAheadLog(str(tmp_path)).recovered
+    assert recovered.snapshot == Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)))
+    assert recovered.entries == [entry(n) for n in range(4, 8)]
+    assert recovered.hard_state == HardState(term=1, vote=1, commit=6)
+    assert recovered.repaired_bytes == 0
+
+
+def test_a_compaction_copies_no_entries_and_the_log_stays_bounded(tmp_path: Path) -> None:
+    wal = WriteAheadLog(str(tmp_path))
+    last = 0
+    for _ in range(20):  # the driver's pattern: compact behind the applied index, keep some
+        batch = [entry(index) for index in range(last + 1, last + 101)]
+        wal.save(HardState(term=1, vote=1, commit=batch[-1].index), batch)
+        last = batch[-1].index
+        before = {path: path.stat().st_size for path in tmp_path.glob("*.wal")}
+        wal.compact(Snapshot(index=last - 50, term=1), HardState(term=1, vote=1, commit=last))
+        new = [path for path in tmp_path.glob("*.wal") if path not in before]
+        assert len(new) == 1 and new[0].stat().st_size < 100  # metadata only
+        assert all(path.stat().st_size == size for path, size in before.items() if path.exists())
+        assert len(list(tmp_path.glob("*.wal"))) <= 3
+    wal.close()
+    recovered = WriteAheadLog(str(tmp_path)).recovered
+    assert recovered.snapshot.index == last - 50
+    assert recovered.entries == [entry(index) for index in range(last - 49, last + 1)]
