@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("keyraft")
 _STOP = object()
 
 
@@ -43,6 +45,11 @@ class DiskThread:
         self._calls.put((loop, future, function, args))
         return await future
 
+    def post(self, function: Callable[..., object], *args: Any) -> None:
+        """`function(*args)` on the thread, after every call submitted before it, with
+        nobody waiting for it: a failure is logged."""
+        self._calls.put((None, None, function, args))
+
     async def close(self) -> None:
         """Stop once every call submitted so far is done."""
         if self._thread.is_alive():
@@ -60,5 +67,9 @@ class DiskThread:
                 result = function(*args)
             except BaseException as failure:  # handed to the caller, as to_thread would
                 error = failure
+            if future is None:
+                if error is not None:
+                    log.warning("%s failed: %s", getattr(function, "__name__", function), error)
+                continue
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_settle, future, result, error)

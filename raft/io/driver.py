@@ -40,7 +40,7 @@ from .clock import Clock, SystemClock
 from .disk_thread import DiskThread
 from .state_machine import MembershipStateMachine, RaftEvents, StateMachine
 from .transport import Transport
-from .wal import WriteAheadLog
+from .wal import WriteAheadLog, remove_segments
 
 _PROMISE_FREE = frozenset(
     {MessageType.HEARTBEAT_RESPONSE, MessageType.PROPOSE, MessageType.READ_INDEX}
@@ -106,6 +106,7 @@ class RaftDriver:
         self.catch_up_entries = catch_up_entries
         self.wal = WriteAheadLog(wal_dir)
         self._disk = DiskThread("raft-disk")
+        self._purger = DiskThread("raft-purge")  # removes compacted segments, unwaited
         recovered = self.wal.recovered
         if recovered.repaired_bytes:
             log.warning("repaired the log: dropped %d torn bytes", recovered.repaired_bytes)
@@ -179,6 +180,7 @@ class RaftDriver:
                 await task
         await self._disk.run(self.wal.close)  # after any write still under way
         await self._disk.close()
+        await self._purger.close()
 
     def idle(self) -> bool:
         """Nothing in hand or pending: no Ready being handled, no wake-up or proposal queued.
@@ -432,7 +434,9 @@ class RaftDriver:
             return
         snapshot = self.storage.create_snapshot(compact_to, self.conf_state, b"")
         self.storage.compact(compact_to)
-        await self._disk.run(self.wal.compact, snapshot, self.storage.hard_state)
+        covered = await self._disk.run(self.wal.compact, snapshot, self.storage.hard_state)
+        if covered:
+            self._purger.post(remove_segments, covered)
         log.info("snapshot at %d, log compacted to %d", applied, compact_to)
 
 

@@ -16,6 +16,7 @@ snapshot metadata, the hard state and the given entries, and every older segment
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import zlib
@@ -91,28 +92,32 @@ class WriteAheadLog:
         old = self._segments()
         self._file.close()
         self._start_segment(snapshot, hard_state, entries)
-        for sequence in old:
-            os.remove(self._path(sequence))
-            self._highest.pop(sequence, None)
+        remove_segments([self._forget(sequence) for sequence in old])
         _sync_directory(self.directory)
 
-    def compact(self, snapshot: Snapshot, hard_state: HardState) -> None:
+    def compact(self, snapshot: Snapshot, hard_state: HardState) -> list[str]:
         """Record that the state machine holds everything up to `snapshot.index`: a new
-        segment starts with the snapshot metadata, and the oldest segments go while all
-        their entries are at or below it. The entries after it stay where they are, so
-        this costs two small writes whatever the log holds (rewriting the kept entries
-        stalled every member for 50-80 ms each 10,000 writes)."""
+        segment starts with the snapshot metadata. The entries after it stay where they
+        are, so this costs two small writes whatever the log holds (rewriting the kept
+        entries stalled every member 50-80 ms each 10,000 writes). Returns the oldest
+        segments, all of whose entries are at or below the snapshot: the caller removes
+        them (`remove_segments`), off the path of the writes (an unlink of a full segment
+        took 8-20 ms). Until then recovery reads them and finds them covered."""
         old = self._segments()
         self._file.flush()
         os.fdatasync(self._file.fileno())  # what came before must not be lost behind it
         self._file.close()
         self._start_segment(snapshot, hard_state, [])
+        covered = []
         for sequence in old:
             if self._highest.get(sequence, 0) > snapshot.index:
                 break  # kept, and with it every later one: recovery reads them in order
-            os.remove(self._path(sequence))
-            self._highest.pop(sequence, None)
-        _sync_directory(self.directory)
+            covered.append(self._forget(sequence))
+        return covered
+
+    def _forget(self, sequence: int) -> str:
+        self._highest.pop(sequence, None)
+        return self._path(sequence)
 
     def _start_segment(
         self, snapshot: Snapshot, hard_state: HardState, entries: list[Entry]
@@ -204,6 +209,13 @@ def _scan(data: bytes, recovered: Recovered, entries: list[Entry]) -> tuple[int,
             return offset, highest
         offset = start + length
     return offset, highest
+
+
+def remove_segments(paths: list[str]) -> None:
+    """Delete segments a compaction or a rewrite left behind (some may be gone already)."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
 def has_log(directory: str) -> bool:

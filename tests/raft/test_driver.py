@@ -328,6 +328,29 @@ def test_a_restarted_member_skips_what_it_applied(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_compactions_bound_the_log_and_a_restart_recovers_from_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), snapshot_count=4, catch_up_entries=2, seed=5)
+        cluster.start_all()
+        try:
+            leader = await cluster.elect()
+            follower = next(n for n in cluster.node_ids if n != leader)
+            for n in range(30):
+                await cluster.replicate([f"v{n}"])
+            assert cluster.drivers[follower].storage.first_index() > 20  # it compacted
+            # Covered segments are removed in the background, but not left to pile up.
+            await _until(lambda: len(list(Path(cluster.wal_dir(follower)).glob("*.wal"))) <= 3)
+            await cluster.stop(follower)
+            await cluster.replicate(["after"])
+            cluster.start(follower)
+            await cluster.tick_until(lambda: cluster.machines[follower].values[-1:] == ["after"])
+            assert cluster.machines[follower].values == [f"v{n}" for n in range(30)] + ["after"]
+        finally:
+            await cluster.stop_all()
+
+    run(scenario())
+
+
 class StorageOnly:
     """A state machine without the event half."""
 

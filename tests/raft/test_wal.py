@@ -106,16 +106,25 @@ def test_a_compaction_keeps_later_entries_in_place_and_drops_covered_segments(
         wal.save(HardState(term=1, vote=1, commit=index), [entry(index)])
     segments = sorted(tmp_path.glob("*.wal"))
     snapshot = Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)), data=b"not stored")
-    wal.compact(snapshot, HardState(term=1, vote=1, commit=6))
-    # The segments of entries 1-3 are gone; those of 4-6 are kept as they were.
-    assert [path for path in segments if path.exists()] == segments[3:]
+    covered = wal.compact(snapshot, HardState(term=1, vote=1, commit=6))
+    # The segments of entries 1-3 are the covered ones; those of 4-6 stay as they were.
+    assert covered == [str(path) for path in segments[:3]]
     wal.save(None, [entry(7)])
     wal.close()
-    recovered = WriteAheadLog(str(tmp_path)).recovered
-    assert recovered.snapshot == Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)))
-    assert recovered.entries == [entry(n) for n in range(4, 8)]
-    assert recovered.hard_state == HardState(term=1, vote=1, commit=6)
-    assert recovered.repaired_bytes == 0
+
+    def recovered() -> wal_module.Recovered:
+        found = WriteAheadLog(str(tmp_path))
+        found.close()
+        return found.recovered
+
+    before_removal = recovered()  # a crash before the covered segments were removed
+    wal_module.remove_segments(covered)
+    assert [path for path in segments if path.exists()] == segments[3:]
+    for found in (before_removal, recovered()):
+        assert found.snapshot == Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)))
+        assert found.entries == [entry(n) for n in range(4, 8)]
+        assert found.hard_state == HardState(term=1, vote=1, commit=6)
+        assert found.repaired_bytes == 0
 
 
 def test_a_compaction_copies_no_entries_and_the_log_stays_bounded(tmp_path: Path) -> None:
@@ -126,7 +135,9 @@ def test_a_compaction_copies_no_entries_and_the_log_stays_bounded(tmp_path: Path
         wal.save(HardState(term=1, vote=1, commit=batch[-1].index), batch)
         last = batch[-1].index
         before = {path: path.stat().st_size for path in tmp_path.glob("*.wal")}
-        wal.compact(Snapshot(index=last - 50, term=1), HardState(term=1, vote=1, commit=last))
+        wal_module.remove_segments(
+            wal.compact(Snapshot(index=last - 50, term=1), HardState(term=1, vote=1, commit=last))
+        )
         new = [path for path in tmp_path.glob("*.wal") if path not in before]
         assert len(new) == 1 and new[0].stat().st_size < 100  # metadata only
         assert all(path.stat().st_size == size for path, size in before.items() if path.exists())
