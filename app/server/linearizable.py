@@ -1,6 +1,8 @@
-"""Linearizable reads: one ReadIndex round serves every read queued while the previous
-round was in flight; the reads then wait until this member has applied up to the index
-the leader confirmed (etcd's linearizableReadLoop).
+"""Linearizable reads: one ReadIndex round serves every read queued before it started;
+the reads then wait until this member has applied up to the index the leader confirmed
+(etcd's linearizableReadLoop). Up to ROUNDS_IN_FLIGHT rounds overlap: a read that comes
+while a round is out starts the next one at once instead of waiting for that round to
+come back, so it waits about one round, not one and a half.
 
 A round can be lost (the leader died, a peer stream broke): like etcd, it asks again under
 a fresh context every READ_RETRY_S until one is answered. Any answer releases the batch,
@@ -21,6 +23,7 @@ from keyraft.raft.messages import ReadState
 
 READ_RETRY_S = 0.5  # etcd's readIndexRetryTime
 REFUSED_RETRY_S = 0.05
+ROUNDS_IN_FLIGHT = 2
 
 
 class LinearizableReads:
@@ -47,16 +50,25 @@ class LinearizableReads:
         self._in_flight: dict[bytes, list[asyncio.Future]] = {}
         self._confirmed: dict[bytes, int] = {}  # context -> read index, until applied
         self._applied_changed = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._rounds: set[asyncio.Task] = set()
+        self._starting = False  # a round is created but has not taken its batch yet
 
     async def barrier(self) -> None:
         """Return once this member may answer a linearizable read. No timer of its own:
         the round resolves every future of its batch by its deadline."""
         future = asyncio.get_running_loop().create_future()
         self._queued.append(future)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._rounds(), name="read-index")
+        self._start_round()
         await future
+
+    def _start_round(self, _finished: asyncio.Task | None = None) -> None:
+        if _finished is not None:
+            self._rounds.discard(_finished)
+        if self._queued and not self._starting and len(self._rounds) < ROUNDS_IN_FLIGHT:
+            self._starting = True  # the batch is taken when the round runs: every read
+            task = asyncio.create_task(self._round(), name="read-index")  # queued till then
+            self._rounds.add(task)
+            task.add_done_callback(self._start_round)
 
     def on_read_states(self, read_states: list[ReadState]) -> None:
         for state in read_states:
@@ -76,42 +88,43 @@ class LinearizableReads:
         self._applied_changed.set()
 
     def stop(self, error: ServerError) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        for future in self._queued:
+        self._queued, queued = [], self._queued
+        for task in self._rounds:
+            task.cancel()
+        for future in queued:
             if not future.done():
                 future.set_exception(error)
 
-    async def _rounds(self) -> None:
-        while self._queued:
-            batch, self._queued = self._queued, []
-            deadline = self.clock.now() + self.timeout
-            contexts: list[bytes] = []
-            try:
-                while not all(future.done() for future in batch):
-                    if self.clock.now() >= deadline:
-                        break
-                    if not any(context in self._confirmed for context in contexts):
-                        await self._wait_for_leader(deadline)
-                        context = self._prefix + next(self._contexts).to_bytes(8, "big")
-                        self._in_flight[context] = batch
-                        if not self._request_read_index(context):
-                            self._in_flight.pop(context, None)
-                            await self.clock.sleep(REFUSED_RETRY_S)
-                            continue
-                        contexts.append(context)
-                    await self._wait_released(batch, min(deadline, self.clock.now() + READ_RETRY_S))
-            except ServerError as error:
-                for future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-            finally:  # also when stopped: no read waits for a round that is gone
-                for context in contexts:
-                    self._in_flight.pop(context, None)
-                    self._confirmed.pop(context, None)
-                for future in batch:
-                    if not future.done():
-                        future.set_exception(RequestTimedOut())
+    async def _round(self) -> None:
+        self._starting = False
+        batch, self._queued = self._queued, []
+        deadline = self.clock.now() + self.timeout
+        contexts: list[bytes] = []
+        try:
+            while not all(future.done() for future in batch):
+                if self.clock.now() >= deadline:
+                    break
+                if not any(context in self._confirmed for context in contexts):
+                    await self._wait_for_leader(deadline)
+                    context = self._prefix + next(self._contexts).to_bytes(8, "big")
+                    self._in_flight[context] = batch
+                    if not self._request_read_index(context):
+                        self._in_flight.pop(context, None)
+                        await self.clock.sleep(REFUSED_RETRY_S)
+                        continue
+                    contexts.append(context)
+                await self._wait_released(batch, min(deadline, self.clock.now() + READ_RETRY_S))
+        except ServerError as error:
+            for future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        finally:  # also when stopped: no read waits for a round that is gone
+            for context in contexts:
+                self._in_flight.pop(context, None)
+                self._confirmed.pop(context, None)
+            for future in batch:
+                if not future.done():
+                    future.set_exception(RequestTimedOut())
 
     async def _wait_released(self, batch: list[asyncio.Future], until: float) -> None:
         """Wait until `batch` is released or `until` passes, waking on every apply."""

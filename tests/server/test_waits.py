@@ -9,7 +9,7 @@ import pytest
 
 from keyraft.app import errors as face_errors
 from keyraft.app.server import errors
-from keyraft.app.server.linearizable import READ_RETRY_S, LinearizableReads
+from keyraft.app.server.linearizable import READ_RETRY_S, ROUNDS_IN_FLIGHT, LinearizableReads
 from keyraft.app.server.waits import Waits
 from keyraft.raft.messages import ReadState
 from tests.support.fake_clock import FakeClock, settle
@@ -128,6 +128,31 @@ def test_a_read_waits_until_the_confirmed_index_is_applied() -> None:
         await settle()
         assert len(reads.contexts) == 2 and not later.done()
         later.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_read_that_comes_while_a_round_is_out_starts_the_next_one_at_once() -> None:
+    async def scenario() -> None:
+        reads = Reads()
+        first = [asyncio.ensure_future(reads.reads.barrier()) for _ in range(2)]
+        await settle()
+        second = asyncio.ensure_future(reads.reads.barrier())
+        await settle()
+        # not waiting for the first round to come back
+        assert len(reads.contexts) == ROUNDS_IN_FLIGHT == 2
+        third = asyncio.ensure_future(reads.reads.barrier())
+        await settle()
+        assert len(reads.contexts) == 2  # at most ROUNDS_IN_FLIGHT rounds out
+        reads.reads.on_read_states([ReadState(index=0, context=reads.contexts[0])])
+        await settle()
+        assert all(future.done() for future in first) and not second.done()
+        assert len(reads.contexts) == 3 and not third.done()  # its round starts now
+        for context in reads.contexts[1:]:
+            reads.reads.on_read_states([ReadState(index=0, context=context)])
+        await settle()
+        assert second.done() and third.done()
+        assert reads.reads._in_flight == {} and reads.reads._confirmed == {}
 
     asyncio.run(scenario())
 
