@@ -11,7 +11,7 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -465,8 +465,10 @@ def client_server_config(
     limits: ClientLimits,
     context: ssl.SSLContext | None = None,
     lifespan: str = "on",
+    listeners: Sequence[socket.socket] = (),
 ) -> uvicorn.Config:
-    """uvicorn's configuration for the client listener, with keyraft's client limits."""
+    """uvicorn's configuration for the client listener, with keyraft's client limits;
+    `listeners`: the sockets it will serve (its connections help accept bursts)."""
     import uvicorn
 
     from keyraft.app.asgi import allows_all
@@ -485,7 +487,7 @@ def client_server_config(
         timeout_keep_alive=limits.idle_timeout_s,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         loop="uvloop",
-        http=guarded_protocol(limits, allows_all(config.cors), _lean(front, config)),
+        http=guarded_protocol(limits, allows_all(config.cors), _lean(front, config), listeners),
         **_tls(context),
     )
 
@@ -577,9 +579,11 @@ async def _serve(
     client_groups = _by_scheme(config.listen_client_urls, sockets)
     (main_scheme, main_sockets), *other_clients = client_groups.items()
     context = {"http": None, "https": client_tls}
-    server = uvicorn.Server(client_server_config(front, config, limits, context[main_scheme]))
+    server = uvicorn.Server(
+        client_server_config(front, config, limits, context[main_scheme], "on", main_sockets)
+    )
     companions = [
-        (_quiet(client_server_config(front, config, limits, context[scheme], "off")), group)
+        (_quiet(client_server_config(front, config, limits, context[scheme], "off", group)), group)
         for scheme, group in other_clients
     ]
     peer_context = {"http": None, "https": peer_tls}

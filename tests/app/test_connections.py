@@ -18,9 +18,15 @@ from unittest import mock
 import httpx
 import pytest
 import uvicorn
+import uvloop
 
 from keyraft.app.config import ServerConfig, validate
-from keyraft.app.connections import TOO_MANY_CONNECTIONS, ClientLimits, CorkedTransport
+from keyraft.app.connections import (
+    TOO_MANY_CONNECTIONS,
+    ClientLimits,
+    CorkedTransport,
+    guarded_protocol,
+)
 from keyraft.app.factory import create_app
 from keyraft.app.main import client_server_config
 from tests.support.servers import free_port
@@ -215,3 +221,58 @@ def test_a_response_written_in_parts_leaves_in_one_write() -> None:
 
     inner = asyncio.run(scenario())
     assert inner.writes[-1] == b"last" and inner.closed
+
+
+async def _hello(scope: dict, receive: object, send: object) -> None:
+    """The least ASGI app: every request gets 200 and "ok"."""
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+    await send(start)  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("listeners", [True, False], ids=["given", "none"])
+def test_a_burst_of_connections_is_accepted_in_a_few_loop_turns(listeners: str) -> None:
+    """libuv accepts one connection per loop turn; a server that knows its listeners takes
+    a whole burst in a few turns (without them: one connection a turn, as libuv does)."""
+    burst = 200
+    listener = socket.create_server(("127.0.0.1", 0), backlog=burst + 10)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(burst)]
+
+    async def turns_to_accept() -> int:
+        protocol = guarded_protocol(ClientLimits(), listeners=[listener] if listeners else ())
+        config = uvicorn.Config(_hello, http=protocol, lifespan="off", log_config=None)
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[listener]))
+        try:
+            while not server.started:
+                await asyncio.sleep(0.01)
+            turns = 0
+            while len(server.server_state.connections) < burst and turns < 2 * burst:
+                await asyncio.sleep(0)  # one turn of the loop
+                turns += 1
+            for client in clients:  # and every connection is served
+                client.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            for client in clients:
+                reply = b""
+                while not reply.endswith(b"\r\n\r\nok"):
+                    part = await asyncio.get_running_loop().sock_recv(client, 1024)
+                    assert part, reply  # not closed before the whole answer
+                    reply += part
+                assert reply.startswith(b"HTTP/1.1 200")
+            return turns
+        finally:
+            server.should_exit = True
+            await serving
+
+    for client in clients:
+        client.setblocking(False)
+    try:
+        turns = uvloop.run(turns_to_accept())
+    finally:
+        for client in clients:
+            client.close()
+        listener.close()
+    if listeners:
+        assert turns <= 20
+    else:
+        assert turns >= burst // 2  # what the listeners change: libuv alone is this slow
