@@ -192,3 +192,15 @@ def test_an_append_whose_entries_do_not_follow_its_index_is_refused(entries: lis
     good = [Entry(term=2, index=11), Entry(term=3, index=12)]
     append.entries = good
     assert decode_message(encode_message(append)).entries == good
+
+
+def test_unknown_enum_values_are_refused() -> None:
+    change = encode_conf_change(ConfChange(type=ConfChangeType.ADD_NODE, node_id=1, context=b""))
+    assert change[1] == ConfChangeType.ADD_NODE
+    with pytest.raises(CodecError, match="unknown ConfChangeType 250"):
+        decode_conf_change(change[:1] + bytes((250,)) + change[2:])
+    entry = encode_entry(Entry(term=1, index=2, type=EntryType.NORMAL, data=b"x"))
+    type_at = 1 + 16  # version byte, then term and index (8 bytes each)
+    assert entry[type_at] == EntryType.NORMAL
+    with pytest.raises(CodecError, match="unknown EntryType 99"):
+        decode_entry(entry[:type_at] + bytes((99,)) + entry[type_at + 1 :])
