@@ -51,6 +51,11 @@ class SteppedReads:
 
     async def range(self, request: Range) -> dict:
         """A range at the current revision (or the one it names)."""
+        key, end, options = range_query(request)
+        if end is None:  # one key: one step, so nothing can overtake it
+            return range_answer(
+                request, self._store_of().range(key, None, options, self._current())
+            )
 
         async def at(revision: int) -> dict:
             return range_answer(request, await self._read(*range_query(request), revision))
