@@ -65,8 +65,9 @@ class LinearizableReads:
         if _finished is not None:
             self._rounds.discard(_finished)
         if self._queued and not self._starting and len(self._rounds) < ROUNDS_IN_FLIGHT:
-            self._starting = True  # the batch is taken when the round runs: every read
-            task = asyncio.create_task(self._round(), name="read-index")  # queued till then
+            # The round takes its batch when it first runs: every read queued until then.
+            self._starting = True
+            task = asyncio.create_task(self._round(), name="read-index")
             self._rounds.add(task)
             task.add_done_callback(self._start_round)
 
