@@ -43,7 +43,7 @@ from keyraft.app.asgi import BODY_TIMEOUT_S, COMMON_HEADERS, SERVER_HEADER, Keyr
 from keyraft.app.lean import LeanUnary, lean_rpcs
 
 TOO_MANY_CONNECTIONS = "keyraft: too many client connections"
-ACCEPT_BURST = 64  # connections each accepted one takes from the kernel's queue
+ACCEPT_BURST = 64  # connections taken from the kernel's queue per turn of the loop
 log = logging.getLogger("keyraft")
 
 
@@ -232,18 +232,26 @@ def guarded_protocol(
                 self._deadline = self.loop.time() + limits.idle_timeout_s
 
     accepting: set[asyncio.Task] = set()
+    turn = {"left": 0, "counting": False}  # accepts left in this turn of the loop
+
+    def _new_turn() -> None:
+        turn["counting"] = False
 
     def _accept_waiting(protocol: GuardedProtocol) -> None:
-        """Accept up to ACCEPT_BURST connections waiting in the listeners' queues.
-        libuv accepts one connection per turn of the loop (since 1.45, to spare the
+        """Accept connections waiting in the listeners' queues, up to ACCEPT_BURST a turn
+        of the loop. libuv accepts one connection per turn (since 1.45, to spare the
         common case an accept() that fails); under load a turn lasts tens of ms, and a
         burst of clients (1,024 connecting at once, or every client reconnecting after a
         leader change) waited seconds to be accepted: measured, 540 waiting connections
         taken at ~35 a second while the first 500 were served. Each connection accepted
-        here does the same when it is made, so a burst drains in a few turns."""
+        here does the same when it is made, so a burst drains in a few turns; the budget
+        a turn keeps a flood from stalling the loop (and Raft's heartbeats on it)."""
         loop, tls = protocol.loop, protocol.config.ssl
+        if not turn["counting"]:
+            turn["counting"], turn["left"] = True, ACCEPT_BURST
+            loop.call_soon(_new_turn)
         for listener in listeners:
-            for _ in range(ACCEPT_BURST):
+            while turn["left"] > 0:
                 if listener.fileno() == -1:
                     return  # closed: the server is stopping
                 try:
@@ -251,8 +259,9 @@ def guarded_protocol(
                 except (BlockingIOError, InterruptedError):
                     break  # nothing more waiting
                 except OSError as error:  # out of descriptors: libuv's own accept copes
-                    log.warning("accepting a client connection: %s", error)
+                    log.debug("accepting a client connection: %s", error)
                     return
+                turn["left"] -= 1
                 connection.setblocking(False)
                 task = loop.create_task(
                     loop.connect_accepted_socket(
