@@ -58,7 +58,7 @@ class SteppedReads:
             )
 
         async def at(revision: int) -> dict:
-            return range_answer(request, await self._read(*range_query(request), revision))
+            return range_answer(request, await self._read(key, end, options, revision))
 
         return await _again_if_overtaken(at, self._current)
 

@@ -246,7 +246,9 @@ def test_a_burst_of_connections_is_accepted_in_a_few_loop_turns(listeners: bool)
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve(sockets=[listener]))
         try:
+            deadline = time.monotonic() + DEADLINE_S
             while not server.started:
+                assert time.monotonic() < deadline and not serving.done(), "server did not start"
                 await asyncio.sleep(0.01)
             # The whole burst waits in the kernel's queue (the loop is busy connecting).
             for _ in range(burst):

@@ -21,6 +21,18 @@ def only_segment(directory: Path) -> Path:
     return segments[0]
 
 
+def one_segment_per_save(
+    directory: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> WriteAheadLog:
+    """A log of entries 1..count, each saved (after the hard state committing the one
+    before it) into a segment of its own."""
+    monkeypatch.setattr(wal_module, "SEGMENT_BYTES", 1)  # every save starts a new segment
+    wal = WriteAheadLog(str(directory))
+    for index in range(1, count + 1):
+        wal.save(HardState(term=1, vote=1, commit=index - 1), [entry(index)])
+    return wal
+
+
 def write_log(directory: Path) -> tuple[bytes, int]:
     """A log whose last record is entry 4; returns its bytes and where that record starts."""
     wal = WriteAheadLog(str(directory))
@@ -69,10 +81,7 @@ def test_a_torn_tail_keeps_exactly_the_whole_records_before_it(tmp_path: Path, d
 def test_a_bad_record_drops_every_later_segment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wal_module, "SEGMENT_BYTES", 1)  # every save starts a new segment
-    wal = WriteAheadLog(str(tmp_path))
-    for index in range(1, 5):
-        wal.save(HardState(term=1, vote=1, commit=index - 1), [entry(index)])
+    wal = one_segment_per_save(tmp_path, monkeypatch, 4)
     wal.close()
     segments = sorted(tmp_path.glob("*.wal"))
     assert len(segments) >= 4
@@ -100,10 +109,7 @@ def test_a_rewrite_keeps_the_snapshot_and_what_follows(tmp_path: Path) -> None:
 def test_a_compaction_keeps_later_entries_in_place_and_drops_covered_segments(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wal_module, "SEGMENT_BYTES", 1)  # every save starts a new segment
-    wal = WriteAheadLog(str(tmp_path))
-    for index in range(1, 7):
-        wal.save(HardState(term=1, vote=1, commit=index), [entry(index)])
+    wal = one_segment_per_save(tmp_path, monkeypatch, 6)
     segments = sorted(tmp_path.glob("*.wal"))
     snapshot = Snapshot(index=3, term=1, conf_state=ConfState((1, 2, 3)), data=b"not stored")
     covered = wal.compact(snapshot, HardState(term=1, vote=1, commit=6))
