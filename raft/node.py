@@ -171,6 +171,22 @@ class RawNode:
             or raft.hard_state() != self._previous_hard
         )
 
+    def has_messages_only(self) -> bool:
+        """Whether the pending Ready would hold messages and read states and nothing
+        else: nothing to persist, apply or announce, so every message in it promises only
+        what earlier Readies made durable."""
+        if self._outstanding is not None:
+            return False
+        raft = self.raft
+        log = raft.log
+        return bool(raft.msgs or raft.read_states) and not (
+            log.unstable.entries
+            or log.unstable.snapshot is not None
+            or log.has_next_committed_entries()
+            or raft.soft_state() != self._previous_soft
+            or raft.hard_state() != self._previous_hard
+        )
+
     def ready(self) -> Ready:
         if self._outstanding is not None:
             raise ReadyNotAdvancedError("advance() the previous Ready first")

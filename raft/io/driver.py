@@ -204,6 +204,7 @@ class RaftDriver:
             log.debug("dropped message %s: %s", message.type, error)
             return
         self._wakeup.set()
+        self._hand_over_messages()
 
     def propose(self, payloads: list[bytes]) -> None:
         """Queue proposals; the ready loop hands everything queued to Raft in one step.
@@ -245,7 +246,24 @@ class RaftDriver:
         except (ReadIndexDropped, ProposalDropped):
             return False
         self._wakeup.set()
+        self._hand_over_messages()
         return True
+
+    def _hand_over_messages(self) -> None:
+        """Handle now a Ready of messages and read states alone, if the ready loop is
+        idle: the loop would take it a turn of the event loop later, and under load a
+        turn lasts milliseconds; a read round (four crossings, each handled by a Ready on
+        its way) took ~9 ms on a busy follower. Nothing in such a Ready waits for a
+        write, and with the loop idle every earlier Ready is done."""
+        if self._working or self._proposals or self.transport is None:
+            return
+        if not self.node.has_messages_only():
+            return
+        ready = self.node.ready()
+        self.transport.send(ready.messages)
+        if ready.read_states:
+            self.events.on_read_states(ready.read_states)
+        self.node.advance(ready)
 
     def report_unreachable(self, node_id: int) -> None:
         self.node.report_unreachable(node_id)

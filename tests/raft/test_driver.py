@@ -175,6 +175,47 @@ def test_followers_answer_a_read_round_while_their_write_is_held(tmp_path: Path)
     run(scenario())
 
 
+def test_an_idle_member_hands_over_a_ready_of_messages_within_the_call(tmp_path: Path) -> None:
+    """A read round's messages persist nothing: with the ready loop idle they leave (and
+    a confirmed read point is delivered) inside the call that made them, not a turn of
+    the event loop later. A Ready with something to write still waits for the loop."""
+
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=4)
+        cluster.start_all()
+        try:
+            leader = await cluster.elect()
+            await cluster.replicate(["a"])
+            await cluster.settle()
+            driver = cluster.drivers[leader]
+            before = len(cluster.journal)
+            assert driver.read_index(b"read-1")
+            sent = [e.detail for e in cluster.journal[before:] if e.kind == "send"]
+            followers = set(cluster.node_ids) - {leader}
+            assert {m.to for m in sent if m.type == MessageType.HEARTBEAT} == followers
+
+            follower = next(iter(followers))
+            heartbeat = next(m for m in sent if m.to == follower)
+            before = len(cluster.journal)
+            cluster.drivers[follower].step(heartbeat)
+            answers = [e.detail for e in cluster.journal[before:] if e.kind == "send"]
+            assert [m.type for m in answers] == [MessageType.HEARTBEAT_RESPONSE]
+            driver.step(answers[0])  # a quorum: the read point is confirmed at once
+            assert [s.context for s in cluster.machines[leader].read_states] == [b"read-1"]
+
+            before = len(cluster.journal)
+            driver.propose([b"b"])  # entries to write: the loop's work
+            driver.read_index(b"read-2")
+            assert not [e for e in cluster.journal[before:] if e.kind == "send"]
+            await cluster.settle()
+            assert [s.context for s in cluster.machines[leader].read_states][-1] == b"read-2"
+        finally:
+            await cluster.stop_all()
+        check_persist_before_promise(cluster.journal)
+
+    run(scenario())
+
+
 def _held(
     save: Callable[..., None], held: list[int], release: threading.Event
 ) -> Callable[..., None]:
