@@ -434,12 +434,16 @@ def _tls(context: ssl.SSLContext | None) -> dict:
     return {} if context is None else {"ssl_context_factory": lambda _config, _default: context}
 
 
-def peer_server_config(app, context: ssl.SSLContext | None) -> uvicorn.Config:
-    """A side listener's configuration: the peer port, or (plain) the metrics port."""
+def peer_server_config(
+    app, context: ssl.SSLContext | None, protocol: type | str = "auto"
+) -> uvicorn.Config:
+    """A side listener's configuration: the peer port (whose protocol takes Raft
+    streams itself: `app.peer_stream`), or (plain) the metrics port."""
     import uvicorn
 
     return uvicorn.Config(
         app,
+        http=protocol,
         lifespan="off",
         log_config=None,
         log_level=logging.WARNING,
@@ -547,6 +551,7 @@ async def _serve(
     from keyraft.app.collector import settle_after_startup
     from keyraft.app.connections import ClientLimits
     from keyraft.app.factory import create_app
+    from keyraft.app.peer_stream import peer_stream_protocol
     from keyraft.app.server.corruption import DataInconsistency
     from keyraft.app.server.peers import JoinError
     from keyraft.app.server.state_machine import DataDirMismatch
@@ -587,8 +592,9 @@ async def _serve(
         for scheme, group in other_clients
     ]
     peer_context = {"http": None, "https": peer_tls}
+    streams = peer_stream_protocol(_server.peer_receiver.receiver)
     companions += [
-        (_quiet(peer_server_config(_server.peer_receiver, peer_context[scheme])), group)
+        (_quiet(peer_server_config(_server.peer_receiver, peer_context[scheme], streams)), group)
         for scheme, group in _by_scheme(config.listen_peer_urls, peer_sockets).items()
     ]
     if metrics_sockets:

@@ -41,6 +41,8 @@ etcd's protobuf size check). Add 21 bytes per entry (counted in `max_size_per_ms
 message header (62 bytes) and a context (at most 4 KiB): 128 KiB leaves room to spare."""
 SNAPSHOT_OVERHEAD_BYTES = 64 * 1024 * 1024
 REMOVED_MESSAGE = "the member has been permanently removed from the cluster"
+STREAM_PATH = "/raft/stream"
+SNAPSHOT_PATH = "/raft/snapshot"
 
 
 def max_frame_bytes(max_request_bytes: int) -> int:
@@ -55,7 +57,7 @@ def max_snapshot_bytes(quota_backend_bytes: int) -> int:
     return 2 * quota_backend_bytes + SNAPSHOT_OVERHEAD_BYTES
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """Why a stream or a snapshot is turned away, with the status that says so."""
 
     def __init__(self, status: int, reason: str) -> None:
@@ -110,21 +112,27 @@ class PeerReceiver:
         if headers.get(CLUSTER_HEADER) != str(self.cluster_id).encode():
             await _answer(send, 412, b"cluster ID mismatch\n")
             return
-        if scope["method"] != "POST" or path not in ("/raft/stream", "/raft/snapshot"):
+        if scope["method"] != "POST" or path not in (STREAM_PATH, SNAPSHOT_PATH):
             await _answer(send, 404, b"404 page not found\n")
             return
         try:
             sender = self._sender(headers.get(FROM_HEADER, b""))
-            if path == "/raft/stream":
+            if path == STREAM_PATH:
                 await self._stream(receive, sender)
                 await _answer(send, 200, b"")
             else:
                 await self._snapshot(receive, headers.get("content-length"), sender)
                 await _answer(send, 204, b"")
-        except _Refused as refusal:
-            client = scope.get("client") or ("?", 0)
-            log.warning("refused peer traffic from %s:%s: %s", *client[:2], refusal)
-            await _answer(send, refusal.status, f"{refusal}\n".encode(), close=True)
+        except Refused as refusal:
+            body = warn_refused(scope.get("client"), refusal)
+            await _answer(send, refusal.status, body, close=True)
+
+    def open_stream(self, headers: dict[str, bytes]) -> StreamFrames:
+        """The frames of a stream that came with `headers` (names in lower case), for a
+        protocol that reads the body itself (`app.peer_stream`); raises Refused."""
+        if headers.get(CLUSTER_HEADER) != str(self.cluster_id).encode():
+            raise Refused(412, "cluster ID mismatch")
+        return StreamFrames(self, self._sender(headers.get(FROM_HEADER, b"")))
 
     def refusal(self, headers: dict[str, bytes]) -> tuple[int, str] | None:
         """Why another member's request other than Raft traffic (a hashkv) is refused,
@@ -133,7 +141,7 @@ class PeerReceiver:
             return 412, "cluster ID mismatch"
         try:
             self._sender(headers.get(FROM_HEADER, b""))
-        except _Refused as refused:
+        except Refused as refused:
             return refused.status, str(refused)
         return None
 
@@ -141,67 +149,46 @@ class PeerReceiver:
         try:
             sender = int(declared)
         except ValueError:
-            raise _Refused(403, f"sender {declared[:40]!r} is not a member id") from None
+            raise Refused(403, f"sender {declared[:40]!r} is not a member id") from None
         self._check_member(sender)
         return sender
 
     def _check_member(self, sender: int) -> None:
         if sender in self.removed():
-            raise _Refused(410, REMOVED_MESSAGE)
+            raise Refused(410, REMOVED_MESSAGE)
         if sender == self.local_id or sender not in self.members():
-            raise _Refused(403, f"sender {sender:x} is not a member of this cluster")
+            raise Refused(403, f"sender {sender:x} is not a member of this cluster")
 
     @staticmethod
     def _decode(frame: bytes) -> Message:
         try:
             return decode_message(frame)
         except CodecError as error:
-            raise _Refused(400, f"bad frame: {error}") from None
+            raise Refused(400, f"bad frame: {error}") from None
 
     def _deliver(self, message: Message, sender: int) -> bool:
         """Step one message from `sender`'s stream; False if dropped (not addressed to us)."""
         if message.sender != sender:
-            raise _Refused(400, f"a frame claims sender {message.sender:x} on {sender:x}'s stream")
+            raise Refused(400, f"a frame claims sender {message.sender:x} on {sender:x}'s stream")
         if message.to != self.local_id:
             return False
         self.step(message)
         return True
 
     async def _stream(self, receive: Callable, sender: int) -> None:
-        buffer = bytearray()
-        misaddressed = 0
+        frames = StreamFrames(self, sender)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            self._check_member(sender)
-            body = message.get("body", b"")
-            self.received_bytes[sender] = self.received_bytes.get(sender, 0) + len(body)
-            buffer += body
-            offset = 0
-            while len(buffer) - offset >= FRAME.size:
-                (length,) = FRAME.unpack_from(buffer, offset)
-                if length > self.max_frame_bytes:
-                    raise _Refused(
-                        413, f"a frame of {length} bytes (at most {self.max_frame_bytes})"
-                    )
-                end = offset + FRAME.size + length
-                if end > len(buffer):
-                    break
-                frame = self._decode(bytes(buffer[offset + FRAME.size : end]))
-                if not self._deliver(frame, sender):
-                    misaddressed += 1
-                    if misaddressed == 1:
-                        log.warning("dropping messages from %x addressed to another member", sender)
-                offset = end
-            del buffer[:offset]
+            frames.feed(message.get("body", b""))
             if not message.get("more_body"):
                 return
 
     async def _snapshot(self, receive: Callable, declared: bytes | None, sender: int) -> None:
         limit = self.max_snapshot_bytes
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise _Refused(413, f"a snapshot of {declared[:40]!r} bytes (at most {limit})")
+            raise Refused(413, f"a snapshot of {declared[:40]!r} bytes (at most {limit})")
         body = bytearray()
         while True:
             message = await receive()
@@ -209,16 +196,58 @@ class PeerReceiver:
                 return
             body += message.get("body", b"")
             if len(body) > limit:
-                raise _Refused(413, f"a snapshot of more than {limit} bytes")
+                raise Refused(413, f"a snapshot of more than {limit} bytes")
             if not message.get("more_body"):
                 break
         snapshot = self._decode(bytes(body))
         del body
         if snapshot.type != MessageType.SNAPSHOT or snapshot.snapshot is None:
-            raise _Refused(400, f"a {snapshot.type.name} message on the snapshot endpoint")
+            raise Refused(400, f"a {snapshot.type.name} message on the snapshot endpoint")
         if snapshot.snapshot.data and not self.restorable(snapshot.snapshot.data):
-            raise _Refused(400, "a snapshot whose data the state machine cannot restore")
+            raise Refused(400, "a snapshot whose data the state machine cannot restore")
         self._deliver(snapshot, sender)
+
+
+class StreamFrames:
+    """One peer stream's body, cut into frames as it arrives: each is checked and
+    stepped before the next is looked at; at most one frame is buffered."""
+
+    def __init__(self, receiver: PeerReceiver, sender: int) -> None:
+        self.receiver = receiver
+        self.sender = sender
+        self._buffer = bytearray()
+        self._misaddressed = 0
+
+    def feed(self, body: bytes) -> None:
+        """Take the next piece of the body; raises Refused when the stream must end."""
+        receiver, sender = self.receiver, self.sender
+        receiver._check_member(sender)
+        receiver.received_bytes[sender] = receiver.received_bytes.get(sender, 0) + len(body)
+        buffer = self._buffer
+        buffer += body
+        offset = 0
+        while len(buffer) - offset >= FRAME.size:
+            (length,) = FRAME.unpack_from(buffer, offset)
+            if length > receiver.max_frame_bytes:
+                raise Refused(
+                    413, f"a frame of {length} bytes (at most {receiver.max_frame_bytes})"
+                )
+            end = offset + FRAME.size + length
+            if end > len(buffer):
+                break
+            frame = receiver._decode(bytes(buffer[offset + FRAME.size : end]))
+            if not receiver._deliver(frame, sender):
+                self._misaddressed += 1
+                if self._misaddressed == 1:
+                    log.warning("dropping messages from %x addressed to another member", sender)
+            offset = end
+        del buffer[:offset]
+
+
+def warn_refused(client: tuple | None, refusal: Refused) -> bytes:
+    """Log a refusal once, as every refusing path does; the answer's body."""
+    log.warning("refused peer traffic from %s:%s: %s", *(client or ("?", 0))[:2], refusal)
+    return f"{refusal}\n".encode()
 
 
 async def _answer(send: Callable, status: int, body: bytes, close: bool = False) -> None:

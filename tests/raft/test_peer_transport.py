@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 import uvicorn
 
+from keyraft.app.peer_stream import peer_stream_protocol
 from keyraft.raft.io.peer_receiver import PeerReceiver
 from keyraft.raft.io.peer_transport import QUEUE_LIMIT, PeerTransport
 from keyraft.raft.messages import Entry, Message, MessageType
@@ -21,7 +22,8 @@ LOCAL, PEER = 1, 2
 
 
 class Receiving:
-    """A peer listener (the real receiver under uvicorn) recording what it is handed."""
+    """A peer listener (the real receiver under uvicorn, with the peer port's protocol)
+    recording what it is handed."""
 
     def __init__(self, port: int, cluster_id: int = CLUSTER) -> None:
         self.messages: list[Message] = []
@@ -34,7 +36,12 @@ class Receiving:
             max_snapshot_bytes=1 << 20,
         )
         config = uvicorn.Config(
-            receiver, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+            receiver,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            http=peer_stream_protocol(receiver),  # as a member's peer listener takes streams
         )
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task | None = None
@@ -85,6 +92,30 @@ def test_messages_arrive_in_order_and_intact() -> None:
                     await asyncio.sleep(0)
                 await until(lambda: len(peer.messages) >= len(sent))
                 assert peer.messages == sent
+            finally:
+                await transport.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.timeout(60)
+def test_a_send_on_an_open_stream_is_written_within_the_call() -> None:
+    """Once the stream is up, `send` writes at once: waking the pump instead cost a turn
+    of the event loop per send, milliseconds each on a busy member."""
+
+    async def scenario() -> None:
+        port = free_port()
+        async with Receiving(port) as peer:
+            transport = make_transport(port, [])
+            transport.start()
+            try:
+                await until(lambda: transport._peers[PEER].writer is not None)
+                written = transport._peers[PEER].sent_bytes
+                transport.send([append(1), append(2)])
+                assert transport._peers[PEER].queue == []
+                assert transport._peers[PEER].sent_bytes > written
+                await until(lambda: len(peer.messages) == 2)
+                assert peer.messages == [append(1), append(2)]
             finally:
                 await transport.stop()
 
