@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from keyraft.app import codec, errors
 from keyraft.app.server.errors import NotSupportedForLearner, ServerStopped
 from keyraft.app.server.etcdserver import EtcdServer
+from keyraft.app.server.waits import cancel_on
 
 StreamHandler = Callable[[EtcdServer, Scope, Receive, Send], Awaitable[None]]
 
@@ -68,14 +69,7 @@ async def until_disconnected(receive: Receive, work: Awaitable[T]) -> tuple[bool
     """(True, `work`'s result), or (False, None) once the client went away first: `work`
     is canceled then, as gRPC cancels a call's context (a waiting lock leaves the queue).
     Call it once the request body has been read: what `receive` gives then is the end."""
-    task = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_disconnect(receive))
-    try:
-        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-        if not task.done():
-            task.cancel()
+    task = await cancel_on(work, _disconnect(receive))
     if task.cancelled():
         return False, None
     return True, task.result()

@@ -74,7 +74,7 @@ from keyraft.app.server.requests import (
 )
 from keyraft.app.server.state_machine import MemberRemovedError, StateMachine
 from keyraft.app.server.tls import client_context, forwarding_context, member_tls, uses_https
-from keyraft.app.server.waits import Waits, wait_for_event
+from keyraft.app.server.waits import Waits, cancel_on, wait_for_event
 from keyraft.app.server.watches import Watch, WatchSpec, open_watch
 from keyraft.raft.io.clock import Clock, SystemClock
 from keyraft.raft.io.driver import RaftDriver
@@ -400,16 +400,7 @@ class EtcdServer:
     async def until_closing(self, work: Awaitable[T]) -> T:
         """`work`'s result; or, once the member begins to stop, `work` canceled and
         ServerStopped raised (a lock wait or a watch must not hold a stopping member)."""
-        task = asyncio.ensure_future(work)
-        closing = asyncio.ensure_future(self.closing.wait())
-        try:
-            await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closing.cancel()
-            if not task.done():
-                task.cancel()
-        if not task.done():
-            await asyncio.wait({task})
+        task = await cancel_on(work, self.closing.wait())
         if task.cancelled() and self.closing.is_set():
             raise errors.ServerStopped()
         return task.result()

@@ -10,6 +10,8 @@ order and a sweep stops at the first waiter still in time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from keyraft.app.server.errors import RequestTimedOut, ServerError
 from keyraft.raft.io.clock import Clock
@@ -80,3 +82,22 @@ async def wait_for_event(clock: Clock, event: asyncio.Event, seconds: float) -> 
         waiter.cancel()
         sleeper.cancel()
     return event.is_set()
+
+
+T = TypeVar("T")
+
+
+async def cancel_on(work: Awaitable[T], stop: Awaitable[object]) -> asyncio.Future[T]:
+    """`work` run to its end, or canceled once `stop` completes first: its future, settled
+    either way (a canceled `work` is waited for, so whatever it does on cancel is done)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop)
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+    if not task.done():
+        await asyncio.wait({task})
+    return task

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 import orjson
 
 from keyraft.app import errors
-from keyraft.app.streams import LineWriter, result_line, stream_error_body
+from keyraft.app.streams import LineWriter, result_line, stream_error_body, until_disconnected
 
 NOT_FOUND = errors.EtcdError(5, "etcdserver: requested lease not found")
 
@@ -78,3 +78,42 @@ def test_a_refusal_is_the_whole_answer_only_before_anything_was_sent() -> None:
         "http.response.start",
         "http.response.body",
     ]
+
+
+def test_a_client_gone_mid_wait_cancels_the_work_and_is_told_so() -> None:
+    """A waiting RPC (a lock) whose client goes away: its work is canceled and has
+    finished canceling (it left the lock's queue) when the answer is (False, None); the
+    InvalidStateError this once raised went to uvicorn as a server error."""
+    cleaned: list[str] = []
+
+    async def lock_wait() -> tuple[int, bytes]:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            await asyncio.sleep(0)  # leaving the queue takes a turn of its own
+            cleaned.append("left the queue")
+        return 200, b"{}"
+
+    async def scenario() -> tuple[bool, object]:
+        async def receive() -> dict:
+            await asyncio.sleep(0.01)
+            return {"type": "http.disconnect"}
+
+        return await until_disconnected(receive, lock_wait())
+
+    assert asyncio.run(scenario()) == (False, None)
+    assert cleaned == ["left the queue"]
+
+
+def test_work_that_ends_first_is_answered() -> None:
+    async def scenario() -> tuple[bool, object]:
+        async def receive() -> dict:
+            await asyncio.sleep(60)
+            return {"type": "http.disconnect"}
+
+        async def work() -> str:
+            return "done"
+
+        return await until_disconnected(receive, work())
+
+    assert asyncio.run(scenario()) == (True, "done")
