@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -61,6 +62,10 @@ for command in (
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure becomes `Error: ...` on stderr and etcdctl's exit code."""
+    # A shell without job control starts `keyraftctl lock k &` with SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt: a waiting lock ignored Ctrl-C. etcdctl
+    # (Go's signal.Notify) takes SIGINT back in that case; so does keyraftctl.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         arguments = go_bool_args(cli, sys.argv[1:] if argv is None else argv)
         code = cli.main(args=arguments, prog_name="keyraftctl", standalone_mode=False)

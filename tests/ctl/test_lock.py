@@ -40,12 +40,15 @@ def command(kind: str, url: str, *arguments: str) -> list[str]:
     return [*program, "--endpoints", url, *arguments]
 
 
-def start(kind: str, url: str, *arguments: str) -> tuple[subprocess.Popen, Reader, Reader]:
+def start(
+    kind: str, url: str, *arguments: str, **options: object
+) -> tuple[subprocess.Popen, Reader, Reader]:
     process = spawn(
         command(kind, url, *arguments),
         env={"ETCDCTL_API": "3"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        **options,
     )
     assert process.stdout is not None and process.stderr is not None
     return process, Reader(process.stdout.fileno()), Reader(process.stderr.fileno())
@@ -102,6 +105,28 @@ def test_lock_held_until_interrupted_and_waiter_canceled(etcd: Member, keyraft: 
     assert ours == theirs
     assert theirs[0] == (1, "", "Error: context canceled\n")
     assert theirs[1][:2] == (0, "ctl-held/LEASE\n\n")
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_ctrl_c_cancels_a_waiter_started_with_sigint_ignored(etcd: Member, keyraft: Member) -> None:
+    """A shell without job control starts a background command with SIGINT ignored (this
+    suite, run as `make test &`, started every keyraftctl so). etcdctl still answers
+    Ctrl-C; keyraftctl ignored it, and its waiter took the lock later and exited 0."""
+    outcomes = []
+    for kind, member in (("etcd", etcd), ("keyraft", keyraft)):
+        url = member.client_url
+        holder = hold(kind, url, "lock", "ctl-ignored")
+        waiter = start(kind, url, "lock", "ctl-ignored", preexec_fn=_ignore_sigint)
+        try:
+            wait_for_keys(url, "ctl-ignored/", 2)
+            outcomes.append(interrupted(*waiter))
+        finally:
+            stop(holder[0])
+            stop(waiter[0])
+    assert outcomes == [(1, "", "Error: context canceled\n")] * 2
 
 
 def test_campaign_and_listen(etcd: Member, keyraft: Member) -> None:
