@@ -43,6 +43,7 @@ def status(path: str) -> None:
 @click.argument("path")
 @click.option("--name", default="default")
 @click.option("--data-dir", default="")
+@click.option("--wal-dir", default="")
 @click.option("--initial-cluster", default="default=http://localhost:2380")
 @click.option("--initial-cluster-token", default="etcd-cluster")
 @click.option("--initial-advertise-peer-urls", default="http://localhost:2380")
@@ -50,6 +51,7 @@ def restore_command(
     path: str,
     name: str,
     data_dir: str,
+    wal_dir: str,
     initial_cluster: str,
     initial_cluster_token: str,
     initial_advertise_peer_urls: str,
@@ -58,6 +60,7 @@ def restore_command(
         config = ServerConfig(
             name=name,
             data_dir=data_dir,
+            wal_dir=wal_dir,
             initial_cluster=initial_cluster,
             initial_cluster_token=initial_cluster_token,
             initial_advertise_peer_urls=[

@@ -65,8 +65,11 @@ def _source(snapshot: str) -> Iterator[Record]:
 
 def restore(snapshot: str, config: ServerConfig) -> None:
     source = _source(snapshot)
+    # etcdctl's words and checks: a given WAL dir must not exist yet either
     if os.path.exists(config.data_dir):
-        raise RestoreError(f"data-dir {config.data_dir!r} exists")
+        raise RestoreError(f'data-dir "{config.data_dir}" exists')
+    if config.wal_dir and os.path.exists(config.wal_dir):
+        raise RestoreError(f'wal-dir "{config.wal_dir}" exists')
     cluster = cluster_from_config(config)
     if cluster.local.id not in cluster.members:
         raise RestoreError(f"--initial-cluster has no member named {config.name!r}")
@@ -82,6 +85,8 @@ def restore(snapshot: str, config: ServerConfig) -> None:
                 state.close()
             else:
                 backend.close()
+        if config.wal_dir:
+            os.makedirs(config.wal_dir)  # taken, as etcdctl's is; the log starts with the member
     except BaseException:
         shutil.rmtree(config.data_dir, ignore_errors=True)
         raise

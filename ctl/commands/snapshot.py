@@ -97,6 +97,9 @@ def status(path: str | None) -> None:
 @click.option("--name", default="default", help="Human-readable name for this member.")
 @click.option("--data-dir", default="", help="Path to the data directory.")
 @click.option(
+    "--wal-dir", default="", help="Path to the WAL directory (use --data-dir if none given)."
+)
+@click.option(
     "--initial-cluster",
     default="default=http://localhost:2380",
     help="Initial cluster configuration for restore bootstrap.",

@@ -25,7 +25,8 @@ def test_an_etcd_snapshot_restores_into_keyraft(tmp_path: Path) -> None:
     if not etcd_available():
         pytest.fail("real etcd is required")
     etcd = etcd_member(tmp_path)
-    keyraft = keyraft_member(tmp_path)
+    wal_dir = tmp_path / "keyraft-wal"  # the log kept apart, as etcdctl's --wal-dir does
+    keyraft = keyraft_member(tmp_path, extra=("--wal-dir", str(wal_dir)))
     try:
         etcd.start()
         post(etcd, "/v3/lease/grant", {"ID": 77, "TTL": 600})
@@ -43,6 +44,7 @@ def test_an_etcd_snapshot_restores_into_keyraft(tmp_path: Path) -> None:
             str(snapshot),
             "--name", keyraft.name,
             "--data-dir", str(keyraft.data_dir),
+            "--wal-dir", str(wal_dir),
             "--initial-cluster", f"{keyraft.name}={keyraft.peer_url}",
             "--initial-advertise-peer-urls", keyraft.peer_url,
             "--initial-cluster-token", "test-cluster",
@@ -55,6 +57,14 @@ def test_an_etcd_snapshot_restores_into_keyraft(tmp_path: Path) -> None:
             "http://127.0.0.1:1", "snapshot", "restore", str(truncated), "--data-dir", str(target)
         )
         assert refused.code == 1 and "Error:" in refused.error and not target.exists(), refused
+        for restore in (etcdctl, invoke):  # a WAL dir already there: refused, in etcd's words
+            again = ("snapshot", "restore", str(snapshot), "--wal-dir", str(wal_dir))
+            taken = restore("http://127.0.0.1:1", *again, "--data-dir", str(target))
+            assert (taken.code, taken.error.splitlines()[-1:]) == (
+                1,
+                [f'Error: wal-dir "{wal_dir}" exists'],
+            ), taken
+            assert not target.exists()
         keyraft.start()
         requests = [
             ("/v3/kv/range", EVERYTHING),
@@ -69,6 +79,7 @@ def test_an_etcd_snapshot_restores_into_keyraft(tmp_path: Path) -> None:
             if path.endswith("timetolive"):
                 wanted.pop("TTL"), got.pop("TTL")  # type: ignore[union-attr]
             assert got == wanted, (path, body)
+        assert any(wal_dir.iterdir()) and not (keyraft.data_dir / "member" / "wal").exists()
         answer = post(keyraft, "/v3/kv/put", {"key": b64("after"), "value": b64("1")}).json()
         etcd_revision = post(etcd, "/v3/kv/range", {"key": "AA=="}).json()["header"]["revision"]
         assert int(answer["header"]["revision"]) == int(etcd_revision) + 1
