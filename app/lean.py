@@ -52,7 +52,12 @@ class _NoEvent:
         pass
 
 
-_NO_EVENT = _NoEvent()
+NO_EVENT = _NoEvent()
+
+
+def keeps_alive(parser: object) -> bool:
+    """Whether the connection stays open after this request's answer."""
+    return parser.get_http_version() != "1.0" and parser.should_keep_alive()  # type: ignore[attr-defined]
 
 
 class LeanCycle:
@@ -67,7 +72,7 @@ class LeanCycle:
         "disconnected",
         "body_timer",
     )
-    message_event = _NO_EVENT
+    message_event = NO_EVENT
 
     def __init__(self, rpc: Rpc, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
         self.rpc = rpc
@@ -109,7 +114,7 @@ class LeanUnary(HttpToolsProtocol):
         if rpc is None:
             super().on_headers_complete()
             return
-        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        keep_alive = keeps_alive(self.parser)
         self.cycle = LeanCycle(rpc, self.headers, keep_alive)  # type: ignore[assignment]
         if self.expect_100_continue:  # uvicorn answers it when the app reads: at once here
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")

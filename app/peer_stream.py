@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from keyraft.app.lean import NO_EVENT, keeps_alive
 from keyraft.raft.io.peer_receiver import (
     STREAM_PATH,
     PeerReceiver,
@@ -24,21 +25,12 @@ from keyraft.raft.io.peer_receiver import (
 _STREAM_PATH = STREAM_PATH.encode()
 
 
-class _NoEvent:
-    """uvicorn sets a cycle's message event when the connection drops: nobody waits here."""
-
-    __slots__ = ()
-
-    def set(self) -> None:
-        pass
-
-
 class StreamCycle:
     """A stream in progress, shaped like uvicorn's cycle where uvicorn looks at it
     (disconnects, pipelining, shutdown)."""
 
     __slots__ = ("frames", "keep_alive", "response_complete", "disconnected")
-    message_event = _NoEvent()
+    message_event = NO_EVENT
 
     def __init__(self, frames: StreamFrames, keep_alive: bool) -> None:
         self.frames = frames
@@ -68,8 +60,7 @@ class PeerStreamProtocol(HttpToolsProtocol):
         if frames is None:
             super().on_headers_complete()
             return
-        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
-        self.cycle = StreamCycle(frames, keep_alive)  # type: ignore[assignment]
+        self.cycle = StreamCycle(frames, keeps_alive(self.parser))  # type: ignore[assignment]
 
     def _accepted_stream(self) -> StreamFrames | None:
         existing = self.cycle
