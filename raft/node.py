@@ -159,17 +159,7 @@ class RawNode:
     def has_ready(self) -> bool:
         if self._outstanding is not None:
             return False
-        raft = self.raft
-        log = raft.log
-        return bool(
-            raft.msgs
-            or log.unstable.entries
-            or log.unstable.snapshot is not None
-            or raft.read_states
-            or log.has_next_committed_entries()
-            or raft.soft_state() != self._previous_soft
-            or raft.hard_state() != self._previous_hard
-        )
+        return bool(self.raft.msgs or self.raft.read_states) or self._has_state_work()
 
     def has_messages_only(self) -> bool:
         """Whether the pending Ready would hold messages and read states and nothing
@@ -177,9 +167,13 @@ class RawNode:
         what earlier Readies made durable."""
         if self._outstanding is not None:
             return False
+        return bool(self.raft.msgs or self.raft.read_states) and not self._has_state_work()
+
+    def _has_state_work(self) -> bool:
+        """Whether the pending Ready has something to persist, apply or announce."""
         raft = self.raft
         log = raft.log
-        return bool(raft.msgs or raft.read_states) and not (
+        return bool(
             log.unstable.entries
             or log.unstable.snapshot is not None
             or log.has_next_committed_entries()

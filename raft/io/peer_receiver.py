@@ -150,10 +150,10 @@ class PeerReceiver:
             sender = int(declared)
         except ValueError:
             raise Refused(403, f"sender {declared[:40]!r} is not a member id") from None
-        self._check_member(sender)
+        self.check_member(sender)
         return sender
 
-    def _check_member(self, sender: int) -> None:
+    def check_member(self, sender: int) -> None:
         if sender in self.removed():
             raise Refused(410, REMOVED_MESSAGE)
         if sender == self.local_id or sender not in self.members():
@@ -165,6 +165,10 @@ class PeerReceiver:
             return decode_message(frame)
         except CodecError as error:
             raise Refused(400, f"bad frame: {error}") from None
+
+    def step_frame(self, frame: bytes, sender: int) -> bool:
+        """Decode and step one stream frame from `sender`; False if dropped (not for us)."""
+        return self._deliver(self._decode(frame), sender)
 
     def _deliver(self, message: Message, sender: int) -> bool:
         """Step one message from `sender`'s stream; False if dropped (not addressed to us)."""
@@ -221,7 +225,7 @@ class StreamFrames:
     def feed(self, body: bytes) -> None:
         """Take the next piece of the body; raises Refused when the stream must end."""
         receiver, sender = self.receiver, self.sender
-        receiver._check_member(sender)
+        receiver.check_member(sender)
         receiver.received_bytes[sender] = receiver.received_bytes.get(sender, 0) + len(body)
         buffer = self._buffer
         buffer += body
@@ -235,8 +239,7 @@ class StreamFrames:
             end = offset + FRAME.size + length
             if end > len(buffer):
                 break
-            frame = receiver._decode(bytes(buffer[offset + FRAME.size : end]))
-            if not receiver._deliver(frame, sender):
+            if not receiver.step_frame(bytes(buffer[offset + FRAME.size : end]), sender):
                 self._misaddressed += 1
                 if self._misaddressed == 1:
                     log.warning("dropping messages from %x addressed to another member", sender)
