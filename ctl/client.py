@@ -18,6 +18,7 @@ import httpx
 import orjson
 
 from keyraft.ctl.errors import (
+    EXIT_BAD_ARGS,
     AuthenticationFailed,
     CommandTimeout,
     CtlError,
@@ -298,7 +299,7 @@ class GatewayClient:
 class TLSFilesUnreadable(CtlError):
     """--cacert, --cert or --key cannot be read (etcdctl exits with ExitBadArgs)."""
 
-    exit_code = 128
+    exit_code = EXIT_BAD_ARGS
 
 
 class _Unreachable(CtlError):

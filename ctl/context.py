@@ -17,9 +17,10 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from keyraft.app.durations import parse_duration
 from keyraft.ctl.client import ClientConfig, GatewayClient
-from keyraft.ctl.errors import CtlError, UnsupportedFormat
-from keyraft.ctl.gofmt import parse_duration
+from keyraft.ctl.errors import BadArguments, CtlError, UnsupportedFormat
+from keyraft.ctl.gofmt import flag_error
 from keyraft.ctl.output import FORMATS, Printer, make_printer
 from keyraft.ctl.prompt import ask_password
 
@@ -29,18 +30,18 @@ def _env(name: str) -> list[str]:
     return [f"KEYRAFTCTL_{suffix}", f"ETCDCTL_{suffix}"]
 
 
-def _duration(value: str) -> float:
+def _duration(values: dict[str, Any], name: str) -> float:
     try:
-        return parse_duration(value)
-    except ValueError as problem:
-        raise click.BadParameter(str(problem)) from None
+        return parse_duration(values[name])
+    except ValueError as problem:  # pflag refuses it while parsing: ExitError
+        raise CtlError(flag_error("--" + name.replace("_", "-"), values[name], problem)) from None
 
 
 GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--endpoints",), {"default": "127.0.0.1:2379", "help": "Comma-separated gateway endpoints; the next is tried when one is down."}),
     (("--dial-timeout",), {"default": "2s", "help": "Timeout for connecting to an endpoint (Go duration)."}),
     (("--command-timeout",), {"default": "5s", "help": "Timeout for a short command, excluding the dial."}),
-    (("-w", "--write-out"), {"default": "simple", "type": click.Choice(FORMATS), "help": "Output format."}),
+    (("-w", "--write-out"), {"default": "simple", "help": f"Output format: {', '.join(FORMATS[:-1])}."}),
     (("--hex",), {"is_flag": True, "default": False, "help": "Print keys and values as hex escapes."}),
     (("--cacert",), {"default": None, "help": "Verify TLS servers with this CA bundle."}),
     (("--cert",), {"default": None, "help": "Identify this client with this TLS certificate."}),
@@ -82,8 +83,8 @@ class State:
                 password = ask_password("Password: ")
         return ClientConfig(
             endpoints=endpoints,
-            dial_timeout=_duration(self.values["dial_timeout"]),
-            command_timeout=_duration(self.values["command_timeout"]),
+            dial_timeout=_duration(self.values, "dial_timeout"),
+            command_timeout=_duration(self.values, "command_timeout"),
             cacert=self.values.get("cacert"),
             cert=self.values.get("cert"),
             key=self.values.get("key"),
@@ -100,6 +101,7 @@ class State:
                 "--discovery-srv: DNS SRV discovery is not supported by keyraftctl; "
                 "give the members with --endpoints"
             )
+        self._check_output()
         if self.values.get("write_out") == "protobuf":
             raise UnsupportedFormat(
                 "protobuf not supported as output format (keyraftctl speaks etcd's JSON "
@@ -132,7 +134,12 @@ class State:
             self._client = GatewayClient(self.config())
         return self._client
 
+    def _check_output(self) -> None:
+        if self.values["write_out"] not in FORMATS:  # etcdctl checks it as it dials
+            raise UnsupportedFormat("unsupported output format")
+
     def printer(self, value_only: bool = False) -> Printer:
+        self._check_output()
         return make_printer(self.values["write_out"], bool(self.values["hex"]), value_only)
 
     @property
@@ -149,9 +156,9 @@ class State:
 IGNORES_ARGUMENTS = {"allow_extra_args": True}
 
 
-def usage(message: str) -> click.UsageError:
-    """etcdctl's ExitBadArgs errors: click's usage error (exit 2) with etcdctl's message."""
-    return click.UsageError(message, click.get_current_context())
+def usage(message: str) -> BadArguments:
+    """etcdctl's ExitBadArgs error with its message: `Error: ...`, exit 128, no usage."""
+    return BadArguments(message)
 
 
 def state() -> State:

@@ -6,12 +6,11 @@ sees a Python traceback.
 
 from __future__ import annotations
 
-EXIT_ERROR = 1
-EXIT_BAD_ARGS = 2  # click's usage errors
+EXIT_ERROR = 1  # also what pflag and cobra exit with: an unknown flag or command, a bad value
 EXIT_BAD_CONNECTION = 2  # etcdctl's ExitBadConnection (the client could not be set up)
 EXIT_INVALID_INPUT = 3  # etcdctl's ExitInvalidInput (bad txn text)
 EXIT_BAD_FEATURE = 4  # etcdctl's ExitBadFeature (`-w table` where it has no table)
-EXIT_ETCDCTL_BAD_ARGS = 128  # etcdctl's ExitBadArgs, where keyraftctl shows no usage either
+EXIT_BAD_ARGS = 128  # etcdctl's ExitBadArgs: a wrong number of arguments, one it cannot parse
 EXIT_INTERRUPTED = 5
 
 
@@ -38,9 +37,9 @@ class ServerError(CtlError):
 
 
 class BadArguments(CtlError):
-    """etcdctl's ExitBadArgs outside argument parsing (a mistyped password confirmation)."""
+    """etcdctl's ExitBadArgs: the arguments a command got are not what it takes."""
 
-    exit_code = EXIT_ETCDCTL_BAD_ARGS
+    exit_code = EXIT_BAD_ARGS
 
 
 class UnsupportedFormat(CtlError):

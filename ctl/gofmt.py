@@ -7,8 +7,7 @@ byte for byte means doing the same here.
 from __future__ import annotations
 
 import math
-
-from keyraft.app.durations import parse_duration as go_duration
+import re
 
 _ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
 
@@ -105,9 +104,37 @@ def _decimal(value: int, unit: int) -> str:
     return f"{whole}.{digits}"
 
 
-def parse_duration(text: str) -> float:
-    """Parse a Go duration (`2s`, `500ms`, `1m30s`) or plain seconds into seconds."""
+_DIGITS = {10: re.compile(r"[+-]?[0-9]+"), 16: re.compile(r"[+-]?[0-9a-fA-F]+")}
+
+
+def parse_int(text: str, base: int = 10, bits: int = 64) -> int:
+    """Go's strconv.ParseInt (base 0: a 0x/0o/0b prefix picks it, as pflag's int flags
+    parse); ValueError carries Go's words, which etcdctl prints."""
     try:
-        return float(text.strip())
+        if base and not _DIGITS[base].fullmatch(text):
+            raise ValueError  # Python's int() also takes spaces, `_` and a 0x prefix
+        value = int(text, base) if base else int(text, 0)
     except ValueError:
-        return go_duration(text)
+        value = None
+        if base == 0:  # Go reads a leading 0 as octal; Python's base 0 refuses it
+            value = _octal(text)
+        if value is None:
+            raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
+def _octal(text: str) -> int | None:
+    digits = text.lstrip("+-")
+    if len(digits) > 1 and digits.startswith("0") and digits.isdigit():
+        try:
+            return int(text, 8)
+        except ValueError:
+            return None
+    return None
+
+
+def flag_error(flag: str, value: str, cause: object) -> str:
+    """pflag's message for a flag value it cannot parse."""
+    return f'invalid argument "{value}" for "{flag}" flag: {cause}'

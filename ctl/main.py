@@ -23,11 +23,11 @@ from keyraft.ctl.commands.snapshot import snapshot
 from keyraft.ctl.commands.txn import txn
 from keyraft.ctl.commands.watch import watch
 from keyraft.ctl.context import global_options, state
-from keyraft.ctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, CtlError
-from keyraft.ctl.pflag import go_bool_args
+from keyraft.ctl.errors import EXIT_BAD_ARGS, EXIT_ERROR, EXIT_INTERRUPTED, CtlError
+from keyraft.ctl.pflag import EtcdctlGroup, UnknownCommand, go_bool_args
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=EtcdctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @global_options(top_level=True)
 def cli() -> None:
     """A command line client for keyraft (and etcd), in the manner of etcdctl."""
@@ -73,9 +73,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except UnknownCommand as problem:
+        _report(str(problem))
+        print(f"Run '{problem.program} --help' for usage.", file=sys.stderr)
+        sys.exit(EXIT_ERROR)
     except click.ClickException as problem:
-        problem.show()
-        sys.exit(problem.exit_code)
+        _report_parse_error(problem)
     except click.exceptions.Abort:
         sys.exit(EXIT_INTERRUPTED)
     except CtlError as problem:
@@ -104,6 +107,31 @@ def main(argv: list[str] | None = None) -> None:
 
 def _report(message: str) -> None:
     print(f"Error: {message}", file=sys.stderr, flush=True)
+
+
+def _report_parse_error(problem: click.ClickException) -> None:
+    """What pflag and cobra say of arguments click could not parse, with etcdctl's exit
+    code: 1 and the command's usage for a flag (unknown, or a value it cannot take),
+    128 for a missing argument (etcdctl checks its arguments itself: ExitBadArgs)."""
+    context = getattr(problem, "ctx", None)
+    if isinstance(problem, click.NoSuchOption):
+        name = problem.option_name
+        if name.startswith("--"):
+            _report(f"unknown flag: {name}")
+        else:
+            _report(f"unknown shorthand flag: {name[1:2]!r} in {name}")
+    elif isinstance(problem, click.MissingParameter):
+        _report(problem.format_message())
+        sys.exit(EXIT_BAD_ARGS)
+    elif isinstance(problem, click.BadParameter):
+        _report(
+            problem.message if isinstance(problem.param, click.Option) else problem.format_message()
+        )
+    else:
+        _report(problem.format_message())
+    if context is not None:
+        print(context.get_help(), file=sys.stderr)
+    sys.exit(EXIT_ERROR)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from keyraft.app.keys import prefix_end
 from keyraft.ctl.client import b64
-from keyraft.ctl.errors import CtlError
+from keyraft.ctl.errors import BadArguments, BadFeature, CtlError
+from keyraft.ctl.gofmt import parse_int
 
 SORT_TARGETS = ("KEY", "VERSION", "CREATE", "MODIFY", "VALUE")
 _PROTO_TARGETS = {"MODIFY": "MOD"}  # etcdctl's flag word vs the proto enum name
@@ -23,11 +24,13 @@ def to_bytes(text: str) -> bytes:
     return os.fsencode(text)
 
 
-def parse_lease_id(text: str) -> int:
+def parse_lease_id(text: str, template: str = "bad lease ID ({}), expecting ID in Hex") -> int:
+    """A lease ID as etcdctl parses it (strconv.ParseInt(text, 16, 64)); refused with
+    `template` around Go's words, as etcdctl's ExitBadArgs."""
     try:
-        return int(text, 16)
-    except ValueError:
-        raise CtlError(f"bad lease ID ({text}), expecting ID in Hex") from None
+        return parse_int(text, base=16)
+    except ValueError as problem:
+        raise BadArguments(template.format(problem)) from None
 
 
 def key_range(key: bytes, range_end: bytes | None, prefix: bool, from_key: bool) -> dict:
@@ -35,8 +38,9 @@ def key_range(key: bytes, range_end: bytes | None, prefix: bool, from_key: bool)
     if prefix and from_key:
         raise CtlError("`--prefix` and `--from-key` cannot be set at the same time, choose one")
     if range_end is not None and (prefix or from_key):
-        flag = "--prefix" if prefix else "--from-key"
-        raise CtlError(f"too many arguments, only accept one argument when `{flag}` is set.")
+        raise CtlError(
+            "too many arguments, only accept one argument when `--prefix` or `--from-key` is set"
+        )
     body: dict = {}
     if prefix:
         body = {"key": b64(key or b"\x00"), "range_end": b64(prefix_end(key))}
@@ -66,12 +70,12 @@ def range_request(key: bytes, range_end: bytes | None, options: GetOptions) -> d
     body = key_range(key, range_end, options.prefix, options.from_key)
     order = options.order.upper()
     if order not in ("", *SORT_ORDERS):
-        raise CtlError(f"bad sort order {options.order}")
+        raise BadFeature(f"bad sort order {options.order}")
     target = options.sort_by.upper()
     if target not in ("", "MOD", *SORT_TARGETS):
-        raise CtlError(f"bad sort target {options.sort_by}")
+        raise BadFeature(f"bad sort target {options.sort_by}")
     if options.consistency not in ("l", "s"):
-        raise CtlError(f'unknown consistency flag "{options.consistency}"')
+        raise BadFeature(f'unknown consistency flag "{options.consistency}"')
     if options.keys_only and options.count_only:
         raise CtlError(
             "`--keys-only` and `--count-only` cannot be set at the same time, choose one"
@@ -129,7 +133,7 @@ def put_arguments(
     key = to_bytes(arguments[0])
     if ignore_value:
         if len(arguments) > 1:
-            raise CtlError("value should not be specified if --ignore-value is set")
+            raise CtlError("put command needs only 1 argument when 'ignore-value' is set")
         return key, None
     if len(arguments) == 2:
         return key, to_bytes(arguments[1])

@@ -7,11 +7,12 @@ import click
 
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import BadArguments
+from keyraft.ctl.pflag import EtcdctlGroup
 
 ALARM = "/v3/maintenance/alarm"
 
 
-@click.group("alarm")
+@click.group("alarm", cls=EtcdctlGroup)
 def alarm() -> None:
     """Alarm related commands."""
 

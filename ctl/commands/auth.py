@@ -11,6 +11,7 @@ from keyraft.ctl.context import global_options, state, usage
 from keyraft.ctl.errors import BadArguments, CtlError, ServerError
 from keyraft.ctl.output.base import PERMISSION_TYPES, write
 from keyraft.ctl.output.simple import key_range_text
+from keyraft.ctl.pflag import EtcdctlGroup
 from keyraft.ctl.prompt import ask_password, read_word
 from keyraft.ctl.requests import to_bytes
 
@@ -50,7 +51,7 @@ def _new_password(name: str, interactive: bool) -> str:
     return password
 
 
-@click.group("user")
+@click.group("user", cls=EtcdctlGroup)
 def user() -> None:
     """User related commands."""
 
@@ -153,7 +154,7 @@ def user_revoke_role(arguments: tuple[str, ...]) -> None:
     _change("/v3/auth/user/revoke", body, f"Role {role} is revoked from user {name}")
 
 
-@click.group("role")
+@click.group("role", cls=EtcdctlGroup)
 def role() -> None:
     """Role related commands."""
 
@@ -270,7 +271,7 @@ def role_revoke_permission(arguments: tuple[str, ...], prefix: bool, from_key: b
     _change("/v3/auth/role/revoke", {"role": name, **_range_body(key, end)}, message)
 
 
-@click.group("auth")
+@click.group("auth", cls=EtcdctlGroup)
 def auth() -> None:
     """Enable or disable authentication."""
 

@@ -11,6 +11,7 @@ from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
 from keyraft.ctl.errors import CtlError
 from keyraft.ctl.gofmt import duration
 from keyraft.ctl.output.base import Health, Status
+from keyraft.ctl.pflag import GO_INT, EtcdctlGroup
 
 
 def endpoints(cluster: bool) -> list[str]:
@@ -43,7 +44,7 @@ def _check(endpoint: str) -> Health:
     return Health(endpoint, True, took)
 
 
-@click.group("endpoint")
+@click.group("endpoint", cls=EtcdctlGroup)
 def endpoint() -> None:
     """Endpoint related commands."""
 
@@ -80,7 +81,7 @@ def status(cluster: bool) -> None:
 @endpoint.command("hashkv", context_settings=IGNORES_ARGUMENTS)
 @click.option("--cluster", is_flag=True, help="Ask every member's client URLs.")
 @click.option(
-    "--rev", default=0, type=int, help="maximum revision to hash (default: all revisions)"
+    "--rev", default=0, type=GO_INT, help="maximum revision to hash (default: all revisions)"
 )
 @global_options()
 def hashkv(cluster: bool, rev: int) -> None:

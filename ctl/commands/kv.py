@@ -8,6 +8,8 @@ import click
 
 from keyraft.ctl.context import global_options, state, usage
 from keyraft.ctl.errors import BadArguments, BadFeature, CtlError
+from keyraft.ctl.gofmt import parse_int
+from keyraft.ctl.pflag import GO_INT
 from keyraft.ctl.requests import (
     SORT_ORDERS,
     SORT_TARGETS,
@@ -60,34 +62,24 @@ def put(
 @click.argument("arguments", nargs=-1, metavar="KEY [RANGE_END]")
 @click.option("--prefix", is_flag=True, help="Get keys with matching prefix.")
 @click.option("--from-key", is_flag=True, help="Get keys greater than or equal to KEY.")
-@click.option("--limit", type=int, default=0, help="Maximum number of results.")
-@click.option("--rev", type=int, default=0, help="Read at this revision.")
+@click.option("--limit", type=GO_INT, default=0, help="Maximum number of results.")
+@click.option("--rev", type=GO_INT, default=0, help="Read at this revision.")
 @click.option("--keys-only", is_flag=True, help="Get only the keys.")
 @click.option("--count-only", is_flag=True, help="Get only the count.")
 @click.option("--print-value-only", is_flag=True, help='Only write values ("simple" output).')
-@click.option(
-    "--sort-by",
-    default="",
-    type=click.Choice(("", *SORT_TARGETS, "MOD"), case_sensitive=False),
-    help="Sort target.",
-)
-@click.option(
-    "--order",
-    default="",
-    type=click.Choice(("", *SORT_ORDERS), case_sensitive=False),
-    help="Order of results.",
-)
+@click.option("--sort-by", default="", help=f"Sort target: {', '.join(SORT_TARGETS)}.")
+@click.option("--order", default="", help=f"Order of results: {', '.join(SORT_ORDERS)}.")
 @click.option("--consistency", default="l", help="Linearizable (l) or serializable (s).")
 @global_options()
 def get(arguments: tuple[str, ...], print_value_only: bool, **flags: object) -> None:
     """Get KEY or the keys in [KEY, RANGE_END)."""
     options = GetOptions(**flags)  # type: ignore[arg-type]
     key, end = _key_and_end(arguments, "get", options.prefix or options.from_key)
-    if options.consistency not in ("l", "s"):  # etcdctl: ExitBadFeature, not a usage error
-        raise BadFeature(f'unknown consistency flag "{options.consistency}"')
     context = state()
     try:
         body = range_request(key, end, options)
+    except BadFeature:  # a sort or consistency value: etcdctl's ExitBadFeature
+        raise
     except CtlError as problem:
         raise usage(str(problem)) from None
     response = context.client.call("/v3/kv/range", body)
@@ -116,11 +108,17 @@ def delete(arguments: tuple[str, ...], prefix: bool, from_key: bool, prev_kv: bo
 
 
 @click.command("compaction")
-@click.argument("revision", type=int)
+@click.argument("arguments", nargs=-1, metavar="REVISION")
 @click.option("--physical", is_flag=True, help="Wait until the compaction is physically applied.")
 @global_options()
-def compaction(revision: int, physical: bool) -> None:
+def compaction(arguments: tuple[str, ...], physical: bool) -> None:
     """Discard the key-value history before REVISION."""
+    if len(arguments) != 1:
+        raise usage("compaction command needs 1 argument")
+    try:
+        revision = parse_int(arguments[0])
+    except ValueError as problem:  # etcdctl: ExitError, not ExitBadArgs
+        raise CtlError(str(problem)) from None
     body: dict = {"revision": revision}
     if physical:
         body["physical"] = True

@@ -7,9 +7,11 @@ import time
 import click
 
 from keyraft.ctl.client import GatewayClient, StreamBroken
-from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
+from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state, usage
 from keyraft.ctl.errors import EXIT_BAD_CONNECTION, CtlError, EndpointsUnreachable, ServerError
+from keyraft.ctl.gofmt import parse_int
 from keyraft.ctl.interrupt import exit_on_interrupt
+from keyraft.ctl.pflag import EtcdctlGroup
 from keyraft.ctl.requests import parse_lease_id
 
 
@@ -19,27 +21,29 @@ class LeaseNotFound(CtlError):
     exit_code = EXIT_BAD_CONNECTION
 
 
-def _lease(text: str) -> int:
-    try:
-        return parse_lease_id(text)
-    except CtlError as problem:
-        raise click.BadParameter(str(problem)) from None
+def _lease(arguments: tuple[str, ...], command: str, missing: str = "lease ID as argument") -> int:
+    """The one lease ID argument of `lease <command>`, with etcdctl's refusals."""
+    if len(arguments) != 1:
+        raise usage(f"lease {command} command needs {missing}")
+    return parse_lease_id(arguments[0], "bad lease ID arg ({}), expecting ID in Hex")
 
 
-@click.group("lease")
+@click.group("lease", cls=EtcdctlGroup)
 def lease() -> None:
     """Lease related commands."""
 
 
 @lease.command("grant")
-@click.argument("ttl")
+@click.argument("arguments", nargs=-1, metavar="TTL")
 @global_options()
-def grant(ttl: str) -> None:
+def grant(arguments: tuple[str, ...]) -> None:
     """Create a lease of TTL seconds."""
+    if len(arguments) != 1:
+        raise usage("lease grant command needs TTL argument")
     try:
-        seconds = int(ttl)
-    except ValueError:
-        raise click.BadParameter(f"bad TTL ({ttl!r} is not an integer)") from None
+        seconds = parse_int(arguments[0])
+    except ValueError as problem:
+        raise usage(f"bad TTL ({problem})") from None
     context = state()
     try:
         response = context.client.call("/v3/lease/grant", {"TTL": seconds})
@@ -49,11 +53,11 @@ def grant(ttl: str) -> None:
 
 
 @lease.command("revoke")
-@click.argument("lease_id", metavar="LEASE_ID")
+@click.argument("arguments", nargs=-1, metavar="LEASE_ID")
 @global_options()
-def revoke(lease_id: str) -> None:
+def revoke(arguments: tuple[str, ...]) -> None:
     """Revoke a lease (deleting its keys)."""
-    ident = _lease(lease_id)
+    ident = _lease(arguments, "revoke", missing="1 argument")
     context = state()
     try:
         response = context.client.call("/v3/lease/revoke", {"ID": ident})
@@ -63,12 +67,12 @@ def revoke(lease_id: str) -> None:
 
 
 @lease.command("timetolive")
-@click.argument("lease_id", metavar="LEASE_ID")
+@click.argument("arguments", nargs=-1, metavar="LEASE_ID")
 @click.option("--keys", is_flag=True, help="Also list the keys attached to the lease.")
 @global_options()
-def timetolive(lease_id: str, keys: bool) -> None:
+def timetolive(arguments: tuple[str, ...], keys: bool) -> None:
     """Get a lease's remaining time."""
-    ident = _lease(lease_id)
+    ident = _lease(arguments, "timetolive")
     context = state()
     body: dict = {"ID": ident}
     if keys:
@@ -86,13 +90,13 @@ def list_leases() -> None:
 
 
 @lease.command("keep-alive")
-@click.argument("lease_id", metavar="LEASE_ID")
+@click.argument("arguments", nargs=-1, metavar="LEASE_ID")
 @click.option("--once", is_flag=True, help="Renew once instead of until interrupted.")
 @global_options()
-def keep_alive(lease_id: str, once: bool) -> None:
+def keep_alive(arguments: tuple[str, ...], once: bool) -> None:
     """Keep a lease alive, renewing it every third of its TTL."""
     exit_on_interrupt()
-    ident = _lease(lease_id)
+    ident = _lease(arguments, "keep-alive")
     context = state()
     printer = context.printer()
     try:

@@ -8,11 +8,12 @@ import click
 from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError
 from keyraft.ctl.output.base import number
+from keyraft.ctl.pflag import EtcdctlGroup
 
 URL_SCHEMES = ("http", "https", "unix", "unixs")
 
 
-@click.group("member")
+@click.group("member", cls=EtcdctlGroup)
 def member() -> None:
     """Membership related commands."""
 

@@ -17,12 +17,13 @@ import orjson
 from keyraft.ctl.client import StreamBroken, unb64
 from keyraft.ctl.context import global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError
+from keyraft.ctl.pflag import EtcdctlGroup
 
 SHA_BYTES = 32
 TOOL = [sys.executable, "-m", "keyraft.app.snapshot_tool"]
 
 
-@click.group("snapshot")
+@click.group("snapshot", cls=EtcdctlGroup)
 def snapshot() -> None:
     """Manages etcd node snapshots."""
 

@@ -24,8 +24,10 @@ from keyraft.ctl.errors import (
     EndpointsUnreachable,
     InvalidInput,
 )
+from keyraft.ctl.gofmt import flag_error, parse_int
 from keyraft.ctl.interrupt import exit_on_interrupt
 from keyraft.ctl.output import Printer
+from keyraft.ctl.pflag import GO_INT
 from keyraft.ctl.requests import key_range, to_bytes
 from keyraft.ctl.threads import start_background
 from keyraft.ctl.txn_grammar import argify
@@ -148,12 +150,9 @@ def parse_watch_line(line: str) -> WatchSpec:
             if not value and index < len(words):
                 value, index = words[index], index + 1
             try:
-                spec.rev = int(value)
-            except ValueError:  # pflag's words; etcdctl exits on a bad flag
-                raise BadArguments(
-                    f'invalid argument "{value}" for "--rev" flag: '
-                    f'strconv.ParseInt: parsing "{value}": invalid syntax'
-                ) from None
+                spec.rev = parse_int(value, base=0)
+            except ValueError as problem:  # pflag's words; etcdctl exits on a bad flag
+                raise BadArguments(flag_error("--rev", value, problem)) from None
         elif word.startswith("--"):
             raise BadArguments(f"unknown flag: {word}")
         else:
@@ -207,7 +206,7 @@ def _guarded(
 @click.command("watch")
 @click.argument("arguments", nargs=-1, metavar="[KEY [RANGE_END]]")
 @click.option("--prefix", is_flag=True, help="Watch keys with this prefix.")
-@click.option("--rev", type=int, default=0, help="Revision to start watching from.")
+@click.option("--rev", type=GO_INT, default=0, help="Revision to start watching from.")
 @click.option("--prev-kv", is_flag=True, help="Print the previous key-value pair with each event.")
 @click.option("-i", "--interactive", is_flag=True, help="Read `watch ...` lines from stdin.")
 @global_options()
@@ -223,10 +222,9 @@ def watch(
             _interactive(lambda: GatewayClient(context.client.config), printer)
             return
         if not arguments or len(arguments) > 2:
-            raise click.UsageError(
-                "watch in non-interactive mode requires one or two arguments as key and an "
-                "optional range end"
-            )
+            raise BadArguments("bad number of arguments")  # etcdctl 3.4's words
+        if prefix and len(arguments) == 2:
+            raise BadArguments("`range_end` and `--prefix` are mutually exclusive")
         spec = WatchSpec(
             to_bytes(arguments[0]),
             to_bytes(arguments[1]) if len(arguments) == 2 else None,
