@@ -147,6 +147,7 @@ class EtcdServer:
         election_timeout_s = config.election_timeout_ms / 1000
         self.request_timeout = 5.0 + 2 * election_timeout_s
         self.leader_wait = 3 * election_timeout_s
+        self.handover_timeout = 2 * election_timeout_s  # a stopping leader's (see stop)
         self.retry_interval = election_timeout_s
         self.leader = NO_LEADER
         self.term = 0
@@ -386,6 +387,7 @@ class EtcdServer:
         await self.leases.start()
 
     async def stop(self) -> None:
+        await self.cluster.hand_over_before_stopping(self.handover_timeout)
         self._stopped = True
         await self.leases.stop()
         for task in self._tasks:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import signal
 
 import httpx
@@ -80,6 +81,22 @@ def test_leader_kill_9_elects_a_new_leader_and_loses_no_acknowledged_write(clust
         30,
         "the old leader to catch up",
     )
+
+
+def test_a_leader_stopped_gracefully_hands_leadership_over_first(cluster_factory) -> None:
+    """SIGTERM to the leader (a rolling restart) hands leadership to the voter connected
+    longest before the member stops, as etcd's Stop does: the others go on under the
+    leader it named, without waiting out an election timeout."""
+    members = cluster_factory(3)
+    leader = leader_of(members)
+    followers = [member for member in members if member is not leader]
+    leader.stop()  # SIGTERM, and wait for the exit
+    handed = re.search(r"handed leadership to ([0-9a-f]+) before stopping", leader.log_tail(200))
+    assert handed, leader.log_tail(40)
+    new_leader = leader_of(followers)
+    assert int(status(new_leader)["header"]["member_id"]) == int(handed.group(1), 16)
+    after = post(new_leader, "/v3/kv/put", {"key": b64("handed"), "value": b64("1")}, timeout=20)
+    assert after.status_code == 200, after.text
 
 
 def test_restarted_member_far_behind_catches_up_by_snapshot(cluster_factory) -> None:
