@@ -8,7 +8,11 @@ import click
 
 from keyraft.ctl.gofmt import flag_error, parse_int
 
-GO_BOOLS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+# strconv.ParseBool's words, exactly (it takes "True", not "tRUE")
+GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False),
+}
 
 
 def _flags(command: click.Command) -> dict[str, click.Option]:
@@ -34,9 +38,12 @@ def go_bool_args(root: click.Command, args: list[str]) -> list[str]:
             flags = {**flags, **_flags(command)}
         name, equals, value = argument.partition("=")
         option = flags.get(name) if equals else None
-        if option is None or value.lower() not in GO_BOOLS:
+        if option is None:
             rewritten.append(argument)
-        elif GO_BOOLS[value.lower()]:
+        elif value not in GO_BOOLS:
+            cause = f'strconv.ParseBool: parsing "{value}": invalid syntax'
+            raise click.BadParameter(flag_error(flag_name(option), value, cause), param=option)
+        elif GO_BOOLS[value]:
             rewritten.append(name)
         elif option.secondary_opts:
             rewritten.append(option.secondary_opts[0])

@@ -51,6 +51,8 @@ REFUSED = [
     ("get", "a", "-x"),
     ("nosuchcommand",),
     ("get", "a", "--limit", "many"),
+    ("get", "a", "--prefix=tRuE"),
+    ("txn", "-i=x"),
     ("get", "a", "--rev=1x"),
     ("get", "a", "--sort-by", "SIZE"),
     ("get", "a", "--order", "UP"),
