@@ -62,6 +62,7 @@ def build_fastapi(server: EtcdServer, manage_server: bool = True) -> FastAPI:
             yield
         finally:
             if manage_server:
+                await server.hand_over_leadership()
                 await server.stop()
 
     app = FastAPI(

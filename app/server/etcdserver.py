@@ -386,8 +386,13 @@ class EtcdServer:
         ]
         await self.leases.start()
 
-    async def stop(self) -> None:
+    async def hand_over_leadership(self) -> None:
+        """Before a process stops its member: a leader hands leadership to a connected
+        voter first (`ClusterService.hand_over_before_stopping`). Not part of `stop`: it
+        waits on the member's clock, which a test's manual clock may never advance."""
         await self.cluster.hand_over_before_stopping(self.handover_timeout)
+
+    async def stop(self) -> None:
         self._stopped = True
         await self.leases.stop()
         for task in self._tasks:
