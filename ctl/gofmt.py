@@ -108,10 +108,12 @@ _DIGITS = {10: re.compile(r"[+-]?[0-9]+"), 16: re.compile(r"[+-]?[0-9a-fA-F]+")}
 
 
 def parse_int(text: str, base: int = 10, bits: int = 64) -> int:
-    """Go's strconv.ParseInt (base 0: a 0x/0o/0b prefix picks it, as pflag's int flags
-    parse); ValueError carries Go's words, which etcdctl prints."""
+    """Go's strconv.ParseInt for base 0, 10 or 16 (base 0: a 0x/0o/0b prefix picks it, as
+    pflag's int flags parse); ValueError carries Go's words, which etcdctl prints."""
+    if base not in (0, *_DIGITS):
+        raise NotImplementedError(f"base {base}")
     try:
-        if base and not _DIGITS[base].fullmatch(text):
+        if base and not _DIGITS[base].fullmatch(text):  # bases 0, 10 and 16 are used
             raise ValueError  # Python's int() also takes spaces, `_` and a 0x prefix
         value = int(text, base) if base else int(text, 0)
     except ValueError:

@@ -147,7 +147,7 @@ class EtcdServer:
         election_timeout_s = config.election_timeout_ms / 1000
         self.request_timeout = 5.0 + 2 * election_timeout_s
         self.leader_wait = 3 * election_timeout_s
-        self.handover_timeout = 2 * election_timeout_s  # a stopping leader's (see stop)
+        self.handover_timeout = 2 * election_timeout_s  # see hand_over_leadership
         self.retry_interval = election_timeout_s
         self.leader = NO_LEADER
         self.term = 0
