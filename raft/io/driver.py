@@ -327,17 +327,12 @@ class RaftDriver:
             # saves: otherwise every answer waits for the next batch's fsync too.
             self._apply(committed)
             committed = []
-        if ready.entries or ready.must_sync:
-            started = time.perf_counter()
-            await self._disk.run(self.wal.save, ready.hard_state, ready.entries, True)
-            self.observe_wal_sync(time.perf_counter() - started)
-        elif ready.hard_state is not None:
-            # Only the commit index moved: an unsynced append to the log's buffer, made
-            # here. Through the disk thread it cost a ~4 ms hop under load, during which
-            # the loop could not take the next Ready (the leader did one after each commit).
-            # No disk call is in flight while a Ready is handled, so the order holds.
-            self.wal.save(ready.hard_state, [], False)
         if ready.entries or ready.hard_state is not None:
+            synced = ready.must_sync or bool(ready.entries)
+            started = time.perf_counter()
+            await self._disk.run(self.wal.save, ready.hard_state, ready.entries, synced)
+            if synced:
+                self.observe_wal_sync(time.perf_counter() - started)
             self.storage.append(ready.entries)
             if ready.entries:
                 self._durable_index = ready.entries[-1].index

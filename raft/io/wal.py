@@ -84,8 +84,8 @@ class WriteAheadLog:
         if sync:
             self._file.flush()
             os.fdatasync(self._file.fileno())
-        if sync and self._size > SEGMENT_BYTES:
-            self._cut()  # an unsynced save stays cheap: it never opens a segment
+        if self._size > SEGMENT_BYTES:
+            self._cut()
 
     def rewrite(self, snapshot: Snapshot, hard_state: HardState, entries: list[Entry]) -> None:
         """Start a fresh segment holding only what follows `snapshot`, drop the rest."""

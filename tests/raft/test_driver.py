@@ -111,8 +111,6 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
             save = driver.wal.save
 
             def gated_save(*args: Any) -> None:
-                if not args[2]:
-                    return save(*args)  # a commit-only record, written on the loop
                 gate = threading.Event()
                 gates.append(gate)
                 assert gate.wait(10), "the test never opened the gate"
@@ -218,51 +216,12 @@ def test_an_idle_member_hands_over_a_ready_of_messages_within_the_call(tmp_path:
     run(scenario())
 
 
-def test_a_ready_that_only_moves_the_commit_index_is_written_on_the_loop(tmp_path: Path) -> None:
-    """Learning a new commit index writes one small unsynced record. Through the disk
-    thread that cost a hop (~4 ms under load) during which the loop could take no
-    other Ready; it is appended on the loop instead, and still survives a clean stop."""
-
-    async def scenario() -> None:
-        cluster = DriverCluster(str(tmp_path), seed=5)
-        cluster.start_all()
-        saves: list[tuple[bool, bool]] = []  # (synced, on the loop's thread)
-        loop_thread = threading.current_thread()
-        try:
-            await cluster.elect()
-            await cluster.replicate(["a"])
-            for driver in cluster.drivers.values():
-                save = driver.wal.save
-
-                def watched(*args: Any, save: Callable[..., None] = save) -> None:
-                    synced = args[2] if len(args) > 2 else True
-                    saves.append((synced, threading.current_thread() is loop_thread))
-                    save(*args)
-
-                driver.wal.save = watched  # type: ignore[method-assign]
-            await cluster.replicate(["b"])
-            await cluster.tick(2)  # the followers hear of b's commit
-            commits = {n: d.node.raft.log.committed for n, d in cluster.drivers.items()}
-        finally:
-            await cluster.stop_all()
-        assert (False, True) in saves, "no commit-only Ready was seen"
-        assert all(on_loop != synced for synced, on_loop in saves), saves
-        for node_id, commit in commits.items():
-            recovered = WriteAheadLog(cluster.wal_dir(node_id)).recovered
-            assert recovered.hard_state.commit == commit
-
-    run(scenario())
-
-
 def _held(
     save: Callable[..., None], held: list[int], release: threading.Event
 ) -> Callable[..., None]:
-    """`save`, counting itself in `held` and waiting for `release` first (a synced one:
-    a commit-only record is written on the loop, which must not block)."""
+    """`save`, counting itself in `held` and waiting for `release` first."""
 
     def held_save(*args: Any) -> None:
-        if not args[2]:
-            return save(*args)
         held.append(1)
         release.wait(10)
         save(*args)
