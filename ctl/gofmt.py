@@ -107,12 +107,16 @@ def _decimal(value: int, unit: int) -> str:
 _DIGITS = {10: re.compile(r"[+-]?[0-9]+"), 16: re.compile(r"[+-]?[0-9a-fA-F]+")}
 
 
-def parse_int(text: str, base: int = 10, bits: int = 64) -> int:
-    """Go's strconv.ParseInt for base 0, 10 or 16 (base 0: a 0x/0o/0b prefix picks it, as
-    pflag's int flags parse); ValueError carries Go's words, which etcdctl prints."""
+def parse_int(text: str, base: int = 10, bits: int = 64, unsigned: bool = False) -> int:
+    """Go's strconv.ParseInt (ParseUint if `unsigned`) for base 0, 10 or 16 (base 0: a
+    0x/0o/0b prefix picks it, as pflag's int flags parse); ValueError carries Go's words,
+    which etcdctl prints."""
     if base not in (0, *_DIGITS):
         raise NotImplementedError(f"base {base}")
+    function = "ParseUint" if unsigned else "ParseInt"
     try:
+        if unsigned and text[:1] in ("+", "-"):
+            raise ValueError  # ParseUint takes no sign
         if base and not _DIGITS[base].fullmatch(text):  # bases 0, 10 and 16 are used
             raise ValueError  # Python's int() also takes spaces, `_` and a 0x prefix
         value = int(text, base) if base else int(text, 0)
@@ -121,9 +125,10 @@ def parse_int(text: str, base: int = 10, bits: int = 64) -> int:
         if base == 0:  # Go reads a leading 0 as octal; Python's base 0 refuses it
             value = _octal(text)
         if value is None:
-            raise ValueError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
-    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
-        raise ValueError(f'strconv.ParseInt: parsing "{text}": value out of range')
+            raise ValueError(f'strconv.{function}: parsing "{text}": invalid syntax') from None
+    low, high = (0, 2**bits) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1))
+    if not low <= value < high:
+        raise ValueError(f'strconv.{function}: parsing "{text}": value out of range')
     return value
 
 

@@ -7,6 +7,7 @@ import click
 
 from keyraft.ctl.context import IGNORES_ARGUMENTS, global_options, state
 from keyraft.ctl.errors import BadArguments, CtlError
+from keyraft.ctl.gofmt import parse_int
 from keyraft.ctl.output.base import number
 from keyraft.ctl.pflag import EtcdctlGroup
 
@@ -35,16 +36,9 @@ def _member_id(args: tuple[str, ...]) -> int:
 def _hex(text: str, template: str = "{}") -> int:
     """A hex ID as etcdctl parses it (strconv.ParseUint(text, 16, 64))."""
     try:
-        value = int(text, 16) if text and all(c in "0123456789abcdefABCDEF" for c in text) else -1
-    except ValueError:
-        value = -1
-    if value < 0:
-        cause = f'strconv.ParseUint: parsing "{text}": invalid syntax'
-        raise BadArguments(template.format(cause))
-    if value > 0xFFFFFFFFFFFFFFFF:
-        cause = f'strconv.ParseUint: parsing "{text}": value out of range'
-        raise BadArguments(template.format(cause))
-    return value
+        return parse_int(text, 16, unsigned=True)
+    except ValueError as problem:
+        raise BadArguments(template.format(problem)) from None
 
 
 def _check_urls(urls: list[str]) -> None:
