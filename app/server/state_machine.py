@@ -44,10 +44,10 @@ from keyraft.app.server.requests import (
 from keyraft.raft.codec import decode_conf_change
 from keyraft.raft.errors import CodecError
 from keyraft.raft.messages import ConfChange, ConfChangeType, ConfState, Entry
-from keyraft.storage.backend import Backend, RocksBatch
+from keyraft.storage.backend import Backend
 from keyraft.storage.errors import StorageError
 from keyraft.storage.lease import Lessor
-from keyraft.storage.mvcc.store import MVCCStore, WriteTxn, decode_int, encode_int
+from keyraft.storage.mvcc.store import MVCCStore, Note, WriteTxn, decode_int, encode_int
 
 log = logging.getLogger("keyraft.state")
 
@@ -179,9 +179,9 @@ class StateMachine:
             return refusal
         try:
             if isinstance(request, Compact):
-                self.store.compact(request.revision, self._record_index)
+                self.store.compact(request.revision, self._index_note())
                 return {"header": {"revision": self.store.current_revision}}
-            txn = self.store.write(self._record_index)
+            txn = self.store.write(self._index_note())
             try:
                 response = self._apply_write(request, txn)
             finally:
@@ -247,7 +247,7 @@ class StateMachine:
         self.applied_index = entry.index
         self.store.begin_group()
         try:
-            txn = self.store.write(self._record_index)
+            txn = self.store.write(self._index_note())
             self.members.apply(change.type, change.node_id, context, txn.batch)
             if change.type == ConfChangeType.REMOVE_NODE:
                 txn.batch.delete("cluster", CLIENT_URLS_PREFIX + _UINT64.pack(change.node_id))
@@ -262,10 +262,10 @@ class StateMachine:
 
     def _apply_noop(self, index: int) -> None:
         self.applied_index = index
-        self.store.write(self._record_index).end()
+        self.store.write(self._index_note()).end()
 
-    def _record_index(self, batch: RocksBatch) -> None:
-        batch.put("meta", META_CONSISTENT_INDEX, encode_int(self.applied_index))
+    def _index_note(self) -> Note:
+        return META_CONSISTENT_INDEX, encode_int(self.applied_index)
 
     # ---- durability and snapshots ------------------------------------------------------
 

@@ -129,20 +129,27 @@ class KeyIndex:
             if lease and is_live(history):
                 yield key, lease
 
-    def record_put(self, key: bytes, main: int, sub: int, lease: int) -> tuple[int, int]:
-        """Record a put; the key's (create revision, version) after it."""
+    def record_put(
+        self, key: bytes, main: int, sub: int, lease: int
+    ) -> tuple[int, int, tuple[int, int] | None]:
+        """Record a put: the key's (create revision, version) after it, and the (main, sub)
+        of the live version it replaces, if any. One lookup of the key for all three: this
+        runs for every put every member applies."""
         history = self._histories.get(key)
+        previous = None
         if history is None:
             history = self._histories[key] = _new_history()
             self._keys.add(key)
-        if is_live(history):
+            created, current = main, 1
+        elif is_live(history):
             created, current, _lease = _HEAD.unpack_from(history)
             current += 1
+            previous = latest(history)
         else:
             created, current = main, 1
         _HEAD.pack_into(history, 0, created, current, lease)
         _append(history, main, sub, False)
-        return created, current
+        return created, current, previous
 
     def record_delete(self, key: bytes, main: int, sub: int) -> None:
         history = self._histories[key]

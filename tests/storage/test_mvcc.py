@@ -15,7 +15,14 @@ from keyraft.storage.backend import Backend
 from keyraft.storage.errors import CompactedError, FutureRevisionError
 from keyraft.storage.mvcc.record import KeyValue, decode_record, encode_record
 from keyraft.storage.mvcc.revision import decode_revision, encode_revision
-from keyraft.storage.mvcc.store import MVCCStore, RangeOptions
+from keyraft.storage.mvcc.store import (
+    META_COMPACT_REVISION,
+    META_CURRENT_REVISION,
+    MVCCStore,
+    RangeOptions,
+    decode_int,
+    encode_int,
+)
 
 KEYS = st.sampled_from([b"a", b"b", b"ba", b"c", b"d\xff", b"e"])
 VALUES = st.binary(max_size=8)
@@ -207,3 +214,65 @@ def test_compaction_keeps_latest_version_and_drops_tombstoned_keys(store: MVCCSt
     assert store.index.get(b"gone") is None
     revisions = [decode_revision(key) for key, _ in store.backend.iterate("kv")]
     assert revisions == [(3, 0, False)]
+
+
+def _written_meta(store: MVCCStore, monkeypatch: pytest.MonkeyPatch) -> list[dict[bytes, bytes]]:
+    """The meta keys of every backend write from now on, in order: what a crash after
+    each write would leave on disk."""
+    writes: list[dict[bytes, bytes]] = []
+    real_write = store.backend.write
+
+    def write(batch) -> None:
+        real_write(batch)
+        writes.append(dict(store.backend.iterate("meta")))
+
+    monkeypatch.setattr(store.backend, "write", write)
+    return writes
+
+
+def test_a_group_writes_once_with_the_last_note_and_revision(
+    store: MVCCStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = _written_meta(store, monkeypatch)
+    store.begin_group()
+    for number in range(3):
+        txn = store.write((b"applied", b"%d" % number))
+        txn.put(b"k%d" % number, b"v", 0)
+        txn.end()
+    noop = store.write((b"applied", b"3"))  # a transaction that changes nothing
+    noop.end()
+    store.end_group()
+    assert len(writes) == 1
+    assert writes[0][b"applied"] == b"3"
+    assert decode_int(writes[0][META_CURRENT_REVISION]) == 4 == store.current_revision
+
+
+def test_compaction_inside_a_group_writes_the_notes_before_it_first(
+    store: MVCCStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between the group's write and the compaction's must leave the compaction
+    to be applied again: the group's write may not carry the compaction's note."""
+    writes = _written_meta(store, monkeypatch)
+    store.begin_group()
+    txn = store.write((b"applied", b"1"))
+    txn.put(b"k", b"v", 0)
+    txn.end()
+    store.compact(2, (b"applied", b"2"))
+    txn = store.write((b"applied", b"3"))
+    txn.put(b"k", b"w", 0)
+    txn.end()
+    store.end_group()
+    assert [write[b"applied"] for write in writes] == [b"1", b"2", b"3"]
+    assert decode_int(writes[0].get(META_COMPACT_REVISION), -1) == -1
+    assert decode_int(writes[1][META_COMPACT_REVISION]) == 2
+    assert decode_int(writes[2][META_CURRENT_REVISION]) == 3
+
+
+def test_a_transaction_outside_a_group_writes_its_note_at_once(
+    store: MVCCStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = _written_meta(store, monkeypatch)
+    txn = store.write((b"applied", b"7"))
+    txn.put(b"k", b"v", 0)
+    txn.end()
+    assert writes == [{b"applied": b"7", META_CURRENT_REVISION: encode_int(2)}]
