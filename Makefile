@@ -11,7 +11,7 @@ NODES ?= 3
 SEED ?= 1
 FAULTS ?=
 
-.PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-perf bench-lease bench-watch bench-raft soak cluster clean
+.PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-perf bench-instructions bench-lease bench-watch bench-raft soak cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,12 @@ bench-cluster: $(STAMP) etcd
 bench-perf: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.perf $(ARGS)
+
+# Instructions per request of each member under valgrind's callgrind: a cost figure that
+# does not move with this VM's noise, for A/B-ing a change (ARGS="--members 3").
+bench-instructions: $(STAMP)
+	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	$(PY) -m bench.instructions $(ARGS)
 
 bench-watch: $(STAMP) etcd
 	$(PY) -m bench.watch_bench

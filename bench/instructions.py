@@ -1,0 +1,173 @@
+"""Instructions per request: a cost figure that does not move with the machine's noise.
+
+On this VM, throughput and even CPU time per request swing by a third between runs of
+the same code (other tenants share the cores and their caches), so a 5% saving cannot be
+seen in `bench.perf`. Valgrind's callgrind counts the instructions a member executes, the
+same on every run: each member runs under callgrind, its counters are zeroed after a
+warm-up, a fixed number of requests is sent on a fixed number of connections, and the
+count is read. The figure covers every thread of the member (the event loop, the disk
+thread, RocksDB's), as CPU time does; it leaves out cache misses and syscall cost in the
+kernel, so confirm a change it favours with `bench.perf`'s CPU per request.
+
+    python -m bench.instructions --workload put --members 3 --requests 2000
+
+Slow (a member runs some 50 times slower under callgrind); not part of `make bench-perf`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tests.support.servers import Member, find_leader, keyraft_cluster, start_all
+
+START_TIMEOUT_S = 600.0
+VALUE = base64.b64encode(b"v" * 256).decode()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request of a workload, ready to send."""
+
+    path: str
+    body: bytes
+
+
+def workload_requests(name: str, count: int) -> list[Request]:
+    """`count` requests of a workload: unique keys for puts (as bench/wrk/put.lua)."""
+    requests = []
+    for number in range(count):
+        key = base64.b64encode(b"bench/0/%d" % number).decode()
+        if name == "put" or (name == "mix" and number % 10 == 0):
+            requests.append(Request("/v3/kv/put", _json({"key": key, "value": VALUE})))
+        elif name in ("range", "mix"):
+            requests.append(Request("/v3/kv/range", _json({"key": key})))
+        elif name == "range-serializable":
+            requests.append(Request("/v3/kv/range", _json({"key": key, "serializable": True})))
+        else:
+            raise ValueError(f"unknown workload {name}")
+    return requests
+
+
+def _json(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def _send_all(url: str, requests: list[Request], connections: int) -> None:
+    """Send `requests` over `connections` keep-alive connections, each waiting for its
+    answer before sending the next (as wrk does)."""
+    parts = urlsplit(url)
+    queue = list(reversed(requests))
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            while queue:
+                request = queue.pop()
+                head = (
+                    f"POST {request.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(request.body)}\r\n\r\n"
+                )
+                writer.write(head.encode() + request.body)
+                await _read_response(reader)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+
+
+async def _read_response(reader: asyncio.StreamReader) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1]
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    body = await reader.readexactly(length)
+    if status != b"200":
+        raise RuntimeError(f"request refused: {status.decode()} {body[:200]!r}")
+
+
+def _callgrind(member: Member, out: Path) -> None:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    member.command = [
+        valgrind,
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}/{member.name}.%p",
+        *member.command,
+    ]
+
+
+def _control(option: str, member: Member) -> None:
+    subprocess.run(["callgrind_control", option, str(member.pid)], check=True, capture_output=True)
+
+
+def _collected(out: Path, member: Member) -> int:
+    """The instructions in the member's newest dump (callgrind_control -d writes one)."""
+    dumps = sorted(out.glob(f"{member.name}.{member.pid}.*"), key=lambda p: p.stat().st_mtime)
+    for line in dumps[-1].read_text().splitlines():
+        if line.startswith("summary:") or line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {dumps[-1]}")
+
+
+def measure(workload: str, members_count: int, count: int, connections: int) -> dict[str, int]:
+    """Instructions per request of each member, by name (with its role)."""
+    with tempfile.TemporaryDirectory(prefix="instructions-") as directory:
+        root = Path(directory)
+        members = keyraft_cluster(root, members_count, ("--log-level", "warn"))
+        for member in members:
+            _callgrind(member, root)
+        try:
+            start_all(members, START_TIMEOUT_S)
+            leader = find_leader(members, timeout=START_TIMEOUT_S)
+            warm = workload_requests(workload, count // 5 + 50)
+            fill = workload_requests("put", count) if workload != "put" else []
+            asyncio.run(_send_all(leader.client_url, fill + warm, connections))
+            for member in members:
+                _control("-z", member)
+            started_at = time.monotonic()
+            asyncio.run(
+                _send_all(leader.client_url, workload_requests(workload, count), connections)
+            )
+            elapsed = time.monotonic() - started_at
+            for member in members:
+                _control("-d", member)  # returns once the member has written the dump
+            result = {}
+            for member in members:
+                role = "leader" if member is leader else "follower"
+                result[f"{member.name} ({role})"] = _collected(root, member) // count
+        finally:
+            for member in members:
+                member.stop(timeout=60.0)
+        print(f"{count} {workload} requests in {elapsed:.1f} s under callgrind")
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workload", default="put")
+    parser.add_argument("--members", type=int, default=1)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    result = measure(args.workload, args.members, args.requests, args.connections)
+    for name, per_request in result.items():
+        print(f"{name}: {per_request:,} instructions per request")
+    print(f"all members: {sum(result.values()):,} instructions per request")
+
+
+if __name__ == "__main__":
+    main()
