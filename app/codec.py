@@ -10,10 +10,10 @@ route and the fast path alike.
 from __future__ import annotations
 
 import asyncio
-from base64 import b64encode
 from collections.abc import Iterator
 
 import orjson
+import pybase64
 
 from keyraft.app.errors import EtcdError
 from keyraft.app.server.etcdserver import EtcdServer
@@ -25,7 +25,7 @@ ENCODE_STEP_KVS = 1_000
 
 
 def _b64(data: bytes) -> str:
-    return b64encode(data).decode("ascii")
+    return pybase64.b64encode_as_string(data)
 
 
 def key_value(kv: KeyValue) -> dict:

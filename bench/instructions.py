@@ -123,8 +123,11 @@ def _collected(out: Path, member: Member) -> int:
     raise RuntimeError(f"no totals in {dumps[-1]}")
 
 
-def measure(workload: str, members_count: int, count: int, connections: int) -> dict[str, int]:
-    """Instructions per request of each member, by name (with its role)."""
+def measure(
+    workload: str, members_count: int, count: int, connections: int, keep: Path | None = None
+) -> dict[str, int]:
+    """Instructions per request of each member, by name (with its role); with `keep`, the
+    members' callgrind dumps are copied there (for callgrind_annotate)."""
     with tempfile.TemporaryDirectory(prefix="instructions-") as directory:
         root = Path(directory)
         members = keyraft_cluster(root, members_count, ("--log-level", "warn"))
@@ -149,11 +152,20 @@ def measure(workload: str, members_count: int, count: int, connections: int) -> 
             for member in members:
                 role = "leader" if member is leader else "follower"
                 result[f"{member.name} ({role})"] = _collected(root, member) // count
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                for dump in root.glob("*.*.*"):
+                    if dump.is_file() and dump.name.split(".")[0] in result_names(members):
+                        shutil.copy(dump, keep / dump.name)
         finally:
             for member in members:
                 member.stop(timeout=60.0)
         print(f"{count} {workload} requests in {elapsed:.1f} s under callgrind")
         return result
+
+
+def result_names(members: list[Member]) -> set[str]:
+    return {member.name for member in members}
 
 
 def main() -> None:
@@ -162,8 +174,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--keep", type=Path, help="copy the callgrind dumps to this directory")
     args = parser.parse_args()
-    result = measure(args.workload, args.members, args.requests, args.connections)
+    result = measure(args.workload, args.members, args.requests, args.connections, args.keep)
     for name, per_request in result.items():
         print(f"{name}: {per_request:,} instructions per request")
     print(f"all members: {sum(result.values()):,} instructions per request")
