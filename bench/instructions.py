@@ -114,13 +114,18 @@ def _control(option: str, member: Member) -> None:
     subprocess.run(["callgrind_control", option, str(member.pid)], check=True, capture_output=True)
 
 
-def _collected(out: Path, member: Member) -> int:
-    """The instructions in the member's newest dump (callgrind_control -d writes one)."""
+def _newest_dump(out: Path, member: Member) -> Path:
+    """The member's newest dump (callgrind_control -d returns once it is written)."""
     dumps = sorted(out.glob(f"{member.name}.{member.pid}.*"), key=lambda p: p.stat().st_mtime)
-    for line in dumps[-1].read_text().splitlines():
-        if line.startswith("summary:") or line.startswith("totals:"):
+    return dumps[-1]
+
+
+def _collected(dump: Path) -> int:
+    """The instructions a dump counts."""
+    for line in dump.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
             return int(line.split()[1])
-    raise RuntimeError(f"no totals in {dumps[-1]}")
+    raise RuntimeError(f"no totals in {dump}")
 
 
 def measure(
@@ -147,25 +152,20 @@ def measure(
             )
             elapsed = time.monotonic() - started_at
             for member in members:
-                _control("-d", member)  # returns once the member has written the dump
+                _control("-d", member)
             result = {}
             for member in members:
                 role = "leader" if member is leader else "follower"
-                result[f"{member.name} ({role})"] = _collected(root, member) // count
-            if keep is not None:
-                keep.mkdir(parents=True, exist_ok=True)
-                for dump in root.glob("*.*.*"):
-                    if dump.is_file() and dump.name.split(".")[0] in result_names(members):
-                        shutil.copy(dump, keep / dump.name)
+                dump = _newest_dump(root, member)
+                result[f"{member.name} ({role})"] = _collected(dump) // count
+                if keep is not None:
+                    keep.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(dump, keep / dump.name)
         finally:
             for member in members:
                 member.stop(timeout=60.0)
         print(f"{count} {workload} requests in {elapsed:.1f} s under callgrind")
         return result
-
-
-def result_names(members: list[Member]) -> set[str]:
-    return {member.name for member in members}
 
 
 def main() -> None:
