@@ -1,4 +1,4 @@
-"""Instructions per request: a cost figure that does not move with the machine's noise.
+"""Instructions per request: a cost figure far steadier than time on a shared machine.
 
 On this VM, throughput and even CPU time per request swing by a third between runs of
 the same code (other tenants share the cores and their caches), so a 5% saving cannot be
@@ -7,7 +7,11 @@ same on every run: each member runs under callgrind, its counters are zeroed aft
 warm-up, a fixed number of requests is sent on a fixed number of connections, and the
 count is read. The figure covers every thread of the member (the event loop, the disk
 thread, RocksDB's), as CPU time does; it leaves out cache misses and syscall cost in the
-kernel, so confirm a change it favours with `bench.perf`'s CPU per request.
+kernel, so confirm a change it favours with `bench.perf`'s CPU per request. With several
+members the figure depends on the batch size (requests per WAL sync, printed): 3 members,
+puts, 4/16/64 connections cost 1.30M/0.71M/0.56M instructions per put over all members
+(about 0.5M per put plus 3M per batch, if a batch holds a request of every connection).
+Compare runs at the same batch size, on an otherwise idle machine: load shrinks batches.
 
     python -m bench.instructions --workload put --members 3 --requests 2000
 
@@ -20,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import httpx
 
 from tests.support.servers import Member, find_leader, keyraft_cluster, start_all
 
@@ -128,6 +135,13 @@ def _collected(dump: Path) -> int:
     raise RuntimeError(f"no totals in {dump}")
 
 
+def _wal_syncs(member: Member) -> float:
+    """How many synced WAL writes the member has made (its fsync histogram's count)."""
+    text = httpx.get(member.client_url + "/metrics", timeout=60).text
+    found = re.search(r"^etcd_disk_wal_fsync_duration_seconds_count (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def measure(
     workload: str, members_count: int, count: int, connections: int, keep: Path | None = None
 ) -> dict[str, int]:
@@ -144,6 +158,7 @@ def measure(
             warm = workload_requests(workload, count // 5 + 50)
             fill = workload_requests("put", count) if workload != "put" else []
             asyncio.run(_send_all(leader.client_url, fill + warm, connections))
+            syncs_before = {member.name: _wal_syncs(member) for member in members}
             for member in members:
                 _control("-z", member)
             started_at = time.monotonic()
@@ -153,6 +168,13 @@ def measure(
             elapsed = time.monotonic() - started_at
             for member in members:
                 _control("-d", member)
+            syncs = {
+                member.name: _wal_syncs(member) - syncs_before[member.name] for member in members
+            }
+            print(
+                "requests per WAL sync (the batch size: cost per request falls as it grows): "
+                + ", ".join(f"{name} {count / max(1.0, n):.1f}" for name, n in syncs.items())
+            )
             result = {}
             for member in members:
                 role = "leader" if member is leader else "follower"
