@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class MessageType(IntEnum):
@@ -91,8 +92,10 @@ class Entry:
     data: bytes = b""
 
 
-@dataclass(slots=True, frozen=True)
-class HardState:
+# HardState and SoftState are named tuples: Raft builds and compares both on every
+# check for work (several per message received); a frozen dataclass cost ~1.5 us to
+# build and ~0.5 us to compare, a tuple a fraction of that.
+class HardState(NamedTuple):
     """What a node must persist before it sends anything that depends on it."""
 
     term: int = 0
@@ -100,8 +103,7 @@ class HardState:
     commit: int = 0
 
 
-@dataclass(slots=True, frozen=True)
-class SoftState:
+class SoftState(NamedTuple):
     """Volatile facts worth telling the application: who leads, and our role."""
 
     leader: int = NO_LEADER
