@@ -84,8 +84,8 @@ bench-perf: $(STAMP) etcd
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench.perf $(ARGS)
 
-# Instructions per request of each member under valgrind's callgrind: a cost figure that
-# does not move with this VM's noise, for A/B-ing a change (ARGS="--members 3").
+# Instructions per request of each member under valgrind's callgrind: a cost figure far
+# steadier than time on this VM, for A/B-ing a change (ARGS="--members 3").
 bench-instructions: $(STAMP)
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(PY) -m bench.instructions $(ARGS)

@@ -83,7 +83,7 @@ NO_LEADER = 0
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
 # and an Entry is built for every proposal on the leader and every entry a follower
-# decodes (1.8 us each, against ~0.4 us). Nothing changes an entry once made.
+# decodes (1.8 us each, against ~0.5 us). Nothing changes an entry once made.
 @dataclass(slots=True)
 class Entry:
     term: int
