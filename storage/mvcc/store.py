@@ -427,23 +427,17 @@ class WriteTxn:
         self.changes.append(Change(kv, False, previous))
         return main
 
-    def _live_revision(self, key: bytes) -> tuple[int, int] | None:
-        history = self.store.index.get(key)
-        if history is None or not is_live(history):
-            return None
-        return latest(history)
-
     def delete_range(self, key: bytes, end: bytes | None) -> tuple[int, int]:
         """Delete live keys in the range; return (deleted count, header revision)."""
         main = self.begin_revision + 1
         doomed = [
-            found
+            (found, history)
             for found, history in self.store.index.scan(key, end or None, end == b"")
             if is_live(history)
         ]
-        for found in doomed:
+        for found, history in doomed:
             sub = len(self.changes)
-            previous = self._live_revision(found)
+            previous = latest(history)  # the scan's history: no second lookup
             self.store.index.record_delete(found, main, sub)
             kv = KeyValue(found, 0, main, 0)
             self._batch.put("kv", encode_revision(main, sub, True), encode_record(kv))
