@@ -69,13 +69,13 @@ def _json(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def _send_all(url: str, requests: list[Request], connections: int) -> None:
-    """Send `requests` over `connections` keep-alive connections, each waiting for its
-    answer before sending the next (as wrk does)."""
-    parts = urlsplit(url)
+async def _send_all(urls: list[str], requests: list[Request], connections: int) -> None:
+    """Send `requests` over `connections` keep-alive connections, dealt round-robin over
+    `urls`, each waiting for its answer before sending the next (as wrk does)."""
     queue = list(reversed(requests))
 
-    async def connection() -> None:
+    async def connection(url: str) -> None:
+        parts = urlsplit(url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         try:
             while queue:
@@ -89,7 +89,7 @@ async def _send_all(url: str, requests: list[Request], connections: int) -> None
         finally:
             writer.close()
 
-    await asyncio.gather(*(connection() for _ in range(connections)))
+    await asyncio.gather(*(connection(urls[n % len(urls)]) for n in range(connections)))
 
 
 async def _read_response(reader: asyncio.StreamReader) -> None:
@@ -143,10 +143,16 @@ def _wal_syncs(member: Member) -> float:
 
 
 def measure(
-    workload: str, members_count: int, count: int, connections: int, keep: Path | None = None
+    workload: str,
+    members_count: int,
+    count: int,
+    connections: int,
+    keep: Path | None = None,
+    spread: bool = False,
 ) -> dict[str, int]:
     """Instructions per request of each member, by name (with its role); with `keep`, the
-    members' callgrind dumps are copied there (for callgrind_annotate)."""
+    members' callgrind dumps are copied there (for callgrind_annotate); with `spread`, the
+    connections go to every member in turn (bench.perf's put-all), else to the leader."""
     with tempfile.TemporaryDirectory(prefix="instructions-") as directory:
         root = Path(directory)
         members = keyraft_cluster(root, members_count, ("--log-level", "warn"))
@@ -157,14 +163,13 @@ def measure(
             leader = find_leader(members, timeout=START_TIMEOUT_S)
             warm = workload_requests(workload, count // 5 + 50)
             fill = workload_requests("put", count) if workload != "put" else []
-            asyncio.run(_send_all(leader.client_url, fill + warm, connections))
+            urls = [m.client_url for m in members] if spread else [leader.client_url]
+            asyncio.run(_send_all(urls, fill + warm, connections))
             syncs_before = {member.name: _wal_syncs(member) for member in members}
             for member in members:
                 _control("-z", member)
             started_at = time.monotonic()
-            asyncio.run(
-                _send_all(leader.client_url, workload_requests(workload, count), connections)
-            )
+            asyncio.run(_send_all(urls, workload_requests(workload, count), connections))
             elapsed = time.monotonic() - started_at
             for member in members:
                 _control("-d", member)
@@ -197,8 +202,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--keep", type=Path, help="copy the callgrind dumps to this directory")
+    parser.add_argument(
+        "--spread", action="store_true", help="connections to every member, not the leader"
+    )
     args = parser.parse_args()
-    result = measure(args.workload, args.members, args.requests, args.connections, args.keep)
+    result = measure(
+        args.workload, args.members, args.requests, args.connections, args.keep, args.spread
+    )
     for name, per_request in result.items():
         print(f"{name}: {per_request:,} instructions per request")
     print(f"all members: {sum(result.values()):,} instructions per request")
