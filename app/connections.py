@@ -111,6 +111,14 @@ class CorkedTransport:
         else:
             self._pending.append(data)
 
+    def write_now(self, data: bytes) -> None:
+        """Write `data` (after anything pending) at once: a whole response."""
+        if self._pending is not None:
+            self._pending.append(data)
+            self.flush()
+        elif not self._transport.is_closing():
+            self._transport.write(data)
+
     def flush(self) -> None:
         pending, self._pending = self._pending, None
         if pending and not self._transport.is_closing():
@@ -190,10 +198,16 @@ def guarded_protocol(
                     self.transport.write(refused_answer)
                     self.transport.close()
                 return
+            super().on_headers_complete()
+
+        def build_scope(self) -> None:
+            super().build_scope()
             if self._common_name:
                 extensions = self.scope.setdefault("extensions", {})
                 extensions["tls"] = {"client_cert_common_name": self._common_name}
-            super().on_headers_complete()
+
+        def write_response(self, data: bytes) -> None:
+            self.transport.write_now(data)  # type: ignore[attr-defined]
 
         # A refused connection's request is answered and closed at its headers: the
         # rest of what was already read of it is dropped.

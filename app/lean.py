@@ -109,9 +109,25 @@ class LeanUnary(HttpToolsProtocol):
         """Hook: False for a connection the lean path must not serve."""
         return True
 
+    def on_message_begin(self) -> None:
+        """uvicorn's, leaving out the ASGI scope (a dict and a copy of the app state a
+        request): built in `on_headers_complete` for a request that goes through ASGI."""
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+        self.scope = None  # type: ignore[assignment]
+
+    def build_scope(self) -> None:
+        """uvicorn's scope for this request, its URL and headers as parsed so far."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
+
     def on_headers_complete(self) -> None:
         rpc = self._lean_rpc()
         if rpc is None:
+            self.build_scope()
             super().on_headers_complete()
             return
         keep_alive = keeps_alive(self.parser)
@@ -194,9 +210,13 @@ class LeanUnary(HttpToolsProtocol):
         if not cycle.disconnected:
             self._respond(cycle, status, payload, cycle.keep_alive)
 
+    def write_response(self, data: bytes) -> None:
+        """Hook: write a whole answer (a corking transport need not wait for more)."""
+        self.transport.write(data)
+
     def _respond(self, cycle: LeanCycle, status: int, payload: bytes, keep_alive: bool) -> None:
         defaults = self.server_state.default_headers
-        self.transport.write(response_bytes(status, payload, defaults, keep_alive))
+        self.write_response(response_bytes(status, payload, defaults, keep_alive))
         cycle.response_complete = True
         if not keep_alive:
             self.transport.close()
