@@ -71,11 +71,15 @@ class LeanCycle:
         "response_complete",
         "disconnected",
         "body_timer",
+        "cap",
     )
     message_event = NO_EVENT
 
-    def __init__(self, rpc: Rpc, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> None:
+    def __init__(
+        self, rpc: Rpc, headers: list[tuple[bytes, bytes]], keep_alive: bool, cap: int
+    ) -> None:
         self.rpc = rpc
+        self.cap = cap  # the longest body decoded (`gateway.body_cap`)
         self.headers = headers
         self.keep_alive = keep_alive
         self.chunks: list[bytes] = []
@@ -86,13 +90,24 @@ class LeanCycle:
         self.body_timer: asyncio.TimerHandle | None = None
 
 
+_last_defaults: list = [None, b""]  # uvicorn's default headers seen last, and their lines
+
+
+def _header_lines(defaults: list[tuple[bytes, bytes]]) -> bytes:
+    """`defaults` as header lines; uvicorn replaces the list when its date header
+    changes (once a second), so the lines are joined once per list."""
+    if _last_defaults[0] is not defaults:
+        lines = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
+        _last_defaults[:] = [defaults, lines]
+    return _last_defaults[1]
+
+
 def response_bytes(
     status: int, body: bytes, defaults: list[tuple[bytes, bytes]], keep_alive: bool
 ) -> bytes:
     """What uvicorn writes for the front's `send_bytes(status, body, JSON)`."""
-    parts = [STATUS_LINE[status]]
-    parts.extend(name + b": " + value + b"\r\n" for name, value in defaults)
-    parts += [_COMMON, b"content-length: %d\r\n" % len(body), _JSON]
+    parts = [STATUS_LINE[status], _header_lines(defaults), _COMMON]
+    parts += [b"content-length: %d\r\n" % len(body), _JSON]
     if not keep_alive:
         parts.append(b"connection: close\r\n")
     parts += [b"\r\n", body]
@@ -131,7 +146,8 @@ class LeanUnary(HttpToolsProtocol):
             super().on_headers_complete()
             return
         keep_alive = keeps_alive(self.parser)
-        self.cycle = LeanCycle(rpc, self.headers, keep_alive)  # type: ignore[assignment]
+        cap = body_cap(self.lean_front.server)  # type: ignore[union-attr]
+        self.cycle = LeanCycle(rpc, self.headers, keep_alive, cap)  # type: ignore[assignment]
         if self.expect_100_continue:  # uvicorn answers it when the app reads: at once here
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -151,7 +167,7 @@ class LeanUnary(HttpToolsProtocol):
             super().on_body(body)
             return
         cycle.length += len(body)
-        if cycle.length <= body_cap(self.lean_front.server):  # type: ignore[union-attr]
+        if cycle.length <= cycle.cap:
             cycle.chunks.append(body)
         else:
             cycle.chunks.clear()  # refused unread, as the ASGI path does
@@ -197,7 +213,7 @@ class LeanUnary(HttpToolsProtocol):
     async def _answer(self, cycle: LeanCycle) -> None:
         server = self.lean_front.server  # type: ignore[union-attr]
         try:
-            if cycle.length > body_cap(server):
+            if cycle.length > cycle.cap:
                 status, payload = oversized_body(server, cycle.length)
             else:
                 body = cycle.chunks[0] if len(cycle.chunks) == 1 else b"".join(cycle.chunks)
