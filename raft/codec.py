@@ -263,10 +263,17 @@ def decode_conf_change(data: bytes) -> ConfChange:
     return ConfChange(type=_enum(ConfChangeType, change_type), node_id=node_id, context=context)
 
 
+_ENTRY_RECORD_HEAD = struct.Struct("<BQQBI")  # the version byte, then _ENTRY
+
+
+def encode_entry_head(entry: Entry) -> bytes:
+    """`encode_entry(entry)` without its data, which follows it: a writer can hand both
+    to the file (and to a checksum) without copying the data into one string."""
+    return _ENTRY_RECORD_HEAD.pack(VERSION, entry.term, entry.index, entry.type, len(entry.data))
+
+
 def encode_entry(entry: Entry) -> bytes:
-    out = [bytes((VERSION,))]
-    _write_entry(out, entry)
-    return b"".join(out)
+    return encode_entry_head(entry) + entry.data
 
 
 def decode_entry(data: bytes) -> Entry:

@@ -26,7 +26,7 @@ from ..codec import (
     decode_entry,
     decode_hard_state,
     decode_snapshot,
-    encode_entry,
+    encode_entry_head,
     encode_hard_state,
     encode_snapshot,
 )
@@ -52,6 +52,18 @@ def _record(kind: int, payload: bytes) -> bytes:
     return _RECORD.pack(len(payload), zlib.crc32(bytes((kind,)) + payload), kind) + payload
 
 
+_ENTRY_KIND_CRC = zlib.crc32(bytes((ENTRY,)))
+
+
+def _entry_record(out: list[bytes], entry: Entry) -> None:
+    """Append `_record(ENTRY, encode_entry(entry))` to `out` in pieces: the entry's data
+    is neither copied nor concatenated (a WAL write runs under the GIL it shares with
+    the event loop until the fsync)."""
+    head, data = encode_entry_head(entry), entry.data
+    checksum = zlib.crc32(data, zlib.crc32(head, _ENTRY_KIND_CRC))
+    out += (_RECORD.pack(len(head) + len(data), checksum, ENTRY), head, data)
+
+
 class WriteAheadLog:
     def __init__(self, directory: str) -> None:
         self.directory = directory
@@ -70,7 +82,9 @@ class WriteAheadLog:
 
     def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None:
         """Append entries then the hard state; durable when this returns (if `sync`)."""
-        parts = [_record(ENTRY, encode_entry(entry)) for entry in entries]
+        parts: list[bytes] = []
+        for entry in entries:
+            _entry_record(parts, entry)
         if hard_state is not None:
             parts.append(_record(HARD_STATE, encode_hard_state(hard_state)))
         if not parts:
@@ -130,8 +144,10 @@ class WriteAheadLog:
             meta = Snapshot(snapshot.index, snapshot.term, snapshot.conf_state, b"")
             handle.write(_record(SNAPSHOT, encode_snapshot(meta)))
             handle.write(_record(HARD_STATE, encode_hard_state(hard_state)))
+            parts: list[bytes] = []
             for entry in entries:
-                handle.write(_record(ENTRY, encode_entry(entry)))
+                _entry_record(parts, entry)
+            handle.write(b"".join(parts))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self._path(self._sequence))
