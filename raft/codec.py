@@ -129,11 +129,29 @@ def _write_entry(out: list[bytes], entry: Entry) -> None:
     out.append(entry.data)
 
 
-def _read_entry(reader: _Reader) -> Entry:
-    term, index, entry_type, length = reader.unpack(_ENTRY)
-    return Entry(
-        term=term, index=index, type=_enum(EntryType, entry_type), data=reader.take(length)
-    )
+_ENTRY_TYPES = {member.value: member for member in EntryType}
+
+
+def _read_entries(reader: _Reader, count: int) -> list[Entry]:
+    """`count` entries, read in one loop over local names: a follower decodes every
+    entry of every append (a call per field cost ~1.5 us an entry)."""
+    data, position, size = reader.data, reader.position, _ENTRY.size
+    entries = []
+    for _ in range(count):
+        try:
+            term, index, entry_type, length = _ENTRY.unpack_from(data, position)
+        except struct.error as exc:
+            raise CodecError(f"truncated record at byte {position}") from exc
+        start = position + size
+        position = start + length
+        if position > len(data):
+            raise CodecError(f"truncated record: {length} bytes wanted at byte {start}")
+        kind = _ENTRY_TYPES.get(entry_type)
+        if kind is None:
+            raise CodecError(f"unknown EntryType {entry_type}")
+        entries.append(Entry(term, index, kind, data[start:position]))
+    reader.position = position
+    return entries
 
 
 def _write_snapshot(out: list[bytes], snapshot: Snapshot) -> None:
@@ -194,7 +212,7 @@ def decode_message(data: bytes) -> Message:
     _check_version(version)
     context = reader.length_prefixed()
     count = reader.count(_ENTRY.size)
-    entries = [_read_entry(reader) for _ in range(count)]
+    entries = _read_entries(reader, count)
     snapshot = _read_snapshot(reader) if flags & _FLAG_SNAPSHOT else None
     reader.finish()
     message = Message(
@@ -279,7 +297,7 @@ def encode_entry(entry: Entry) -> bytes:
 def decode_entry(data: bytes) -> Entry:
     reader = _Reader(data)
     _check_version(reader.take(1)[0])
-    entry = _read_entry(reader)
+    (entry,) = _read_entries(reader, 1)
     reader.finish()
     return entry
 
