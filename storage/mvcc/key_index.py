@@ -137,11 +137,13 @@ class KeyIndex:
         runs for every put every member applies."""
         history = self._histories.get(key)
         previous = None
-        if history is None:
-            history = self._histories[key] = _new_history()
+        if history is None:  # a new key: its history made whole at once
+            self._histories[key] = bytearray(
+                _HEAD.pack(main, 1, lease) + _CHANGE.pack(main, sub << 1)
+            )
             self._keys.add(key)
-            created, current = main, 1
-        elif is_live(history):
+            return main, 1, None
+        if is_live(history):
             created, current, _lease = _HEAD.unpack_from(history)
             current += 1
             previous = latest(history)
