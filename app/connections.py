@@ -97,12 +97,13 @@ class CorkedTransport:
     a response's headers and its body separately, which cost two send() calls and two
     TCP segments per response (~10% of a small read's CPU, measured with py-spy)."""
 
-    __slots__ = ("_transport", "_loop", "_pending")
+    __slots__ = ("_transport", "_loop", "_pending", "is_closing")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] | None = None
+        self.is_closing = transport.is_closing  # asked several times a request
 
     def write(self, data: bytes) -> None:
         if self._pending is None:
