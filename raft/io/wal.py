@@ -101,6 +101,14 @@ class WriteAheadLog:
         if self._size > SEGMENT_BYTES:
             self._cut()
 
+    def buffer_hard_state(self, hard_state: HardState) -> None:
+        """Add `hard_state` to the file's buffer, unsynced (as `save(.., sync=False)`) but
+        never cutting a segment: cheap enough for the event loop; the next synced save
+        writes it out."""
+        data = _record(HARD_STATE, encode_hard_state(hard_state))
+        self._file.write(data)
+        self._size += len(data)
+
     def rewrite(self, snapshot: Snapshot, hard_state: HardState, entries: list[Entry]) -> None:
         """Start a fresh segment holding only what follows `snapshot`, drop the rest."""
         old = self._segments()

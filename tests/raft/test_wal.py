@@ -52,6 +52,26 @@ def test_a_clean_log_recovers_everything(tmp_path: Path) -> None:
     assert recovered.repaired_bytes == 0
 
 
+def test_a_buffered_hard_state_lands_in_order_with_the_next_synced_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver buffers a commit-only hard state on the event loop: it must be read
+    back in its place, and never start a segment (that is the disk thread's work)."""
+    monkeypatch.setattr(wal_module, "SEGMENT_BYTES", 1)  # a save would cut at once
+    wal = WriteAheadLog(str(tmp_path))
+    segments = sorted(tmp_path.glob("*.wal"))
+    wal.buffer_hard_state(HardState(term=1, vote=1, commit=0))
+    assert sorted(tmp_path.glob("*.wal")) == segments
+    wal.save(None, [entry(1)])
+    wal.buffer_hard_state(HardState(term=1, vote=1, commit=1))
+    wal.save(None, [entry(2)])
+    wal.close()
+    recovered = WriteAheadLog(str(tmp_path)).recovered
+    assert recovered.entries == [entry(1), entry(2)]
+    assert recovered.hard_state == HardState(term=1, vote=1, commit=1)
+    assert recovered.repaired_bytes == 0
+
+
 @pytest.mark.parametrize("damage", ["truncate", "corrupt"])
 def test_a_torn_tail_keeps_exactly_the_whole_records_before_it(tmp_path: Path, damage: str) -> None:
     data, tail_start = write_log(tmp_path / "original")
