@@ -10,7 +10,6 @@ route and the fast path alike.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import orjson
 import pybase64
@@ -118,7 +117,7 @@ async def encode_response_stepped(server: EtcdServer, response: dict) -> bytes:
     range's kvs, also inside a txn, a delete's prev_kvs) are encoded a piece at a time,
     letting the event loop (and Raft's heartbeats) run between pieces, at most as many
     at once as large reads (`server.stepped_reads.slots`)."""
-    holders = list(_long_kv_lists(response))
+    holders = _long_kv_lists(response, [])
     if holders:
         async with server.stepped_reads.slots:
             for holder, name in holders:
@@ -126,21 +125,25 @@ async def encode_response_stepped(server: EtcdServer, response: dict) -> bytes:
     return encode_response(server, response)
 
 
-def _long_kv_lists(value: dict) -> Iterator[tuple[dict, str]]:
-    """(dict, field) of every list of more than one step of key-values in an answer."""
+def _long_kv_lists(value: dict, found: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
+    """`found`, plus (dict, field) of every list of more than one step of key-values in
+    an answer. Not a generator, and not into the header every answer has (none holds
+    key-values): this runs for every answer."""
     for name, item in value.items():
         if isinstance(item, dict):
-            yield from _long_kv_lists(item)
+            if name != "header":
+                _long_kv_lists(item, found)
         elif isinstance(item, DeferredRecords):
-            yield value, name
+            found.append((value, name))
         elif isinstance(item, list) and item:
             if isinstance(item[0], KeyValue):
                 if len(item) > ENCODE_STEP_KVS:
-                    yield value, name
+                    found.append((value, name))
             elif len(item) <= ENCODE_STEP_KVS:  # e.g. a txn's responses
                 for element in item:
                     if isinstance(element, dict):
-                        yield from _long_kv_lists(element)
+                        _long_kv_lists(element, found)
+    return found
 
 
 async def _encode_kvs(kvs: list[KeyValue] | DeferredRecords) -> orjson.Fragment:
