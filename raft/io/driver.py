@@ -330,7 +330,7 @@ class RaftDriver:
         if ready.entries or ready.hard_state is not None:
             if ready.entries or ready.must_sync:
                 started = time.perf_counter()
-                await self._disk.run(self.wal.save, ready.hard_state, ready.entries, True)
+                await self._disk.run(self.wal.save, ready.hard_state, ready.entries)
                 self.observe_wal_sync(time.perf_counter() - started)
             else:
                 # Only the commit index moved: nothing to sync (a crash may lose it, and

@@ -80,8 +80,8 @@ class WriteAheadLog:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None:
-        """Append entries then the hard state; durable when this returns (if `sync`)."""
+    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
+        """Append entries then the hard state; durable when this returns."""
         parts: list[bytes] = []
         for entry in entries:
             _entry_record(parts, entry)
@@ -95,16 +95,14 @@ class WriteAheadLog:
         if entries:
             highest = self._highest.get(self._sequence, 0)
             self._highest[self._sequence] = max(highest, entries[-1].index)
-        if sync:
-            self._file.flush()
-            os.fdatasync(self._file.fileno())
+        self._file.flush()
+        os.fdatasync(self._file.fileno())
         if self._size > SEGMENT_BYTES:
             self._cut()
 
     def buffer_hard_state(self, hard_state: HardState) -> None:
-        """Add `hard_state` to the file's buffer, unsynced (as `save(.., sync=False)`) but
-        never cutting a segment: cheap enough for the event loop; the next synced save
-        writes it out."""
+        """Add `hard_state` to the file's buffer, unsynced, never cutting a segment: cheap
+        enough for the event loop; the next `save` writes it out and syncs it."""
         data = _record(HARD_STATE, encode_hard_state(hard_state))
         self._file.write(data)
         self._size += len(data)

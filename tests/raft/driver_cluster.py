@@ -217,11 +217,9 @@ def _record_wal(driver: RaftDriver, journal: list[Event]) -> None:
     save, rewrite = wal.save, wal.rewrite
     node_id = driver.node_id
 
-    def recording_save(
-        hard_state: HardState | None, entries: list[Entry], sync: bool = True
-    ) -> None:
+    def recording_save(hard_state: HardState | None, entries: list[Entry]) -> None:
         journal.append(Event("saving", node_id, [e.index for e in entries]))
-        save(hard_state, entries, sync)
+        save(hard_state, entries)
         journal.append(Event("persisted", node_id, (hard_state, [e.index for e in entries])))
 
     def recording_rewrite(snapshot: Snapshot, hard_state: HardState, entries: list[Entry]) -> None:
