@@ -48,20 +48,25 @@ class Recovered:
     highest: dict[int, int] = field(default_factory=dict)  # segment -> highest entry index
 
 
+_KIND_CRCS = {kind: zlib.crc32(bytes((kind,))) for kind in (ENTRY, HARD_STATE, SNAPSHOT)}
+
+
+def _add_record(out: list[bytes], kind: int, head: bytes, data: bytes = b"") -> None:
+    """Append to `out` the record of payload `head + data`, in pieces: the checksum is
+    taken over each in turn, so a large `data` is neither copied nor concatenated (a WAL
+    write runs under the GIL it shares with the event loop until the fsync)."""
+    checksum = zlib.crc32(data, zlib.crc32(head, _KIND_CRCS[kind]))
+    out += (_RECORD.pack(len(head) + len(data), checksum, kind), head, data)
+
+
 def _record(kind: int, payload: bytes) -> bytes:
-    return _RECORD.pack(len(payload), zlib.crc32(bytes((kind,)) + payload), kind) + payload
-
-
-_ENTRY_KIND_CRC = zlib.crc32(bytes((ENTRY,)))
+    out: list[bytes] = []
+    _add_record(out, kind, payload)
+    return b"".join(out)
 
 
 def _entry_record(out: list[bytes], entry: Entry) -> None:
-    """Append `_record(ENTRY, encode_entry(entry))` to `out` in pieces: the entry's data
-    is neither copied nor concatenated (a WAL write runs under the GIL it shares with
-    the event loop until the fsync)."""
-    head, data = encode_entry_head(entry), entry.data
-    checksum = zlib.crc32(data, zlib.crc32(head, _ENTRY_KIND_CRC))
-    out += (_RECORD.pack(len(head) + len(data), checksum, ENTRY), head, data)
+    _add_record(out, ENTRY, encode_entry_head(entry), entry.data)
 
 
 class WriteAheadLog:
