@@ -30,6 +30,7 @@ class ServerConfig:
     # Disaster recovery: restart as the only member of its cluster, keeping the data.
     force_new_cluster: bool = False
     enable_pprof: bool = False  # serve /debug/pprof/* (Python's equivalents)
+    cpu_scheduling: str = "batch"  # Linux policy of the member's threads (app/scheduling.py)
     listen_client_urls: list[str] = field(default_factory=lambda: ["http://localhost:2379"])
     advertise_client_urls: list[str] = field(default_factory=lambda: ["http://localhost:2379"])
     listen_peer_urls: list[str] = field(default_factory=lambda: ["http://localhost:2380"])

@@ -13,6 +13,7 @@ import yaml
 
 from keyraft.app.config_file import flags_from_file
 from keyraft.app.main import config_from_flags, main
+from keyraft.app.scheduling import apply_cpu_scheduling
 from tests.support.servers import ROOT, Member, free_port, keyraft_command, keyraft_member
 
 
@@ -248,3 +249,46 @@ def test_wal_dir_force_new_cluster_and_pprof_come_from_flags_variables_and_file(
     config = tmp_path / "etcd.yml"
     config.write_text(yaml.safe_dump({"wal-dir": "/file", "force-new-cluster": True}))
     assert settings(["--config-file", str(config)]) == ("/file", True, False)
+
+
+def _thread_policies(pid: int) -> set[int]:
+    """The scheduling policy of every thread of process `pid`."""
+    policies = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            policies.add(os.sched_getscheduler(int(task.name)))
+        except ProcessLookupError:  # a thread that ended meanwhile
+            continue
+    return policies
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_every_member_thread_runs_under_the_cpu_scheduling_policy(tmp_path: Path) -> None:
+    """Batch by default, for every thread (the event loop's, the WAL's, RocksDB's, which
+    inherit it); `--cpu-scheduling normal` leaves them all under the default policy."""
+    for extra, policy in (((), os.SCHED_BATCH), (("--cpu-scheduling", "normal"), os.SCHED_OTHER)):
+        workdir = tmp_path / str(policy)
+        workdir.mkdir()
+        member = keyraft_member(workdir, extra=extra)
+        member.start()
+        try:
+            put = {"key": base64.b64encode(b"k").decode(), "value": ""}
+            assert httpx.post(member.client_url + "/v3/kv/put", json=put, timeout=10).is_success
+            assert _thread_policies(member.pid) == {policy}
+            assert len(list(Path(f"/proc/{member.pid}/task").iterdir())) > 2
+        finally:
+            member.stop()
+    result = run("--cpu-scheduling", "realtime")
+    assert result.returncode == 2 and "realtime" in result.stderr
+
+
+def test_a_policy_the_system_refuses_is_a_warning_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    monkeypatch.setattr(os, "SCHED_BATCH", 3, raising=False)
+    assert apply_cpu_scheduling("batch") == "could not set SCHED_BATCH: Operation not permitted"
+    assert apply_cpu_scheduling("normal") is None
