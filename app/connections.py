@@ -220,6 +220,11 @@ def guarded_protocol(
             if not self._refused:
                 super().on_message_complete()
 
+        def handle_websocket_upgrade(self) -> None:
+            # A refused upgrade was answered at its headers, with no scope to upgrade.
+            if not self._refused:
+                super().handle_websocket_upgrade()
+
         def shutdown(self) -> None:
             """Shutting down: an idle TLS connection is dropped, not closed, because a
             close waits for the client's close_notify, which a client's idle pooled

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -158,23 +159,32 @@ def test_a_watch_outlives_every_timeout(small: str) -> None:
         watch.close()
 
 
+_WEBSOCKET_UPGRADE = (
+    b"GET /v3/watch HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+)
+
+
 def test_connections_over_the_cap_are_refused_and_the_member_keeps_serving(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     limits = ClientLimits(header_timeout_s=30.0, max_connections=4)
     with member(tmp_path, limits) as url:
         held = [_connect(url) for _ in range(4)]
         try:
-            extra = _connect(url)
-            extra.sendall(_request("/v3/kv/range", b'{"key":"YQ=="}'))
-            head, _, body = _read_until_closed(extra).partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 503 ")
-            assert b"content-type: application/json" in head.lower()
-            assert json.loads(body) == {
-                "error": TOO_MANY_CONNECTIONS,
-                "message": TOO_MANY_CONNECTIONS,
-                "code": 14,
-            }
+            for request in (_request("/v3/kv/range", b'{"key":"YQ=="}'), _WEBSOCKET_UPGRADE):
+                extra = _connect(url)
+                extra.sendall(request)
+                head, _, body = _read_until_closed(extra).partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 503 "), request
+                assert b"content-type: application/json" in head.lower()
+                assert json.loads(body) == {
+                    "error": TOO_MANY_CONNECTIONS,
+                    "message": TOO_MANY_CONNECTIONS,
+                    "code": 14,
+                }
+            # The refused upgrade was not handed to the WebSocket protocol half-made.
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
             held[0].sendall(_request("/v3/kv/range", b'{"key":"YQ=="}'))  # within the cap
             assert held[0].recv(65536).startswith(b"HTTP/1.1 200 ")
         finally:
