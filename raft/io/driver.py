@@ -10,7 +10,6 @@ the next Ready, which is how proposals, appends and fsyncs get batched.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -74,6 +73,8 @@ class RaftDriver:
     of one append and of one batch of proposals (at least one entry each), so a peer
     can cap its frames (see `raft.io.peer_receiver`). `clock` paces the ticks (the event
     loop's by default) and `rng` randomizes election timeouts (seed it in tests).
+    `on_failure(loop name, error)` hears of a loop that failed; by default it ends the
+    process (crash-stop: `stop_process`); an in-process test records it instead.
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class RaftDriver:
         events: RaftEvents | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        on_failure: Callable[[str, BaseException], None] | None = None,
     ) -> None:
         if events is None:
             if not isinstance(state_machine, RaftEvents):
@@ -100,6 +102,7 @@ class RaftDriver:
         self.state_machine = state_machine
         self.events = events
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self.on_failure = on_failure if on_failure is not None else stop_process
         self.tick_seconds = tick_seconds
         self.snapshot_count = snapshot_count
         self.max_message_bytes = max_message_bytes
@@ -169,15 +172,18 @@ class RaftDriver:
             asyncio.create_task(self._ready_loop(), name="raft-ready"),
         ]
         for task in self._tasks:
-            task.add_done_callback(_stop_process_on_failure)
+            task.add_done_callback(self._loop_ended)
         self._wakeup.set()
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.on_failure(task.get_name(), task.exception())  # type: ignore[arg-type]
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A loop that failed has told `on_failure` already: its error is not raised again.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._disk.run(self.wal.close)  # after any write still under way
         await self._disk.close()
         await self._purger.close()
@@ -480,15 +486,13 @@ def _batches(payloads: list[bytes], max_bytes: int) -> list[list[bytes]]:
     return batches
 
 
-def _stop_process_on_failure(task: asyncio.Task[None]) -> None:
+def stop_process(loop_name: str, error: BaseException) -> None:
     """A Raft loop that failed (a WAL write hit a full disk, an apply raised) ends the process.
 
     Raft assumes crash-stop: a member that can no longer persist or apply must not keep
     running, or it lingers as a member that answers clients but never advances. Exiting
     is what etcd does (it panics); a restart repairs the torn WAL tail and catches up.
     """
-    if task.cancelled() or task.exception() is None:
-        return
-    log.critical("%s failed, stopping the member", task.get_name(), exc_info=task.exception())
+    log.critical("%s failed, stopping the member", loop_name, exc_info=error)
     logging.shutdown()
     os._exit(1)

@@ -120,6 +120,9 @@ class DriverCluster:
         self.journal: list[Event] = []
         self.drivers: dict[int, RaftDriver] = {}
         self.machines: dict[int, Machine] = {}
+        # Loops that failed, as (node, loop name, error): a member process would end
+        # (`stop_process`); here the test fails with the error instead of its worker dying.
+        self.failures: list[tuple[int, str, BaseException]] = []
 
     def wal_dir(self, node_id: int) -> str:
         return os.path.join(self.directory, f"member-{node_id}")
@@ -139,6 +142,7 @@ class DriverCluster:
             events=machine,
             clock=self.clock,
             rng=random.Random(self.seed * 1000 + node_id),
+            on_failure=lambda name, error: self.failures.append((node_id, name, error)),
         )
         _record_wal(driver, self.journal)
         transport = self.network.attach(node_id, driver)
@@ -162,9 +166,16 @@ class DriverCluster:
         """Wait until every driver is idle and no message is in flight."""
         deadline = time.monotonic() + timeout
         while not (self.network.idle() and all(d.idle() for d in self.drivers.values())):
+            self._raise_failure()
             if time.monotonic() > deadline:
                 raise AssertionError("the cluster did not settle")
             await asyncio.sleep(0)
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self.failures:
+            node_id, name, error = self.failures[0]
+            raise AssertionError(f"member {node_id}: {name} failed: {error!r}") from error
 
     async def tick(self, count: int = 1) -> None:
         for _ in range(count):

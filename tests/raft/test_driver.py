@@ -432,3 +432,29 @@ def test_events_go_to_their_own_listener_or_default_to_the_state_machine(tmp_pat
             await driver.stop()
 
     run(scenario())
+
+
+def test_a_failed_loop_is_reported_to_on_failure_with_its_error(tmp_path: Path) -> None:
+    """A member ends its process when a Raft loop fails (crash-stop); the hook lets an
+    in-process cluster fail the test with the error instead of killing the test worker."""
+
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=6)
+        cluster.start_all()
+        try:
+            leader = await cluster.elect()
+            follower = next(n for n in cluster.node_ids if n != leader)
+
+            def broken_apply(entries: list[Entry]) -> None:
+                raise OSError(28, "No space left on device")
+
+            cluster.machines[follower].apply = broken_apply  # type: ignore[method-assign]
+            with pytest.raises(AssertionError, match=f"member {follower}: raft-ready failed"):
+                await cluster.replicate(["value"])
+            assert [(n, name) for n, name, _ in cluster.failures] == [(follower, "raft-ready")]
+            assert isinstance(cluster.failures[0][2], OSError)
+        finally:
+            cluster.failures.clear()
+            await cluster.stop_all()
+
+    run(scenario())
