@@ -11,7 +11,7 @@ NODES ?= 3
 SEED ?= 1
 FAULTS ?=
 
-.PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-perf bench-instructions bench-lease bench-watch bench-raft soak cluster clean
+.PHONY: chaos run test test-long install test-deps etcd chromium lint format openapi simulate bench bench-cluster bench-perf bench-ab bench-instructions bench-lease bench-watch bench-raft soak cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,12 @@ bench-perf: $(STAMP) etcd
 
 # Instructions per request of each member under valgrind's callgrind: a cost figure far
 # steadier than time on this VM, for A/B-ing a change (ARGS="--members 3").
+# One change against its baseline, both clusters up, loads alternated:
+# make bench-ab ARGS="put-all --a-rev HEAD~1"   (or --a-flags/--b-flags)
+bench-ab: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) -m bench.ab $(ARGS)
+
 bench-instructions: $(STAMP)
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(PY) -m bench.instructions $(ARGS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.ab import pair_order, ratios
 from bench.perf_report import Report, verdict
 from bench.workloads import Sample
 from bench.wrk_output import WrkResult, combined, latency_ms, parse_wrk
@@ -103,3 +104,11 @@ def test_report_pairs_rounds_both_finished_and_ends_with_markdown(
     assert "| peak RSS MiB | 200 | 300 | 1.50 |  |" in table
     assert "put by connections" not in table  # measured on etcd only
     assert table.rstrip().endswith("scale failed: RuntimeError: wrk failed: boom")
+
+
+def test_ab_ratios_are_medians_of_pairs_run_back_to_back() -> None:
+    a = [Sample(WrkResult(rate, 1.0, 2.0), cpu) for rate, cpu in ((100, 10), (200, 10), (50, 8))]
+    b = [Sample(WrkResult(rate, 1.0, 2.0), cpu) for rate, cpu in ((110, 9), (180, 10), (60, 6))]
+    # Pairwise: throughput 1.1, 0.9, 1.2; CPU 0.9, 1.0, 0.75: the medians, not a ratio of means.
+    assert ratios(a, b) == pytest.approx((1.1, 0.9))
+    assert [pair_order(n) for n in range(4)] == ["AB", "BA", "AB", "BA"]
