@@ -145,6 +145,22 @@ class PodSet:
         kvs = httpx.post(self.client_url(via) + "/v3/kv/range", json=body, timeout=5).json()
         return _unb64(kvs["kvs"][0]["value"]) if kvs.get("kvs") else None
 
+    def wait_value(self, via: int, key: str, value: str, timeout: float = 10.0) -> None:
+        """Poll until pod `via` serves `value` for `key` from its own data; else fail with
+        what it answered last and every pod's log tail."""
+        deadline = time.monotonic() + timeout
+        seen: object = None
+        while time.monotonic() < deadline:
+            try:
+                seen = self.local_value(via, key)
+            except (httpx.HTTPError, KeyError, ValueError) as error:
+                seen = error
+            if seen == value:
+                return
+            time.sleep(0.1)
+        logs = "\n".join(p.log_tail(8) for p in self.pods.values())
+        raise AssertionError(f"kv-{via} never served {key}={value!r}, last: {seen!r}\n{logs}")
+
 
 def _b64(text: str) -> str:
     import base64
@@ -187,19 +203,19 @@ def test_a_statefulset_lifecycle(pods: PodSet) -> None:
     pods.replicas_file.write_text("5")  # kubectl scale --replicas=5: two pods at once, and
     pods.start(3, 4)  # etcd takes one learner at a time: the second waits its turn
     pods.wait_voters(0, names(0, 1, 2, 3, 4))
-    assert _poll(lambda: pods.local_value(4, "k") == "before scale up")
+    pods.wait_value(4, "k", "before scale up")
 
     pods.stop(1)  # a restart keeps the volume: the same member comes back
     assert "keep" in pods.pre_stop(1)
     pods.start(1)
-    assert _poll(lambda: pods.local_value(1, "k") == "before scale up")
+    pods.wait_value(1, "k", "before scale up")
     assert pods.wait_voters(0, names(0, 1, 2, 3, 4))["kv-1"] == first["kv-1"]
 
     pods.stop(2)  # the volume is lost: the stale entry is replaced
     shutil.rmtree(pods.volume(2))
     pods.start(2)
     pods.wait_voters(0, names(0, 1, 2, 3, 4), replaced=("kv-2", first["kv-2"]))
-    assert _poll(lambda: pods.local_value(2, "k") == "before scale up")
+    pods.wait_value(2, "k", "before scale up")
 
     pods.replicas_file.write_text("3")  # kubectl scale --replicas=3: the preStop hooks
     for retired in (4, 3):
@@ -210,16 +226,4 @@ def test_a_statefulset_lifecycle(pods: PodSet) -> None:
     pods.replicas_file.write_text("4")  # scaled up again onto the volume kept by the scale-down
     pods.start(3)
     pods.wait_voters(0, names(0, 1, 2, 3))
-    assert _poll(lambda: pods.local_value(3, "k") == "before scale up")
-
-
-def _poll(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return True
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
-        time.sleep(0.1)
-    return False
+    pods.wait_value(3, "k", "before scale up")
