@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.perf import _prepare
+from bench.perf import prepare
 from bench.workloads import WORKLOADS_BY_NAME, Cluster, Sample, Workload, measured
-from tests.support.servers import ROOT, find_leader, keyraft_cluster, started
+from tests.support.servers import ROOT, Member, find_leader, keyraft_cluster, started
 
 WARM_UP_S = 3
 
@@ -77,7 +77,7 @@ def _code(side: Side, directory: Path) -> Iterator[Path]:
         )
 
 
-def _cluster(side: Side, code: Path, directory: Path, workload: Workload) -> list:
+def _cluster(side: Side, code: Path, directory: Path, workload: Workload) -> list[Member]:
     members = keyraft_cluster(directory, workload.size, ("--log-level", "warn", *side.flags))
     for member in members:
         member.command = ["env", f"PYTHONPATH={code}", *member.command]
@@ -96,7 +96,7 @@ def compare(
             members = _cluster(side, code, directory / f"{side.name}-data", workload)
             stack.enter_context(started(members))
             cluster = Cluster(members, find_leader(members))
-            _prepare(cluster, False)
+            prepare(cluster, False)
             measured(cluster.members, workload.run, cluster, WARM_UP_S, connections)
             clusters[side.name] = cluster
         samples: dict[str, list[Sample]] = {"A": [], "B": []}

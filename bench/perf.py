@@ -41,7 +41,7 @@ def _value_key(size: int) -> str:
     return f"bench/value/{size}"
 
 
-def _prepare(cluster: Cluster, scale: bool) -> None:
+def prepare(cluster: Cluster, scale: bool) -> None:
     """The keys the workloads read: range.lua's key, mix.lua's key set, the scale values."""
     url = cluster.leader.client_url
     values = {"bench/key": 1, **({_value_key(s): s for s in SCALE_VALUES} if scale else {})}
@@ -72,7 +72,7 @@ def _clusters(size: int, scale: bool) -> Iterator[dict[str, Cluster]]:
         for kind in KINDS:
             stack.enter_context(started(members[kind]))
             clusters[kind] = Cluster(members[kind], find_leader(members[kind]))
-            _prepare(clusters[kind], scale)
+            prepare(clusters[kind], scale)
         yield clusters
 
 

@@ -176,8 +176,9 @@ class RaftDriver:
         self._wakeup.set()
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self.on_failure(task.get_name(), task.exception())  # type: ignore[arg-type]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self.on_failure(task.get_name(), error)
 
     async def stop(self) -> None:
         for task in self._tasks:

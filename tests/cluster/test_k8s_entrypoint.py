@@ -106,6 +106,9 @@ class PodSet:
         for ordinal in list(self.pods):
             self.pods.pop(ordinal).kill()
 
+    def log_tails(self) -> str:
+        return "\n".join(pod.log_tail(8) for pod in self.pods.values())
+
     def members(self, via: int) -> list[dict]:
         answer = httpx.post(self.client_url(via) + "/v3/cluster/member/list", json={}, timeout=2)
         return answer.json()["members"]
@@ -131,8 +134,7 @@ class PodSet:
             ):
                 return {m["name"]: m["ID"] for m in seen}
             time.sleep(0.1)
-        logs = "\n".join(p.log_tail(8) for p in self.pods.values())
-        raise AssertionError(f"members never became {names}: {seen}\n{logs}")
+        raise AssertionError(f"members never became {names}: {seen}\n{self.log_tails()}")
 
     def put(self, via: int, key: str, value: str) -> None:
         body = {"key": _b64(key), "value": _b64(value)}
@@ -158,8 +160,9 @@ class PodSet:
             if seen == value:
                 return
             time.sleep(0.1)
-        logs = "\n".join(p.log_tail(8) for p in self.pods.values())
-        raise AssertionError(f"kv-{via} never served {key}={value!r}, last: {seen!r}\n{logs}")
+        raise AssertionError(
+            f"kv-{via} never served {key}={value!r}, last: {seen!r}\n{self.log_tails()}"
+        )
 
 
 def _b64(text: str) -> str:
