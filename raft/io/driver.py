@@ -37,6 +37,7 @@ from ..node import RawNode, Ready
 from ..storage import MemoryStorage
 from .clock import Clock, SystemClock
 from .disk_thread import DiskThread
+from .log_writer import LogWriter
 from .state_machine import MembershipStateMachine, RaftEvents, StateMachine
 from .transport import Transport
 from .wal import WriteAheadLog, remove_segments
@@ -75,6 +76,8 @@ class RaftDriver:
     loop's by default) and `rng` randomizes election timeouts (seed it in tests).
     `on_failure(loop name, error)` hears of a loop that failed; by default it ends the
     process (crash-stop: `stop_process`); an in-process test records it instead.
+    `native_aio=False` keeps the log's writes and fsyncs on the disk thread even where
+    Linux AIO could sync them (`raft.io.log_writer`).
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class RaftDriver:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         on_failure: Callable[[str, BaseException], None] | None = None,
+        native_aio: bool = True,
     ) -> None:
         if events is None:
             if not isinstance(state_machine, RaftEvents):
@@ -109,6 +113,7 @@ class RaftDriver:
         self.catch_up_entries = catch_up_entries
         self.wal = WriteAheadLog(wal_dir)
         self._disk = DiskThread("raft-disk")
+        self.log_writer = LogWriter(self.wal, self._disk, native_aio)
         self._purger = DiskThread("raft-purge")  # removes compacted segments, unwaited
         recovered = self.wal.recovered
         if recovered.repaired_bytes:
@@ -185,6 +190,7 @@ class RaftDriver:
             task.cancel()
         # A loop that failed has told `on_failure` already: its error is not raised again.
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.log_writer.close()
         await self._disk.run(self.wal.close)  # after any write still under way
         await self._disk.close()
         await self._purger.close()
@@ -342,7 +348,7 @@ class RaftDriver:
         if ready.entries or ready.hard_state is not None:
             if ready.entries or ready.must_sync:
                 started = time.perf_counter()
-                await self._disk.run(self.wal.save, ready.hard_state, ready.entries)
+                await self.log_writer.save(ready.hard_state, ready.entries)
                 self.observe_wal_sync(time.perf_counter() - started)
             else:
                 # Only the commit index moved: nothing to sync (a crash may lose it, and

@@ -87,13 +87,21 @@ class WriteAheadLog:
 
     def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
         """Append entries then the hard state; durable when this returns."""
+        if self.write(hard_state, entries):
+            os.fdatasync(self._file.fileno())
+            self.cut_if_full()
+
+    def write(self, hard_state: HardState | None, entries: list[Entry]) -> bool:
+        """Append entries then the hard state to the file, unsynced: durable only once
+        the file (`fileno`) is fdatasynced; then call `cut_if_full`. Whether anything
+        was written."""
         parts: list[bytes] = []
         for entry in entries:
             _entry_record(parts, entry)
         if hard_state is not None:
             parts.append(_record(HARD_STATE, encode_hard_state(hard_state)))
         if not parts:
-            return
+            return False
         data = b"".join(parts)
         self._file.write(data)
         self._size += len(data)
@@ -101,8 +109,19 @@ class WriteAheadLog:
             highest = self._highest.get(self._sequence, 0)
             self._highest[self._sequence] = max(highest, entries[-1].index)
         self._file.flush()
-        os.fdatasync(self._file.fileno())
-        if self._size > SEGMENT_BYTES:
+        return True
+
+    def fileno(self) -> int:
+        """The segment being appended to (it changes when one is cut)."""
+        return self._file.fileno()
+
+    def full(self) -> bool:
+        return self._size > SEGMENT_BYTES
+
+    def cut_if_full(self) -> None:
+        """Start the next segment if this one is full (after a sync: what was written
+        stays in the old one)."""
+        if self.full():
             self._cut()
 
     def buffer_hard_state(self, hard_state: HardState) -> None:

@@ -1,9 +1,10 @@
 """Several `RaftDriver`s in one event loop: in-memory network, fake clock, WALs in a temp dir.
 
 Time moves only through `tick`, and after every tick `settle` waits (polling, with a
-wall-clock deadline) until every driver is idle and the network is empty, so WAL writes
-in worker threads never race virtual time. Every interesting act lands in `journal`, in
-the order it happened: WAL writes when they are durable, sends, applies.
+wall-clock deadline) until every driver is idle and the network is empty, so WAL syncs
+(by Linux AIO or on the disk thread) never race virtual time. Every interesting act
+lands in `journal`, in the order it happened: WAL writes when they are durable, sends,
+applies.
 """
 
 from __future__ import annotations
@@ -109,8 +110,10 @@ class DriverCluster:
         snapshot_count: int = 10_000,
         catch_up_entries: int = 5000,
         seed: int = 0,
+        native_aio: bool = True,
     ) -> None:
         self.directory = directory
+        self.native_aio = native_aio
         self.node_ids = node_ids
         self.snapshot_count = snapshot_count
         self.catch_up_entries = catch_up_entries
@@ -143,6 +146,7 @@ class DriverCluster:
             clock=self.clock,
             rng=random.Random(self.seed * 1000 + node_id),
             on_failure=lambda name, error: self.failures.append((node_id, name, error)),
+            native_aio=self.native_aio,
         )
         _record_wal(driver, self.journal)
         transport = self.network.attach(node_id, driver)
@@ -223,19 +227,19 @@ class DriverCluster:
 
 
 def _record_wal(driver: RaftDriver, journal: list[Event]) -> None:
-    """Journal WAL writes once they are durable (they run in a worker thread)."""
-    wal = driver.wal
-    save, rewrite = wal.save, wal.rewrite
+    """Journal each save of a Ready when it starts and once it is durable, and rewrites."""
+    writer, wal = driver.log_writer, driver.wal
+    save, rewrite = writer.save, wal.rewrite
     node_id = driver.node_id
 
-    def recording_save(hard_state: HardState | None, entries: list[Entry]) -> None:
+    async def recording_save(hard_state: HardState | None, entries: list[Entry]) -> None:
         journal.append(Event("saving", node_id, [e.index for e in entries]))
-        save(hard_state, entries)
+        await save(hard_state, entries)
         journal.append(Event("persisted", node_id, (hard_state, [e.index for e in entries])))
 
     def recording_rewrite(snapshot: Snapshot, hard_state: HardState, entries: list[Entry]) -> None:
         rewrite(snapshot, hard_state, entries)
         journal.append(Event("rewritten", node_id, (snapshot.index, [e.index for e in entries])))
 
-    wal.save = recording_save  # type: ignore[method-assign]
+    writer.save = recording_save  # type: ignore[method-assign]
     wal.rewrite = recording_rewrite  # type: ignore[method-assign]

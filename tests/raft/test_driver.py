@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +75,10 @@ def test_a_partitioned_leader_is_replaced_and_catches_up(tmp_path: Path) -> None
     run(scenario())
 
 
-def test_acks_and_votes_leave_only_after_they_are_durable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("native_aio", [True, False], ids=["aio", "thread"])
+def test_acks_and_votes_leave_only_after_they_are_durable(tmp_path: Path, native_aio: bool) -> None:
     async def scenario() -> None:
-        cluster = DriverCluster(str(tmp_path), seed=2)
+        cluster = DriverCluster(str(tmp_path), seed=2, native_aio=native_aio)
         cluster.start_all()
         try:
             await cluster.elect()
@@ -104,19 +104,19 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
     async def scenario() -> None:
         cluster = DriverCluster(str(tmp_path), seed=3)
         cluster.start_all()
-        gates: list[threading.Event] = []
+        gates: list[asyncio.Event] = []
         try:
             leader = await cluster.elect()
             driver, machine = cluster.drivers[leader], cluster.machines[leader]
-            save = driver.wal.save
+            save = driver.log_writer.save
 
-            def gated_save(*args: Any) -> None:
-                gate = threading.Event()
+            async def gated_save(*args: Any) -> None:
+                gate = asyncio.Event()
                 gates.append(gate)
-                assert gate.wait(10), "the test never opened the gate"
-                save(*args)
+                await gate.wait()  # the test opens it (`run` bounds the whole scenario)
+                await save(*args)
 
-            driver.wal.save = gated_save  # type: ignore[method-assign]
+            driver.log_writer.save = gated_save  # type: ignore[method-assign]
             driver.propose([b"b"])
             await _until(lambda: len(gates) == 1)  # b sent, its write held
             followers = [m for n, m in cluster.machines.items() if n != leader]
@@ -126,7 +126,7 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
             await _until(lambda: len(gates) == 2)  # c's write held; b is committed, durable
             await _until(lambda: machine.values[-1:] == ["b"])  # applied meanwhile
             gates[1].set()
-            driver.wal.save = save  # type: ignore[method-assign]
+            driver.log_writer.save = save  # type: ignore[method-assign]
             await cluster.tick_until(
                 lambda: all(m.values[-2:] == ["b", "c"] for m in [machine, *followers])
             )
@@ -148,13 +148,14 @@ def test_followers_answer_a_read_round_while_their_write_is_held(tmp_path: Path)
         cluster = DriverCluster(str(tmp_path), seed=4)
         cluster.start_all()
         held: list[int] = []
-        release = threading.Event()
+        release = asyncio.Event()
         try:
             leader = await cluster.elect()
             await cluster.replicate(["a"])
             for node_id, driver in cluster.drivers.items():
                 if node_id != leader:
-                    driver.wal.save = _held(driver.wal.save, held, release)  # type: ignore[method-assign]
+                    writer = driver.log_writer
+                    writer.save = _held(writer.save, held, release)  # type: ignore[method-assign]
             before = len(cluster.journal)
             cluster.drivers[leader].propose([b"b"])  # an append and a heartbeat, together
             assert cluster.drivers[leader].read_index(b"read-1")
@@ -217,14 +218,14 @@ def test_an_idle_member_hands_over_a_ready_of_messages_within_the_call(tmp_path:
 
 
 def _held(
-    save: Callable[..., None], held: list[int], release: threading.Event
-) -> Callable[..., None]:
+    save: Callable[..., Awaitable[None]], held: list[int], release: asyncio.Event
+) -> Callable[..., Awaitable[None]]:
     """`save`, counting itself in `held` and waiting for `release` first."""
 
-    def held_save(*args: Any) -> None:
+    async def held_save(*args: Any) -> None:
         held.append(1)
-        release.wait(10)
-        save(*args)
+        await release.wait()  # not wait_for: on 3.11 it can swallow a cancellation
+        await save(*args)
 
     return held_save
 
