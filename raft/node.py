@@ -25,6 +25,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from . import codec
+from .coalesce import coalesce_appends
 from .config import Config
 from .core import Raft
 from .errors import (
@@ -190,7 +191,7 @@ class RawNode:
             entries=list(log.unstable.entries),
             snapshot=log.unstable.snapshot,
             committed_entries=log.next_committed_entries(),
-            messages=raft.msgs,
+            messages=coalesce_appends(raft.msgs, raft.max_msg_size),
             read_states=raft.read_states,
         )
         raft.msgs = []
