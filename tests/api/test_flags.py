@@ -292,3 +292,18 @@ def test_a_policy_the_system_refuses_is_a_warning_not_a_failure(
     monkeypatch.setattr(os, "SCHED_BATCH", 3, raising=False)
     assert apply_cpu_scheduling("batch") == "could not set SCHED_BATCH: Operation not permitted"
     assert apply_cpu_scheduling("normal") is None
+
+
+def test_a_member_without_jwt_tokens_does_not_load_their_libraries(tmp_path: Path) -> None:
+    """PyJWT pulls in cryptography, ~8 MiB of a member's memory: only `--auth-token jwt,...`
+    loads them (tests/api/test_auth_api.py covers JWTs themselves)."""
+    member = keyraft_member(tmp_path)
+    member.start()
+    try:
+        put = {"key": base64.b64encode(b"k").decode(), "value": ""}
+        assert httpx.post(member.client_url + "/v3/kv/put", json=put, timeout=10).is_success
+        mapped = Path(f"/proc/{member.pid}/maps").read_text()
+        assert "site-packages/uvloop" in mapped  # what the check looks for shows up here
+        assert "site-packages/cryptography" not in mapped
+    finally:
+        member.stop()

@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import jwt
-
 DEFAULT_TTL_S = 300
 _LETTERS = string.ascii_letters
 _PURGE_EVERY = 1024
@@ -78,50 +76,6 @@ class SimpleTokens:
         self._tokens.clear()
 
 
-class JwtTokens:
-    def __init__(
-        self,
-        method: str,
-        public_key: bytes,
-        private_key: bytes | None,
-        ttl_s: float = DEFAULT_TTL_S,
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self.method = method
-        self.public_key = public_key
-        self.private_key = private_key
-        self.ttl_s = ttl_s
-        self.now = now
-
-    def prefix(self) -> str:
-        return ""
-
-    def assign(self, token: str, user: str) -> None:
-        pass
-
-    def sign(self, user: str, revision: int) -> str | None:
-        if self.private_key is None:  # a member with the public key only verifies
-            return None
-        claims = {"exp": int(self.now() + self.ttl_s), "revision": revision, "username": user}
-        return jwt.encode(claims, self.private_key, algorithm=self.method)
-
-    def info(self, token: str) -> tuple[str, int | None] | None:
-        try:
-            claims = jwt.decode(token, self.public_key, algorithms=[self.method])
-        except (jwt.PyJWTError, ValueError):
-            return None
-        user, revision = claims.get("username"), claims.get("revision")
-        if not isinstance(user, str) or type(revision) is not int:
-            return None
-        return user, revision
-
-    def invalidate_user(self, user: str) -> None:
-        pass
-
-    def disable(self) -> None:
-        pass
-
-
 class BadTokenOption(ValueError):
     pass
 
@@ -133,9 +87,12 @@ def parse_auth_token(option: str, ttl_s: float, now: Callable[[], float]) -> Tok
         return SimpleTokens(now, ttl_s)
     if kind != "jwt":
         raise BadTokenOption(f"unknown token type {kind!r} (simple or jwt)")
+    # PyJWT (with cryptography) costs a member ~8 MiB of memory: loaded only for JWTs.
+    from keyraft.app.server.auth.jwt_tokens import JwtTokens, known_method
+
     settings = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
     method = settings.get("sign-method", "")
-    if method not in jwt.algorithms.get_default_algorithms() or method == "none":
+    if not known_method(method):
         raise BadTokenOption(f"unsupported jwt sign-method {method!r}")
     try:
         with open(settings["pub-key"], "rb") as file:
