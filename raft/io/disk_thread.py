@@ -1,4 +1,6 @@
-"""One thread for the log's blocking disk work (write and fsync), in submission order.
+"""One thread for blocking disk work, in submission order: segment cuts, compaction and
+rewrites of the log, the state machine's syncs, and the log's writes and fsyncs where
+Linux AIO cannot do them (`raft.io.log_writer`).
 
 `asyncio.to_thread` costs, per call, a context copy, the thread pool's locks and work
 item, and two chained futures: measured with py-spy on a follower under a put load, ~12%
