@@ -108,15 +108,7 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
         try:
             leader = await cluster.elect()
             driver, machine = cluster.drivers[leader], cluster.machines[leader]
-            save = driver.log_writer.save
-
-            async def gated_save(*args: Any) -> None:
-                gate = asyncio.Event()
-                gates.append(gate)
-                await gate.wait()  # the test opens it (`run` bounds the whole scenario)
-                await save(*args)
-
-            driver.log_writer.save = gated_save  # type: ignore[method-assign]
+            save = _gate_saves(driver, gates)
             driver.propose([b"b"])
             await _until(lambda: len(gates) == 1)  # b sent, its write held
             followers = [m for n, m in cluster.machines.items() if n != leader]
@@ -135,6 +127,52 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
                 gate.set()
             await cluster.stop_all()
         check_apply_after_durable_quorum(cluster.journal, quorum=2)
+
+    run(scenario())
+
+
+def test_what_was_proposed_during_a_write_leaves_with_the_commit_notice(
+    tmp_path: Path,
+) -> None:
+    """Proposals that arrive while the leader writes, and the commit index the acks moved
+    meanwhile, reach each follower as one append in the Ready right after the write:
+    not a commit notice first and the entries a Ready later."""
+
+    async def scenario() -> None:
+        cluster = DriverCluster(str(tmp_path), seed=3)
+        cluster.start_all()
+        gates: list[asyncio.Event] = []
+        try:
+            leader = await cluster.elect()
+            driver = cluster.drivers[leader]
+            save = _gate_saves(driver, gates)
+            driver.propose([b"b"])
+            await _until(lambda: len(gates) == 1)  # b sent, its write held
+            b_index = _last(cluster, leader)
+            await _until(lambda: driver.node.raft.log.committed >= b_index)  # acks came
+            driver.propose([b"c", b"d"])  # during the held write
+            released = len(cluster.journal)
+            gates[0].set()
+            await _until(lambda: len(gates) == 2)  # the next Ready's write: c and d
+            appends = [
+                e.detail
+                for e in cluster.journal[released:]
+                if e.kind == "send" and e.node_id == leader and e.detail.type == MessageType.APPEND
+            ]
+            followers = set(cluster.node_ids) - {leader}
+            assert sorted(m.to for m in appends) == sorted(followers)  # one each
+            for message in appends:
+                assert [e.data for e in message.entries] == [b"c", b"d"]
+                assert message.commit == b_index
+            gates[1].set()
+            driver.log_writer.save = save  # type: ignore[method-assign]
+            await cluster.tick_until(
+                lambda: all(m.values[-3:] == ["b", "c", "d"] for m in cluster.machines.values())
+            )
+        finally:
+            for gate in gates:
+                gate.set()
+            await cluster.stop_all()
 
     run(scenario())
 
@@ -215,6 +253,21 @@ def test_an_idle_member_hands_over_a_ready_of_messages_within_the_call(tmp_path:
         check_persist_before_promise(cluster.journal)
 
     run(scenario())
+
+
+def _gate_saves(driver: RaftDriver, gates: list[asyncio.Event]) -> Callable[..., Awaitable[None]]:
+    """Hold each of `driver`'s saves until the test sets the gate it adds to `gates`;
+    returns the original save, to put back."""
+    save = driver.log_writer.save
+
+    async def gated_save(*args: Any) -> None:
+        gate = asyncio.Event()
+        gates.append(gate)
+        await gate.wait()  # the test opens it (`run` bounds the whole scenario)
+        await save(*args)
+
+    driver.log_writer.save = gated_save  # type: ignore[method-assign]
+    return save
 
 
 def _held(
