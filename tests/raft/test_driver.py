@@ -106,13 +106,9 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
         cluster.start_all()
         gates: list[asyncio.Event] = []
         try:
-            leader = await cluster.elect()
+            leader, save = await _commit_b_while_its_write_is_held(cluster, gates)
             driver, machine = cluster.drivers[leader], cluster.machines[leader]
-            save = _gate_saves(driver, gates)
-            driver.propose([b"b"])
-            await _until(lambda: len(gates) == 1)  # b sent, its write held
             followers = [m for n, m in cluster.machines.items() if n != leader]
-            await _until(lambda: driver.node.raft.log.committed >= _last(cluster, leader))
             driver.propose([b"c"])  # queued behind the held write
             gates[0].set()
             await _until(lambda: len(gates) == 2)  # c's write held; b is committed, durable
@@ -143,13 +139,9 @@ def test_what_was_proposed_during_a_write_leaves_with_the_commit_notice(
         cluster.start_all()
         gates: list[asyncio.Event] = []
         try:
-            leader = await cluster.elect()
+            leader, save = await _commit_b_while_its_write_is_held(cluster, gates)
             driver = cluster.drivers[leader]
-            save = _gate_saves(driver, gates)
-            driver.propose([b"b"])
-            await _until(lambda: len(gates) == 1)  # b sent, its write held
             b_index = _last(cluster, leader)
-            await _until(lambda: driver.node.raft.log.committed >= b_index)  # acks came
             driver.propose([b"c", b"d"])  # during the held write
             released = len(cluster.journal)
             gates[0].set()
@@ -253,6 +245,21 @@ def test_an_idle_member_hands_over_a_ready_of_messages_within_the_call(tmp_path:
         check_persist_before_promise(cluster.journal)
 
     run(scenario())
+
+
+async def _commit_b_while_its_write_is_held(
+    cluster: DriverCluster, gates: list[asyncio.Event]
+) -> tuple[int, Callable[..., Awaitable[None]]]:
+    """Elect a leader, hold its saves (`_gate_saves`), propose b and wait until the
+    followers' acks commit b while the leader's own write of it is still held. Returns
+    the leader and its original save."""
+    leader = await cluster.elect()
+    driver = cluster.drivers[leader]
+    save = _gate_saves(driver, gates)
+    driver.propose([b"b"])
+    await _until(lambda: len(gates) == 1)  # b sent, its write held
+    await _until(lambda: driver.node.raft.log.committed >= _last(cluster, leader))
+    return leader, save
 
 
 def _gate_saves(driver: RaftDriver, gates: list[asyncio.Event]) -> Callable[..., Awaitable[None]]:
