@@ -65,6 +65,7 @@ async def _open_aio_sync(fd: int) -> _AioSync | None:
         sync.close()
         log.info("the log syncs on a thread: Linux AIO cannot sync it (%s)", error)
         return None
+    log.info("the log syncs by Linux AIO")
     return sync
 
 

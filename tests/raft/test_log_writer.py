@@ -59,15 +59,19 @@ def test_what_a_writer_saved_is_what_the_log_recovers(tmp_path: Path, native_aio
 
 
 @needs_aio
-def test_linux_aio_syncs_where_the_kernel_can(tmp_path: Path) -> None:
+def test_linux_aio_syncs_where_the_kernel_can(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     used: list[bool] = []
 
     async def body(writer: LogWriter) -> None:
         await save_three(writer)
         used.append(writer.native_aio)
 
+    caplog.set_level("INFO", logger="keyraft.raft")
     with_writer(tmp_path, True, body)
     assert used == [True]
+    assert "the log syncs by Linux AIO" in caplog.text
 
 
 @needs_aio
