@@ -82,7 +82,7 @@ class DeferredRecords:
         done = len(self._read)
         step = self._visible[done : done + READ_STEP_RECORDS]
         if step:
-            self._read.extend(self._store._read_records(step, self._store._group_pending))
+            self._read.extend(self._store._read_records(step, self._store._group_pending()))
         if len(self._read) < len(self._visible):
             return False
         self._store._deferred.discard(self)
@@ -132,6 +132,14 @@ class _Pending:
             batch.put("meta", key, value)
 
 
+@dataclass(slots=True)
+class _Group:
+    """An open write group: the batch its transactions share and what it holds."""
+
+    batch: RocksBatch
+    pending: _Pending = field(default_factory=_Pending)
+
+
 class MVCCStore:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -140,8 +148,7 @@ class MVCCStore:
         self.compact_revision = -1
         self.listeners: list[Callable[[list[tuple[int, list[Change]]]], None]] = []
         self._published: list[tuple[int, list[Change]]] = []
-        self._group: RocksBatch | None = None
-        self._group_pending: _Pending | None = None
+        self._group: _Group | None = None  # the open write group, if any
         self._deferred: weakref.WeakSet[DeferredRecords] = weakref.WeakSet()
         self._restore()
 
@@ -245,8 +252,8 @@ class MVCCStore:
     def record_at(self, main: int, sub: int) -> KeyValue | None:
         """The record written at (main, sub), if history still holds it."""
         data = self.backend.get("kv", encode_revision(main, sub))
-        if data is None and self._group_pending is not None:
-            data = self._group_pending.records.get(encode_revision(main, sub))
+        if data is None and self._group is not None:
+            data = self._group.pending.records.get(encode_revision(main, sub))
         return decode_record(data) if data is not None else None
 
     def history(self, start: int, end: int) -> list[tuple[int, list[Change]]]:
@@ -305,15 +312,16 @@ class MVCCStore:
     def begin_group(self) -> RocksBatch:
         """Make the following transactions share one backend batch (written by
         `end_group`), so applying many costs one write; they still see each other."""
-        self._group = self.backend.new_batch()
-        self._group_pending = _Pending()
-        return self._group
+        self._group = _Group(self.backend.new_batch())
+        return self._group.batch
+
+    def _group_pending(self) -> _Pending | None:
+        return self._group.pending if self._group is not None else None
 
     def end_group(self) -> None:
-        group, pending = self._group, self._group_pending
-        self._group, self._group_pending = None, None
-        if group is not None and pending is not None:
-            self._write_sealed(group, pending)
+        group, self._group = self._group, None
+        if group is not None:
+            self._write_sealed(group.batch, group.pending)
         published, self._published = self._published, []
         if published:
             for listener in self.listeners:
@@ -338,12 +346,11 @@ class MVCCStore:
         if revision > self.current_revision:
             raise FutureRevisionError
         self.read_deferred()
-        if self._group is not None and self._group_pending is not None:
+        if self._group is not None:
             # History to drop may sit in the open group; its notes are those of the
             # transactions before this compaction, as a crash between the writes needs.
-            self._write_sealed(self._group, self._group_pending)
-            self._group = self.backend.new_batch()
-            self._group_pending = _Pending()
+            self._write_sealed(self._group.batch, self._group.pending)
+            self._group = _Group(self.backend.new_batch())
         batch = self.backend.new_batch()
         for main, sub, tombstone in self.index.compact(revision):
             batch.delete("kv", encode_revision(main, sub, tombstone))
@@ -391,9 +398,9 @@ class WriteTxn:
         self.begin_revision = store.current_revision
         self.changes: list[Change] = []
         self._grouped = store._group is not None
-        if store._group is not None and store._group_pending is not None:
-            self._pending = store._group_pending
-            self._batch = store._group
+        if store._group is not None:
+            self._pending = store._group.pending
+            self._batch = store._group.batch
         else:
             self._pending = _Pending()
             self._batch = store.backend.new_batch()
