@@ -25,6 +25,7 @@ def coalesce_appends(messages: list[Message], max_bytes: int) -> list[Message]:
         return messages
     kept: list[Message] = []
     latest: dict[int, Message] = {}  # peer -> the last message kept for it
+    sizes: dict[int, int] = {}  # peer -> the bytes of entries that message carries
     for message in messages:
         previous = latest.get(message.to)
         if (
@@ -32,14 +33,18 @@ def coalesce_appends(messages: list[Message], max_bytes: int) -> list[Message]:
             and message.type == MessageType.APPEND
             and previous.type == MessageType.APPEND
             and _continues(previous, message)
-            and _fits(previous, message, max_bytes)
         ):
-            if message.entries:
-                previous.entries = [*previous.entries, *message.entries]
-            previous.commit = max(previous.commit, message.commit)
-            continue
+            size = sum(entry_size(entry) for entry in message.entries)
+            joined = sizes[message.to] + size
+            if not previous.entries or not message.entries or joined <= max_bytes:
+                if message.entries:
+                    previous.entries = [*previous.entries, *message.entries]
+                previous.commit = max(previous.commit, message.commit)
+                sizes[message.to] = joined
+                continue
         kept.append(message)
         latest[message.to] = message
+        sizes[message.to] = sum(entry_size(entry) for entry in message.entries)
     return kept
 
 
@@ -52,10 +57,3 @@ def _continues(first: Message, second: Message) -> bool:
         last = first.entries[-1]
         return second.index == last.index and second.log_term == last.term
     return second.index == first.index and second.log_term == first.log_term
-
-
-def _fits(first: Message, second: Message, max_bytes: int) -> bool:
-    if not first.entries or not second.entries:
-        return True
-    total = sum(entry_size(entry) for entry in first.entries)
-    return total + sum(entry_size(entry) for entry in second.entries) <= max_bytes
