@@ -8,9 +8,10 @@ completes, but nothing may be applied before a quorum holds the entry durably.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,7 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
     and save; nothing is applied before it is durable on a quorum."""
 
     async def scenario() -> None:
-        cluster = DriverCluster(str(tmp_path), seed=3)
-        cluster.start_all()
-        gates: list[asyncio.Event] = []
-        try:
-            leader, save = await _commit_b_while_its_write_is_held(cluster, gates)
+        async with _b_committed_while_its_write_is_held(tmp_path) as (cluster, leader, gates):
             driver, machine = cluster.drivers[leader], cluster.machines[leader]
             followers = [m for n, m in cluster.machines.items() if n != leader]
             driver.propose([b"c"])  # queued behind the held write
@@ -114,14 +111,9 @@ def test_a_leader_applies_what_is_durable_while_it_writes_the_next_batch(
             await _until(lambda: len(gates) == 2)  # c's write held; b is committed, durable
             await _until(lambda: machine.values[-1:] == ["b"])  # applied meanwhile
             gates[1].set()
-            driver.log_writer.save = save  # type: ignore[method-assign]
             await cluster.tick_until(
                 lambda: all(m.values[-2:] == ["b", "c"] for m in [machine, *followers])
             )
-        finally:
-            for gate in gates:
-                gate.set()
-            await cluster.stop_all()
         check_apply_after_durable_quorum(cluster.journal, quorum=2)
 
     run(scenario())
@@ -135,11 +127,7 @@ def test_what_was_proposed_during_a_write_leaves_with_the_commit_notice(
     not a commit notice first and the entries a Ready later."""
 
     async def scenario() -> None:
-        cluster = DriverCluster(str(tmp_path), seed=3)
-        cluster.start_all()
-        gates: list[asyncio.Event] = []
-        try:
-            leader, save = await _commit_b_while_its_write_is_held(cluster, gates)
+        async with _b_committed_while_its_write_is_held(tmp_path) as (cluster, leader, gates):
             driver = cluster.drivers[leader]
             b_index = _last(cluster, leader)
             driver.propose([b"c", b"d"])  # during the held write
@@ -157,14 +145,9 @@ def test_what_was_proposed_during_a_write_leaves_with_the_commit_notice(
                 assert [e.data for e in message.entries] == [b"c", b"d"]
                 assert message.commit == b_index
             gates[1].set()
-            driver.log_writer.save = save  # type: ignore[method-assign]
             await cluster.tick_until(
                 lambda: all(m.values[-3:] == ["b", "c", "d"] for m in cluster.machines.values())
             )
-        finally:
-            for gate in gates:
-                gate.set()
-            await cluster.stop_all()
 
     run(scenario())
 
@@ -247,34 +230,44 @@ def test_an_idle_member_hands_over_a_ready_of_messages_within_the_call(tmp_path:
     run(scenario())
 
 
-async def _commit_b_while_its_write_is_held(
-    cluster: DriverCluster, gates: list[asyncio.Event]
-) -> tuple[int, Callable[..., Awaitable[None]]]:
-    """Elect a leader, hold its saves (`_gate_saves`), propose b and wait until the
-    followers' acks commit b while the leader's own write of it is still held. Returns
-    the leader and its original save."""
-    leader = await cluster.elect()
-    driver = cluster.drivers[leader]
-    save = _gate_saves(driver, gates)
-    driver.propose([b"b"])
-    await _until(lambda: len(gates) == 1)  # b sent, its write held
-    await _until(lambda: driver.node.raft.log.committed >= _last(cluster, leader))
-    return leader, save
+@contextlib.asynccontextmanager
+async def _b_committed_while_its_write_is_held(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[DriverCluster, int, list[asyncio.Event]]]:
+    """A started cluster whose leader holds its next two saves until the test sets the
+    gate each adds to `gates`: b proposed, and committed by the followers' acks
+    while the leader's own write of it is held. Yields (cluster, leader, gates); every
+    gate opens and the cluster stops on the way out."""
+    cluster = DriverCluster(str(tmp_path), seed=3)
+    cluster.start_all()
+    gates: list[asyncio.Event] = []
+    try:
+        leader = await cluster.elect()
+        driver = cluster.drivers[leader]
+        _gate_saves(driver, gates)
+        driver.propose([b"b"])
+        await _until(lambda: len(gates) == 1)  # b sent, its write held
+        await _until(lambda: driver.node.raft.log.committed >= _last(cluster, leader))
+        yield cluster, leader, gates
+    finally:
+        for gate in gates:
+            gate.set()
+        await cluster.stop_all()
 
 
-def _gate_saves(driver: RaftDriver, gates: list[asyncio.Event]) -> Callable[..., Awaitable[None]]:
-    """Hold each of `driver`'s saves until the test sets the gate it adds to `gates`;
-    returns the original save, to put back."""
+def _gate_saves(driver: RaftDriver, gates: list[asyncio.Event], count: int = 2) -> None:
+    """Hold each of `driver`'s next `count` saves until the test sets the gate it adds to
+    `gates`; later saves go straight through."""
     save = driver.log_writer.save
 
     async def gated_save(*args: Any) -> None:
-        gate = asyncio.Event()
-        gates.append(gate)
-        await gate.wait()  # the test opens it (`run` bounds the whole scenario)
+        if len(gates) < count:
+            gate = asyncio.Event()
+            gates.append(gate)
+            await gate.wait()  # the test opens it (`run` bounds the whole scenario)
         await save(*args)
 
     driver.log_writer.save = gated_save  # type: ignore[method-assign]
-    return save
 
 
 def _held(
